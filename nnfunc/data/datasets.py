@@ -1,0 +1,322 @@
+"""MNIST, Fashion-MNIST and Kuzushiji-MNIST: canonical files, checksums, cache, loading.
+
+Each dataset is four gzip-compressed IDX files with the canonical names
+``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
+``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz``. They live in
+``root`` (default ``$NNFUNC_DATA/<name>``, else ``~/.cache/nnfunc/<name>``), are verified
+against the published SHA-256 digests and, when missing, downloaded from the public
+mirrors. Mirrors can be overridden with ``mirrors=`` or a comma-separated environment
+variable (``NNFUNC_MNIST_MIRRORS``, ``NNFUNC_FASHION_MNIST_MIRRORS``,
+``NNFUNC_KMNIST_MIRRORS``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from nnfunc.data.download import ChecksumError, cache_dir, download_file, verify_file
+from nnfunc.data.idx import IDXError, read_idx
+
+__all__ = ["DatasetInfo", "DATASETS", "load_dataset", "mnist", "fashion_mnist", "kmnist"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def _sums(text: str) -> Dict[str, str]:
+    """Parse ``sha256sum``/``md5sum`` output ("<digest>  <file>" per line) into {file: digest}."""
+    return {name: digest for digest, name in (line.split() for line in text.strip().splitlines())}
+
+
+class DatasetInfo(NamedTuple):
+    """Where an MNIST-format dataset comes from and how to check it."""
+    name: str
+    mirrors: Tuple[str, ...]
+    env_var: str
+    sha256: Dict[str, str]
+    md5: Dict[str, str]
+    num_train: int
+    num_test: int
+    class_names: Tuple[str, ...]
+
+
+# Digests of the official files, as published by the dataset authors and repeated by
+# torchvision (md5) and TensorFlow Datasets (sha256).
+DATASETS: Dict[str, DatasetInfo] = {
+    "mnist": DatasetInfo(
+        name="mnist",
+        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
+                 "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        env_var="NNFUNC_MNIST_MIRRORS",
+        sha256=_sums("""
+        440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609  train-images-idx3-ubyte.gz
+        3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c  train-labels-idx1-ubyte.gz
+        8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6  t10k-images-idx3-ubyte.gz
+        f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6  t10k-labels-idx1-ubyte.gz
+        """),
+        md5=_sums("""
+        f68b3c2dcbeaaa9fbdd348bbdeb94873  train-images-idx3-ubyte.gz
+        d53e105ee54ea40749a09fcbcd1e9432  train-labels-idx1-ubyte.gz
+        9fb629c4189551a2d022fa330f9573f3  t10k-images-idx3-ubyte.gz
+        ec29112dd5afa0611ce80d1b7f02629c  t10k-labels-idx1-ubyte.gz
+        """),
+        num_train=60000, num_test=10000,
+        class_names=tuple(str(d) for d in range(10)),
+    ),
+    "fashion_mnist": DatasetInfo(
+        name="fashion_mnist",
+        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                 "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/"
+                 "data/fashion/"),
+        env_var="NNFUNC_FASHION_MNIST_MIRRORS",
+        sha256=_sums("""
+        3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84  train-images-idx3-ubyte.gz
+        a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845  train-labels-idx1-ubyte.gz
+        346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073  t10k-images-idx3-ubyte.gz
+        67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5  t10k-labels-idx1-ubyte.gz
+        """),
+        md5=_sums("""
+        8d4fb7e6c68d591d4c3dfef9ec88bf0d  train-images-idx3-ubyte.gz
+        25c81989df183df01b3e8a0aad5dffbe  train-labels-idx1-ubyte.gz
+        bef4ecab320f06d8554ea6380940ec79  t10k-images-idx3-ubyte.gz
+        bb300cfdad3c16e7a12a480ee83cd310  t10k-labels-idx1-ubyte.gz
+        """),
+        num_train=60000, num_test=10000,
+        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    ),
+    "kmnist": DatasetInfo(
+        name="kmnist",
+        mirrors=("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+        env_var="NNFUNC_KMNIST_MIRRORS",
+        sha256=_sums("""
+        51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4  train-images-idx3-ubyte.gz
+        e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17  train-labels-idx1-ubyte.gz
+        edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5  t10k-images-idx3-ubyte.gz
+        20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c  t10k-labels-idx1-ubyte.gz
+        """),
+        md5=_sums("""
+        bdb82020997e1d708af4cf47b453dcf7  train-images-idx3-ubyte.gz
+        e144d726b3acfaa3e44228e80efcd344  train-labels-idx1-ubyte.gz
+        5c965bf0a639b31b8f53240b1b52f4d7  t10k-images-idx3-ubyte.gz
+        7320c461ea6c1c855c0b718fb2a4b134  t10k-labels-idx1-ubyte.gz
+        """),
+        num_train=60000, num_test=10000,
+        class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+    ),
+}
+
+
+def _mirrors(info: DatasetInfo, mirrors: Optional[Sequence[str]]) -> Tuple[str, ...]:
+    if mirrors is not None:
+        if isinstance(mirrors, str):
+            mirrors = [mirrors]
+        return tuple(mirrors)
+    env = os.environ.get(info.env_var, "").strip()
+    if env:
+        return tuple(m.strip() for m in env.split(",") if m.strip())
+    return info.mirrors
+
+
+def load_dataset(name: str, split: str = "train", root: Optional[PathLike] = None,
+                 download: bool = True, *, normalize: bool = False, flatten: bool = False,
+                 mirrors: Optional[Sequence[str]] = None, verify: bool = True,
+                 progress: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """Load one split of an MNIST-format dataset from ``DATASETS`` (see :func:`mnist`).
+
+    ``images = read_idx(<split>-images)`` ``(N, 28, 28) uint8``, ``labels`` ``(N,) int32``;
+    with ``normalize=True``, ``images = images / 255`` as float32 in ``[0, 1]``.
+
+    Args:
+      name: a key of ``DATASETS``: ``"mnist"``, ``"fashion_mnist"`` or ``"kmnist"``.
+      split: ``"train"`` or ``"test"``.
+      root: directory holding the files (downloads go here); default ``cache_dir(name)``.
+        A parent directory whose ``<name>/`` sub-directory holds the files also works.
+      download: fetch missing files from the mirrors; if False, a missing file raises
+        ``FileNotFoundError`` saying which files to place where.
+      normalize: return float32 images scaled to ``[0, 1]`` instead of uint8.
+      flatten: return images as ``(N, 784)``.
+      mirrors: base URLs overriding the defaults and the dataset's environment variable.
+      verify: check each file's SHA-256 before reading it.
+      progress: show a download progress bar.
+
+    Returns:
+      ``(images, labels)``.
+
+    Raises:
+      ValueError: unknown ``name`` or ``split``.
+      FileNotFoundError: files missing and ``download=False``.
+      ChecksumError: a present file does not match the published digest.
+      DownloadError: no mirror delivered a file.
+      IDXError: a file is not a valid MNIST-format IDX file.
+
+    Example:
+      >>> from nnfunc.data import load_dataset
+      >>> try:
+      ...     load_dataset("cifar10")
+      ... except ValueError as e:
+      ...     print(e)
+      name must be one of ['fashion_mnist', 'kmnist', 'mnist'], got 'cifar10'
+    """
+    if name not in DATASETS:
+        raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
+    if split not in _FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    info = DATASETS[name]
+    files = _FILES[split]
+    if root is None:
+        root = cache_dir(name)
+    else:
+        root = Path(root)
+        # Also accept a cache-style parent holding one sub-directory per dataset.
+        if (not all((root / f).is_file() for f in files)
+                and all((root / name / f).is_file() for f in files)):
+            root = root / name
+    missing = [f for f in files if not (root / f).is_file()]
+    if missing and not download:
+        urls = ", ".join(info.mirrors)
+        raise FileNotFoundError(
+            f"{name} {split} split: missing {', '.join(missing)} in {root}. "
+            f"Place the official files there (from {urls}), set NNFUNC_DATA, "
+            f"or pass download=True.")
+    for f in missing:
+        download_file(f, _mirrors(info, mirrors), root, sha256=info.sha256[f],
+                      progress=progress)
+    if verify:
+        for f in files:
+            if f in missing:
+                continue  # download_file has just verified it
+            try:
+                verify_file(root / f, sha256=info.sha256[f])
+            except ChecksumError as err:
+                raise ChecksumError(f"{err}. The cached file is not the official {name} "
+                                    f"file; delete it to download it again.") from None
+    images, labels = read_idx(root / files[0]), read_idx(root / files[1])
+    expected_n = info.num_train if split == "train" else info.num_test
+    if images.dtype != np.uint8 or images.shape[1:] != (28, 28):
+        raise IDXError(f"{root / files[0]}: expected uint8 images of shape (N, 28, 28), "
+                       f"got {images.dtype} {images.shape}")
+    if labels.dtype != np.uint8 or labels.shape != (images.shape[0],):
+        raise IDXError(f"{root / files[1]}: expected {images.shape[0]} uint8 labels, "
+                       f"got {labels.dtype} {labels.shape}")
+    if verify and images.shape[0] != expected_n:
+        raise IDXError(f"{root / files[0]}: expected {expected_n} images, got {images.shape[0]}")
+    if labels.size and labels.max() >= len(info.class_names):
+        raise IDXError(f"{root / files[1]}: label {labels.max()} out of range "
+                       f"0..{len(info.class_names) - 1}")
+    if normalize:
+        images = images.astype(np.float32) / np.float32(255.0)
+    if flatten:
+        images = images.reshape(images.shape[0], -1)
+    return images, labels.astype(np.int32)
+
+
+def mnist(split: str = "train", root: Optional[PathLike] = None, download: bool = True, *,
+          normalize: bool = False, flatten: bool = False,
+          mirrors: Optional[Sequence[str]] = None, verify: bool = True,
+          progress: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """The MNIST handwritten digits (60,000 train / 10,000 test images, 28x28 uint8).
+
+    ``images`` is ``(N, 28, 28) uint8`` (or ``/ 255`` as float32 with ``normalize=True``);
+    ``labels`` is ``(N,) int32`` in ``0..9``. Files are cached in ``root`` (default
+    ``$NNFUNC_DATA/mnist`` or ``~/.cache/nnfunc/mnist``) and verified by SHA-256;
+    mirrors can be overridden with ``mirrors=`` or ``NNFUNC_MNIST_MIRRORS``.
+
+    Args:
+      split: ``"train"`` or ``"test"``.
+      root: directory holding the four canonical ``.gz`` files (or its parent, when the
+        files are in its ``<name>/`` sub-directory).
+      download: fetch missing files; if False, a clear error says what to place where.
+      normalize: float32 images in ``[0, 1]`` instead of uint8.
+      flatten: images as ``(N, 784)``.
+      mirrors: base URLs to download from, overriding the defaults.
+      verify: check SHA-256 digests before reading.
+      progress: show a download progress bar.
+
+    Returns:
+      ``(images, labels)``.
+
+    Example:
+      >>> import tempfile
+      >>> from nnfunc.data import mnist
+      >>> try:
+      ...     mnist("test", root=tempfile.mkdtemp(), download=False)
+      ... except FileNotFoundError as e:
+      ...     print("missing t10k-images-idx3-ubyte.gz" in str(e))
+      True
+    """
+    return load_dataset("mnist", split, root, download, normalize=normalize, flatten=flatten,
+                        mirrors=mirrors, verify=verify, progress=progress)
+
+
+def fashion_mnist(split: str = "train", root: Optional[PathLike] = None,
+                  download: bool = True, *, normalize: bool = False, flatten: bool = False,
+                  mirrors: Optional[Sequence[str]] = None, verify: bool = True,
+                  progress: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """Zalando's Fashion-MNIST (ten clothing classes, MNIST layout and sizes).
+
+    Same conventions as :func:`mnist`: ``(N, 28, 28) uint8`` images (float32 ``/ 255`` with
+    ``normalize=True``) and ``(N,) int32`` labels; cache ``$NNFUNC_DATA/fashion_mnist``;
+    mirror override ``NNFUNC_FASHION_MNIST_MIRRORS``.
+
+    Args:
+      split: ``"train"`` or ``"test"``.
+      root: directory holding the four canonical ``.gz`` files (or its parent, when the
+        files are in its ``<name>/`` sub-directory).
+      download: fetch missing files; if False, a clear error says what to place where.
+      normalize: float32 images in ``[0, 1]`` instead of uint8.
+      flatten: images as ``(N, 784)``.
+      mirrors: base URLs to download from, overriding the defaults.
+      verify: check SHA-256 digests before reading.
+      progress: show a download progress bar.
+
+    Returns:
+      ``(images, labels)``.
+
+    Example:
+      >>> from nnfunc.data import DATASETS
+      >>> DATASETS["fashion_mnist"].class_names[9]
+      'Ankle boot'
+    """
+    return load_dataset("fashion_mnist", split, root, download, normalize=normalize,
+                        flatten=flatten, mirrors=mirrors, verify=verify, progress=progress)
+
+
+def kmnist(split: str = "train", root: Optional[PathLike] = None, download: bool = True, *,
+           normalize: bool = False, flatten: bool = False,
+           mirrors: Optional[Sequence[str]] = None, verify: bool = True,
+           progress: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """Kuzushiji-MNIST (ten cursive Japanese characters, MNIST layout and sizes).
+
+    Same conventions as :func:`mnist`: ``(N, 28, 28) uint8`` images (float32 ``/ 255`` with
+    ``normalize=True``) and ``(N,) int32`` labels; cache ``$NNFUNC_DATA/kmnist``;
+    mirror override ``NNFUNC_KMNIST_MIRRORS``.
+
+    Args:
+      split: ``"train"`` or ``"test"``.
+      root: directory holding the four canonical ``.gz`` files (or its parent, when the
+        files are in its ``<name>/`` sub-directory).
+      download: fetch missing files; if False, a clear error says what to place where.
+      normalize: float32 images in ``[0, 1]`` instead of uint8.
+      flatten: images as ``(N, 784)``.
+      mirrors: base URLs to download from, overriding the defaults.
+      verify: check SHA-256 digests before reading.
+      progress: show a download progress bar.
+
+    Returns:
+      ``(images, labels)``.
+
+    Example:
+      >>> from nnfunc.data import DATASETS
+      >>> len(DATASETS["kmnist"].class_names)
+      10
+    """
+    return load_dataset("kmnist", split, root, download, normalize=normalize,
+                        flatten=flatten, mirrors=mirrors, verify=verify, progress=progress)
