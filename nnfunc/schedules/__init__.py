@@ -1,0 +1,31 @@
+"""Learning-rate (and momentum) schedules: pure functions ``step -> value``.
+
+``schedule(k)`` is the value torch's matching ``torch.optim.lr_scheduler`` gives the
+optimizer for step ``k`` (``k = 0, 1, ...``) when the scheduler is stepped once per
+optimizer step. Every schedule is a closed form that accepts a traced integer step, so it
+runs inside ``jit``, ``scan`` and ``vmap``::
+
+    sched = nf.schedules.one_cycle(max_lr=0.1, total_steps=1000)
+    lrs = jax.vmap(sched)(jnp.arange(1000))
+
+``reduce_on_plateau`` depends on observed metrics and is instead a small state machine
+``(init, update)``; ``plot`` draws any schedule with matplotlib.
+"""
+from nnfunc.schedules._base import Schedule, constant
+from nnfunc.schedules._cosine import cosine_annealing, cosine_warm_restarts
+from nnfunc.schedules._cyclic import cyclic, cyclic_momentum, one_cycle, one_cycle_momentum
+from nnfunc.schedules._decay import (
+    constant_factor, exponential_decay, lambda_schedule, linear, multistep_decay, polynomial,
+    step_decay, time_based_decay)
+from nnfunc.schedules._sequential import sequential
+from nnfunc.schedules._warmup import inverse_sqrt, warmup, warmup_cosine, warmup_stable_decay
+from nnfunc.schedules.plateau import Plateau, PlateauState, reduce_on_plateau
+from nnfunc.schedules._plot import plot
+
+__all__ = [
+    "Schedule", "constant", "step_decay", "multistep_decay", "exponential_decay",
+    "time_based_decay", "lambda_schedule", "constant_factor", "linear", "polynomial",
+    "cosine_annealing", "cosine_warm_restarts", "cyclic", "cyclic_momentum", "one_cycle",
+    "one_cycle_momentum", "sequential", "warmup", "warmup_cosine", "inverse_sqrt",
+    "warmup_stable_decay", "reduce_on_plateau", "Plateau", "PlateauState", "plot",
+]
