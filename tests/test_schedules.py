@@ -488,3 +488,65 @@ def test_non_integer_step_and_non_scalar_metric_are_rejected():
     plateau = S.reduce_on_plateau()
     with pytest.raises(ValueError, match="metric"):
         plateau.update(plateau.init(0.1), jnp.ones(3))
+
+
+# --- reduce_on_plateau driving an optimizer ---------------------------------------------
+
+def test_plateau_drives_optimizer_through_set_hparams_without_recompiling():
+    """torch: ReduceLROnPlateau(SGD) over a scripted metric sequence; nnfunc: the plateau
+    machine feeds ``set_hparams(opt_state, learning_rate=p.lr)`` into a jitted sgd step."""
+    torch = pytest.importorskip("torch")
+    import nnfunc as nf
+
+    metrics = [1.0, 0.9, 0.95, 0.97, 0.96, 0.5, 0.6, 0.7, 0.8, 0.9]
+    w = torch.zeros(3, requires_grad=True)
+    topt = torch.optim.SGD([w], lr=0.1)
+    tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, factor=0.5, patience=1)
+
+    opt = nf.optim.sgd(learning_rate=0.1)
+    params = {"w": jnp.zeros(3)}
+    state = opt.init(params)
+    plateau = nf.schedules.reduce_on_plateau(factor=0.5, patience=1)
+    p_state = plateau.init(0.1)
+    traces = []
+
+    @jax.jit
+    def step(params, state):
+        traces.append(1)
+        updates, state = opt.update({"w": jnp.ones(3)}, state, params)
+        return nf.optim.apply_updates(params, updates), state
+
+    for m in metrics:
+        w.grad = torch.ones(3)
+        topt.step()
+        params, state = step(params, state)
+        np.testing.assert_allclose(np.asarray(params["w"]), w.detach().numpy(), rtol=1e-6)
+        tsched.step(m)
+        p_state = plateau.update(p_state, m)
+        state = nf.optim.set_hparams(state, learning_rate=p_state.lr)
+        assert float(nf.optim.get_hparams(state)["learning_rate"]) == pytest.approx(
+            topt.param_groups[0]["lr"], rel=1e-6)
+    assert len(traces) == 1
+    assert topt.param_groups[0]["lr"] < 0.1  # the script really triggered reductions
+
+
+def test_plateau_scales_a_scheduled_learning_rate():
+    """With a schedule as learning_rate, the plateau factor goes in ``lr_scale``:
+    the step uses ``schedule(count) * lr_scale`` and records it in the state."""
+    import nnfunc as nf
+
+    sched = nf.schedules.exponential_decay(0.1, gamma=0.9)
+    opt = nf.optim.sgd(learning_rate=sched)
+    params = {"w": jnp.zeros(2)}
+    state = opt.init(params)
+    plateau = nf.schedules.reduce_on_plateau(factor=0.5, patience=0)
+    p_state = plateau.init(1.0)             # a multiplier, starting at 1
+    for metric in [1.0, 2.0]:               # the second is worse: the factor halves
+        p_state = plateau.update(p_state, metric)
+    state = nf.optim.set_hparams(state, lr_scale=p_state.lr)
+    updates, state = opt.update({"w": jnp.ones(2)}, state, params)
+    expected = 0.1 * 0.9 ** 0 * 0.5
+    np.testing.assert_allclose(np.asarray(updates["w"]), -expected, rtol=1e-6)
+    assert float(state.hparams["learning_rate"]) == pytest.approx(expected, rel=1e-6)
+    updates, state = opt.update({"w": jnp.ones(2)}, state, params)
+    np.testing.assert_allclose(np.asarray(updates["w"]), -0.1 * 0.9 * 0.5, rtol=1e-6)
