@@ -1,0 +1,23 @@
+"""Layers: pairs of pure functions ``(init, apply)`` and combinators over them.
+
+``params, state = layer.init(key, input_shape)`` (``input_shape`` without the batch axis);
+``y, state = layer.apply(params, state, x, *, train=False, key=None)``. Images are NHWC and
+convolution kernels HWIO. Parameters are dicts of named arrays: ``'w'`` for weights,
+kernels and embedding tables, ``'b'`` for biases, ``'scale'``/``'bias'`` for the affine
+part of normalisation layers. Containers (``serial``, ``parallel``, ``residual``) hold a
+tuple with one entry per child.
+"""
+from nnfunc.layers._base import Layer, output_shape
+from nnfunc.layers.activation import activation
+from nnfunc.layers.combinators import parallel, residual, serial
+from nnfunc.layers.conv import conv2d
+from nnfunc.layers.dense import dense
+from nnfunc.layers.diagnostics import activation_stats
+from nnfunc.layers.dropout import dropout
+from nnfunc.layers.embedding import embedding
+from nnfunc.layers.normalization import batch_norm, layer_norm
+from nnfunc.layers.pooling import avg_pool, flatten, max_pool
+
+__all__ = ["Layer", "output_shape", "dense", "conv2d", "max_pool", "avg_pool", "flatten",
+           "dropout", "batch_norm", "layer_norm", "embedding", "activation", "serial",
+           "parallel", "residual", "activation_stats"]

@@ -1,0 +1,90 @@
+"""2-D convolution over NHWC images with HWIO kernels."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import jax
+from jax import lax
+
+from nnfunc import init as _init
+from nnfunc.layers._base import (Layer, _as_shape, _check_fits, _check_positive_int, _make,
+                                 _padding, _pair, _torch_bias_init)
+
+__all__ = ["conv2d"]
+
+Initializer = Callable[..., jax.Array]
+_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] = 1,
+           padding: Any = "SAME", dilation: int | tuple[int, int] = 1, *,
+           w_init: Optional[Initializer] = None, b_init: Optional[Initializer] = None,
+           use_bias: bool = True) -> Layer:
+    """2-D cross-correlation (what deep learning calls convolution), NHWC in and out.
+
+    ``y[n,i,j,o] = b[o] + Σ_{p,q,c} x[n, s·i + d·p − pad, s·j + d·q − pad, c] · W[p,q,c,o]``
+
+    The kernel ``W`` is HWIO: ``(kh, kw, in_channels, features)``. Parameters:
+    ``{'w': W, 'b': b}``. Defaults follow ``torch.nn.Conv2d``: ``W`` from
+    ``nf.init.fan_in_uniform`` and ``b ~ U(-1/√fan_in, 1/√fan_in)`` with
+    ``fan_in = kh·kw·in_channels``.
+
+    Args:
+      features: number of output channels (> 0).
+      kernel_size: ``k`` or ``(kh, kw)``.
+      stride: ``s`` or ``(sh, sw)``.
+      padding: ``'SAME'`` (output ``ceil(size / stride)``, extra padding at the end like
+        torch's ``'same'``), ``'VALID'`` (no padding), an int ``p`` (``p`` zeros on every
+        side, torch's ``padding=p``), ``(ph, pw)`` or ``((top, bottom), (left, right))``.
+      dilation: ``d`` or ``(dh, dw)``: kernel taps are ``d`` pixels apart.
+      w_init, b_init: initializers ``(key, shape, dtype) -> Array``; defaults above.
+      use_bias: whether to add ``b``.
+
+    Returns:
+      A ``Layer`` taking ``(batch, height, width, in_channels)``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> layer = conv2d(8, 3, stride=2)
+      >>> params, state = layer.init(jax.random.key(0), (28, 28, 1))
+      >>> params['w'].shape
+      (3, 3, 1, 8)
+      >>> y, _ = layer.apply(params, state, jnp.ones((4, 28, 28, 1)))
+      >>> y.shape
+      (4, 14, 14, 8)
+    """
+    _check_positive_int("features", features)
+    kernel = _pair("kernel_size", kernel_size)
+    strides = _pair("stride", stride)
+    dil = _pair("dilation", dilation)
+    pad = _padding(padding)
+
+    def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
+        shape = _as_shape(input_shape, "conv2d")
+        if len(shape) != 3:
+            raise ValueError(f"conv2d expects input_shape (height, width, channels), "
+                             f"got {shape}")
+        _check_fits("conv2d", shape[:2], kernel, strides, pad, dil)
+        fan_in = kernel[0] * kernel[1] * shape[2]
+        k_w, k_b = jax.random.split(key)
+        w = (w_init or _init.fan_in_uniform)(k_w, (*kernel, shape[2], features))
+        params = {"w": w}
+        if use_bias:
+            params["b"] = (b_init or _torch_bias_init(fan_in))(k_b, (features,))
+        return params, {}
+
+    def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
+              key: Any = None) -> tuple[jax.Array, dict]:
+        w = params["w"]
+        if x.ndim != 4 or x.shape[-1] != w.shape[2]:
+            raise ValueError(f"conv2d expects NHWC inputs (batch, height, width, "
+                             f"{w.shape[2]}), got {tuple(x.shape)}")
+        _check_fits("conv2d", x.shape[1:3], kernel, strides, pad, dil)
+        y = lax.conv_general_dilated(x, w, window_strides=strides, padding=pad,
+                                     rhs_dilation=dil, dimension_numbers=_DIMS)
+        if use_bias:
+            y = y + params["b"]
+        return y, state
+
+    return _make("conv2d", init, apply)
+

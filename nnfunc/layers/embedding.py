@@ -1,0 +1,64 @@
+"""Embedding lookup table."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import jax
+import jax.numpy as jnp
+
+from nnfunc import init as _init
+from nnfunc.layers._base import Layer, _as_shape, _check_positive_int, _is_tracer, _make
+
+__all__ = ["embedding"]
+
+
+def embedding(num_embeddings: int, features: int, *,
+              init: Optional[Callable[..., jax.Array]] = None) -> Layer:
+    """Look up rows of a table: ``y[..., :] = W[ids[...], :]``.
+
+    ``W`` has shape ``(num_embeddings, features)`` and is initialised ``N(0, 1)`` like
+    ``torch.nn.Embedding`` (``nf.init.normal(1.0)``). Parameters: ``{'w': W}``. Inputs are
+    integer ids of any shape ``(batch, ...)``; floating inputs holding whole numbers are
+    converted (this is what lets shape inference, which probes with floats, pass through).
+    Ids must lie in ``[0, num_embeddings)``; under ``jit`` out-of-range ids cannot be
+    checked and are clamped by the gather.
+
+    Args:
+      num_embeddings: table size (> 0).
+      features: embedding width (> 0).
+      init: initializer for ``W``; default ``nf.init.normal(1.0)``.
+
+    Returns:
+      A ``Layer`` mapping ``(batch, ...)`` ids to ``(batch, ..., features)``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> layer = embedding(10, 4)
+      >>> params, state = layer.init(jax.random.key(0), (3,))
+      >>> y, _ = layer.apply(params, state, jnp.array([[1, 2, 1]]))
+      >>> y.shape, bool(jnp.all(y[0, 0] == params['w'][1]))
+      ((1, 3, 4), True)
+    """
+    _check_positive_int("num_embeddings", num_embeddings)
+    _check_positive_int("features", features)
+
+    def init_fn(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
+        _as_shape(input_shape, "embedding")
+        table_init = init or _init.normal(1.0)
+        return {"w": table_init(key, (num_embeddings, features))}, {}
+
+    def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
+              key: Any = None) -> tuple[jax.Array, dict]:
+        x = jnp.asarray(x)
+        if x.ndim < 1:
+            raise ValueError(f"embedding expects ids with a batch axis, got shape "
+                             f"{tuple(x.shape)}")
+        if not jnp.issubdtype(x.dtype, jnp.integer):
+            x = x.astype(jnp.int32)
+        if not _is_tracer(x) and x.size and (
+                int(x.min()) < 0 or int(x.max()) >= num_embeddings):
+            raise ValueError(f"embedding ids must be in [0, {num_embeddings}), got values in "
+                             f"[{int(x.min())}, {int(x.max())}]")
+        return jnp.take(params["w"], x, axis=0), state
+
+    return _make("embedding", init_fn, apply)

@@ -1,0 +1,146 @@
+"""2-D max and average pooling over NHWC images, and flatten."""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from nnfunc.layers._base import Layer, _as_shape, _check_fits, _make, _padding, _pair
+
+__all__ = ["max_pool", "avg_pool", "flatten"]
+
+
+def _pool_setup(name: str, window: Any, stride: Any, padding: Any):
+    win = _pair("window", window)
+    strides = win if stride is None else _pair("stride", stride)
+    pad = _padding(padding)
+    lax_pad = pad if isinstance(pad, str) else ((0, 0), *pad, (0, 0))
+
+    def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
+        shape = _as_shape(input_shape, name)
+        if len(shape) != 3:
+            raise ValueError(f"{name} expects input_shape (height, width, channels), "
+                             f"got {shape}")
+        _check_fits(name, shape[:2], win, strides, pad)
+        return {}, {}
+
+    def check(x: jax.Array) -> None:
+        if x.ndim != 4:
+            raise ValueError(f"{name} expects NHWC inputs (batch, height, width, channels), "
+                             f"got {tuple(x.shape)}")
+        _check_fits(name, x.shape[1:3], win, strides, pad)
+
+    return init, check, (1, *win, 1), (1, *strides, 1), lax_pad
+
+
+def max_pool(window: int | tuple[int, int], stride: Optional[int | tuple[int, int]] = None,
+             padding: Any = "VALID") -> Layer:
+    """2-D max pooling over NHWC inputs.
+
+    ``y[n, i, j, c] = max_{p<kh, q<kw} x[n, sh·i + p − pad, sw·j + q − pad, c]``.
+
+    Padded positions count as ``-inf`` (never selected), as in ``torch.nn.MaxPool2d``.
+
+    Args:
+      window: ``k`` or ``(kh, kw)``.
+      stride: ``s`` or ``(sh, sw)``; default ``window`` (torch's default).
+      padding: ``'VALID'`` (default), ``'SAME'``, an int, ``(ph, pw)`` or
+        ``((top, bottom), (left, right))``.
+
+    Returns:
+      A parameterless ``Layer`` on ``(batch, height, width, channels)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> layer = max_pool(2)
+      >>> x = jnp.arange(16.).reshape(1, 4, 4, 1)
+      >>> y, _ = layer.apply({}, {}, x)
+      >>> y[0, :, :, 0].tolist()
+      [[5.0, 7.0], [13.0, 15.0]]
+    """
+    init, check, dims, strides, pad = _pool_setup("max_pool", window, stride, padding)
+
+    def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
+              key: Any = None) -> tuple[jax.Array, dict]:
+        check(x)
+        y = lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, pad)
+        return y, state
+
+    return _make("max_pool", init, apply)
+
+
+def avg_pool(window: int | tuple[int, int], stride: Optional[int | tuple[int, int]] = None,
+             padding: Any = "VALID", *, count_include_pad: bool = True) -> Layer:
+    """2-D average pooling over NHWC inputs.
+
+    ``y[n, i, j, c] = (1/(kh·kw)) Σ_{p<kh, q<kw} x[n, sh·i + p − pad, sw·j + q − pad, c]``.
+
+    Like ``torch.nn.AvgPool2d``, zeros added by padding count in the divisor unless
+    ``count_include_pad=False``, in which case each output divides by the number of real
+    input pixels under its window.
+
+    Args:
+      window: ``k`` or ``(kh, kw)``.
+      stride: ``s`` or ``(sh, sw)``; default ``window``.
+      padding: ``'VALID'`` (default), ``'SAME'``, an int, ``(ph, pw)`` or
+        ``((top, bottom), (left, right))``.
+      count_include_pad: whether padded zeros count in the average.
+
+    Returns:
+      A parameterless ``Layer`` on ``(batch, height, width, channels)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> layer = avg_pool(2)
+      >>> x = jnp.arange(16.).reshape(1, 4, 4, 1)
+      >>> y, _ = layer.apply({}, {}, x)
+      >>> y[0, :, :, 0].tolist()
+      [[2.5, 4.5], [10.5, 12.5]]
+    """
+    init, check, dims, strides, pad = _pool_setup("avg_pool", window, stride, padding)
+    area = math.prod(dims)
+
+    def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
+              key: Any = None) -> tuple[jax.Array, dict]:
+        check(x)
+        # A concrete (numpy) zero lets lax recognise the windowed sum, which has a gradient.
+        zero = np.zeros((), x.dtype)
+        total = lax.reduce_window(x, zero, lax.add, dims, strides, pad)
+        if count_include_pad:
+            return total / area, state
+        # The count of real pixels per window depends only on shapes, so it is a constant.
+        counts = lax.reduce_window(np.ones(x.shape[1:3], x.dtype), zero, lax.add, dims[1:3],
+                                   strides[1:3], pad if isinstance(pad, str) else pad[1:3])
+        return total / counts[None, :, :, None], state
+
+    return _make("avg_pool", init, apply)
+
+
+def flatten() -> Layer:
+    """Flatten every axis but the batch axis: ``(batch, d1, ..., dk) -> (batch, d1···dk)``.
+
+    Returns:
+      A parameterless ``Layer``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> y, _ = flatten().apply({}, {}, jnp.ones((2, 4, 4, 3)))
+      >>> y.shape
+      (2, 48)
+    """
+    def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
+        _as_shape(input_shape, "flatten")
+        return {}, {}
+
+    def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
+              key: Any = None) -> tuple[jax.Array, dict]:
+        if x.ndim < 1:
+            raise ValueError(f"flatten expects inputs with a batch axis, got shape "
+                             f"{tuple(x.shape)}")
+        return x.reshape(x.shape[0], -1), state
+
+    return _make("flatten", init, apply)

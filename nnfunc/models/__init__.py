@@ -1,0 +1,16 @@
+"""Models: each one a ``Layer`` (``init``, ``apply``) that composes with everything else.
+
+``perceptron`` (with its learning rule), ``linear_regression`` (closed form and gradient
+descent), ``logistic_regression``, ``softmax_regression``, ``mlp`` and the LeNet-style
+``cnn``. Per-layer diagnostics: ``nf.layers.activation_stats`` (also exported here).
+"""
+from nnfunc.layers.diagnostics import activation_stats
+from nnfunc.models.linear import (fit_perceptron, linear_regression,
+                                  linear_regression_closed_form, linear_regression_gd,
+                                  logistic_regression, perceptron, perceptron_update,
+                                  softmax_regression)
+from nnfunc.models.mlp import cnn, mlp
+
+__all__ = ["perceptron", "perceptron_update", "fit_perceptron", "linear_regression",
+           "linear_regression_closed_form", "linear_regression_gd", "logistic_regression",
+           "softmax_regression", "mlp", "cnn", "activation_stats"]
