@@ -92,6 +92,21 @@ _RULES: dict[str, tuple[Callable[[float], bool], str]] = {
     "initial_accumulator_value": (_nonneg, ">= 0"),
     "momentum_decay": (_nonneg, ">= 0"),
     "lr_scale": (_nonneg, ">= 0"),
+    "lambd": (_nonneg, ">= 0"),
+    "t0": (_nonneg, ">= 0"),
+    "beta2_decay": (lambda x: x <= 0, "<= 0"),
+    "d": (lambda x: x >= 1, ">= 1"),
+    # beyond torch: optimizers, gradient transformations and wrappers
+    "trust_coefficient": (_nonneg, ">= 0"),
+    "eta": (_nonneg, ">= 0"),
+    "gamma": (_nonneg, ">= 0"),
+    "max_norm": (_nonneg, ">= 0"),
+    "lookahead_alpha": (_unit_closed, "in [0, 1]"),
+    "decay": (_unit_closed, "in [0, 1]"),
+    "every_k": (lambda x: x >= 1 and float(x).is_integer(), "an integer >= 1"),
+    "lookahead_k": (lambda x: x >= 1 and float(x).is_integer(), "an integer >= 1"),
+    "every": (lambda x: x >= 1 and float(x).is_integer(), "an integer >= 1"),
+    "start": (lambda x: x >= 0 and float(x).is_integer(), "an integer >= 0"),
 }
 
 
@@ -160,6 +175,21 @@ def current_lr(learning_rate: Any, hparams: dict, count: jax.Array) -> tuple[Any
     lr = (jnp.asarray(learning_rate(count)) * hparams["lr_scale"]).astype(
         hparams["learning_rate"].dtype)
     return lr, {**hparams, "learning_rate": lr}
+
+
+def is_zero(x: Any) -> bool:
+    """A concrete zero: lets the traced program skip a term entirely (tracers never are).
+    Checked with numpy, so it also works while an outer ``jit`` is tracing."""
+    if isinstance(x, jax.core.Tracer) or callable(x):
+        return False
+    import numpy as np
+    return bool(np.all(np.asarray(x) == 0))
+
+
+def zeros_slots(params: PyTree) -> PyTree:
+    """Fresh zero buffers shaped like ``params`` (dtype kept, weak type dropped, so the
+    state's type is stable across steps, and no two slots share a buffer for donation)."""
+    return jax.tree_util.tree_map(lambda p: jnp.zeros(jnp.shape(p), jnp.result_type(p)), params)
 
 
 def check_trees(grads: PyTree, params: PyTree | None) -> None:

@@ -6,15 +6,20 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (Optimizer, PyTree, current_lr, make_hparams, make_optimizer,
-                                require_params)
+from nnfunc.optim._base import (
+    Optimizer,
+    PyTree,
+    current_lr,
+    is_zero,
+    make_hparams,
+    make_optimizer,
+    require_params,
+    zeros_slots,
+)
 
 __all__ = ["SgdState", "sgd", "momentum", "nesterov"]
 
 
-def _is_zero(x: Any) -> bool:
-    """A concrete zero: lets the traced program skip a term entirely (tracers never are)."""
-    return not isinstance(x, jax.core.Tracer) and not callable(x) and bool(jnp.all(jnp.asarray(x) == 0))
 
 
 class SgdState(NamedTuple):
@@ -53,10 +58,10 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
       >>> nf.optim.apply_updates(params, updates)['w']
       Array([0.8], dtype=float32)
     """
-    if nesterov and (_is_zero(momentum) or not _is_zero(dampening)):
+    if nesterov and (is_zero(momentum) or not is_zero(dampening)):
         raise ValueError(f"nesterov=True needs momentum > 0 and dampening == 0, got "
                          f"momentum={momentum!r}, dampening={dampening!r}")
-    use_mom, use_wd = not _is_zero(momentum), not _is_zero(weight_decay)
+    use_mom, use_wd = not is_zero(momentum), not is_zero(weight_decay)
     names = {"learning_rate": learning_rate}
     if use_mom:
         names.update(momentum=momentum, dampening=dampening)
@@ -65,7 +70,7 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
     hparams0 = make_hparams(**names)
 
     def init(params: PyTree) -> SgdState:
-        buf = jax.tree_util.tree_map(jnp.zeros_like, params) if use_mom else None
+        buf = zeros_slots(params) if use_mom else None
         return SgdState(jnp.zeros((), jnp.int32), dict(hparams0), buf)
 
     def update(grads, state, params=None):
