@@ -601,3 +601,15 @@ def test_non_optimizers_and_mismatched_trees_are_rejected():
     for wrapper in (O.lookahead(O.sgd()), O.swa(O.sgd()), O.lamb(), O.lars()):
         with pytest.raises(ValueError, match="params"):
             wrapper.update(P0, wrapper.init(P0))
+
+
+def test_two_states_of_one_optimizer_share_no_buffers():
+    """A step that donates one state must leave a second state of the same optimizer intact."""
+    opt = nf.optim.chain(nf.optim.clip_by_global_norm(1.0), nf.optim.adam(learning_rate=1e-3))
+    params = {"w": jnp.ones(3)}
+    s1, s2 = opt.init(params), opt.init(params)
+    step = jax.jit(lambda g, s: opt.update(g, s, params), donate_argnums=1)
+    step({"w": jnp.ones(3)}, s1)
+    leaves = jax.tree_util.tree_leaves(s2)
+    assert all(not x.is_deleted() for x in leaves)
+    assert float(nf.optim.get_hparams(s2)["learning_rate"]) == pytest.approx(1e-3)

@@ -209,11 +209,19 @@ def make_optimizer(init: Callable, update: Callable) -> Optimizer:
     caller jits too); ``params`` defaults to ``None`` for optimizers that do not use it."""
     jitted = jax.jit(update)
 
+    def _init(params):
+        # fresh hyperparameter buffers per state: builders close over one dict of arrays,
+        # and a training step that donates one state must not delete another's
+        state = init(params)
+        return state._replace(hparams=jax.tree_util.tree_map(
+            lambda x: jnp.array(x, copy=True), state.hparams))
+    _init.__doc__ = init.__doc__
+
     def _update(grads, state, params=None):
         check_trees(grads, params)
         return jitted(grads, state, params)
     _update.__doc__ = update.__doc__
-    return Optimizer(init, _update)
+    return Optimizer(_init, _update)
 
 
 # ---------------------------------------------------------------------------------------
