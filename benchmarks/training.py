@@ -1,0 +1,243 @@
+"""Training throughput: nnfunc's fused epoch vs raw JAX + optax vs PyTorch eager; fit vs
+make_epoch; a sweep of 8 learning rates vs 8 sequential fits.
+
+Same process, same data (synthetic MNIST-shaped digits), MLP 784-1024-1024-10, batch 128,
+Adam. Every time is the median over ``--repeats`` timed epochs after a warm-up epoch (so
+compilation is excluded); ratios are of samples/s (sweep: models·samples/s).
+
+    python benchmarks/training.py                      # writes benchmarks/results/training-cpu.md
+    python benchmarks/training.py --samples 2048 --repeats 2 --out /tmp/t.md   # quick
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import nnfunc as nf
+
+SIZES = [784, 1024, 1024, 10]
+SMALL = [784, 32, 10]
+BATCH = 128
+LR = 1e-3
+CE = nf.losses.softmax_cross_entropy_with_integer_labels
+
+
+def _timed(fn):
+    """Wall time of ``fn()`` (which blocks until its work is done), or the time it reports."""
+    t0 = time.perf_counter()
+    reported = fn()
+    return reported if reported is not None else time.perf_counter() - t0
+
+
+def _interleaved(runners, repeats):
+    """Median time of each runner, timed round-robin (after one warm-up call each) so that
+    load changes on a shared machine hit every runner alike."""
+    for fn in runners.values():
+        fn()
+    times = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, fn in runners.items():
+            times[name].append(_timed(fn))
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def bench_nnfunc_epoch(x, y):
+    model, opt = nf.models.mlp(SIZES), nf.optim.adam(learning_rate=LR)
+    epoch = nf.train.make_epoch(model, opt, CE, BATCH)
+    box = [nf.train.init_state(model, opt, 0, (784,))]
+
+    def run():
+        box[0], m = epoch(box[0], x, y)
+        jax.block_until_ready(m)
+    return run
+
+
+def bench_raw_jax_epoch(x, y):
+    """The floor: a hand-written JAX MLP with optax Adam and the same scan epoch."""
+    import optax
+    keys = jax.random.split(jax.random.key(0), len(SIZES) - 1)
+    params = []
+    for k, (m, n) in zip(keys, zip(SIZES[:-1], SIZES[1:])):
+        kw, kb = jax.random.split(k)
+        bound = 1 / np.sqrt(m)
+        params.append((jax.random.uniform(kw, (m, n), minval=-bound, maxval=bound),
+                       jax.random.uniform(kb, (n,), minval=-bound, maxval=bound)))
+    tx = optax.adam(LR)
+
+    def loss(params, xb, yb):
+        h = xb
+        for w, b in params[:-1]:
+            h = jax.nn.relu(h @ w + b)
+        w, b = params[-1]
+        return optax.softmax_cross_entropy_with_integer_labels(h @ w + b, yb).mean()
+
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def epoch(params, opt_state, key, x, y):
+        def step(carry, idx):
+            params, opt_state = carry
+            l, g = jax.value_and_grad(loss)(params, x[idx], y[idx])
+            updates, opt_state = tx.update(g, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), l
+
+        key, k = jax.random.split(key)
+        steps = x.shape[0] // BATCH
+        idx = jax.random.permutation(k, x.shape[0])[: steps * BATCH].reshape(steps, BATCH)
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), idx)
+        return params, opt_state, key, losses.mean()
+
+    box = [params, tx.init(params), jax.random.key(1)]
+
+    def run():
+        *box[:], l = epoch(*box, x, y)
+        jax.block_until_ready(l)
+    return run
+
+
+def bench_torch_epoch(x, y):
+    import torch
+    torch.manual_seed(0)
+    layers = []
+    for m, n in zip(SIZES[:-1], SIZES[1:]):
+        layers += [torch.nn.Linear(m, n), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    xt = torch.from_numpy(np.array(x))
+    yt = torch.from_numpy(np.array(y)).long()
+    steps = xt.shape[0] // BATCH
+
+    def run():
+        perm = torch.randperm(xt.shape[0])
+        for j in range(steps):
+            idx = perm[j * BATCH:(j + 1) * BATCH]
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+    return run
+
+
+def bench_fit_epoch(x, y, progress):
+    """One-epoch ``fit`` calls continuing one state; the time is the epoch's
+    ``history['seconds']`` (training only, as make_epoch's row)."""
+    model, opt = nf.models.mlp(SIZES), nf.optim.adam(learning_rate=LR)
+    box = [nf.train.init_state(model, opt, 0, (784,))]
+
+    def run():
+        r = nf.train.fit(model, opt, CE, (x, y), epochs=1, batch_size=BATCH, state=box[0],
+                         progress=progress)
+        box[0] = r.state
+        return r.history["seconds"][0]
+    return run
+
+
+def bench_sweep(x, y, runs=8, epochs=1, sizes=SIZES):
+    model, opt = nf.models.mlp(sizes), nf.optim.adam(learning_rate=LR)
+    lrs = list(np.geomspace(1e-4, 3e-3, runs))
+
+    def one_program():
+        res = nf.train.sweep(model, opt, CE, (x, y), hparams={"learning_rate": lrs},
+                             epochs=epochs, batch_size=BATCH, key=0)
+        jax.block_until_ready(res.state.params)
+
+    def sequential():
+        for lr in lrs:   # one compilation shared by all runs: the fastest sequential way
+            ts = nf.train.init_state(model, opt, 0, (784,))
+            ts = ts._replace(opt_state=nf.optim.set_hparams(ts.opt_state, learning_rate=lr))
+            r = nf.train.fit(model, opt, CE, (x, y), epochs=epochs, batch_size=BATCH,
+                             state=ts, progress=False)
+            jax.block_until_ready(r.state.params)
+    return one_program, sequential
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=8192)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sweep-repeats", type=int, default=2)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
+                                                  "training-cpu.md"))
+    ap.add_argument("--skip-torch", action="store_true")
+    args = ap.parse_args(argv)
+
+    xs, ys = nf.data.synthetic_mnist(args.samples, seed=0, normalize=True, flatten=True)
+    x, y = jax.device_put(jnp.asarray(xs)), jax.device_put(jnp.asarray(ys))
+    n_used = (args.samples // BATCH) * BATCH
+
+    rows = []
+    def add(name, seconds, models=1):
+        rows.append((name, seconds, models * n_used / seconds))
+        print(f"{name:55s} {seconds * 1e3:9.1f} ms  {models * n_used / seconds:12.0f}",
+              flush=True)
+
+    names = {"epoch": "nnfunc make_epoch (one compiled scan)",
+             "raw": "raw JAX + optax lax.scan epoch",
+             "fit": "nnfunc fit, progress=False (per epoch)",
+             "fit_bar": "nnfunc fit, progress=True (per epoch)"}
+    runners = {"epoch": bench_nnfunc_epoch(x, y), "raw": bench_raw_jax_epoch(x, y),
+               "fit": bench_fit_epoch(x, y, False), "fit_bar": bench_fit_epoch(x, y, True)}
+    if not args.skip_torch:
+        names["torch"] = "PyTorch eager (torch %s)" % __import__("torch").__version__
+        runners["torch"] = bench_torch_epoch(x, y)
+    med = _interleaved(runners, args.repeats)
+    for k in ("epoch", "raw", "torch", "fit", "fit_bar"):
+        if k in med:
+            add(names[k], med[k])
+    one_program, sequential = bench_sweep(x, y)
+    sw = _interleaved({"sweep": one_program, "seq": sequential}, args.sweep_repeats)
+    t_sweep, t_seq = sw["sweep"], sw["seq"]
+    add("nnfunc sweep, 8 learning rates, 1 epoch, one program", t_sweep, models=8)
+    add("8 sequential fits, 1 epoch each", t_seq, models=8)
+    # Where one run does not fill the machine (a small model), batching runs pays off.
+    one_small, seq_small = bench_sweep(x, y, sizes=SMALL)
+    sw = _interleaved({"sweep": one_small, "seq": seq_small}, args.sweep_repeats)
+    t_sweep_s, t_seq_s = sw["sweep"], sw["seq"]
+    small = "-".join(map(str, SMALL))
+    add(f"nnfunc sweep, 8 learning rates, MLP {small}", t_sweep_s, models=8)
+    add(f"8 sequential fits, MLP {small}", t_seq_s, models=8)
+
+    by = {name: sps for name, _, sps in rows}
+    ne, raw = by[rows[0][0]], by[rows[1][0]]
+    ratios = [("make_epoch / raw JAX+optax", ne / raw, ">= 0.95")]
+    if not args.skip_torch:
+        ratios.append(("make_epoch / PyTorch eager", ne / by[rows[2][0]], ">= 2.5"))
+    ratios.append(("fit (progress=False) / make_epoch", by["nnfunc fit, progress=False (per epoch)"] / ne, ">= 0.95"))
+    ratios.append(("fit (progress=True) / make_epoch", by["nnfunc fit, progress=True (per epoch)"] / ne, ">= 0.95"))
+    ratios.append(("sweep of 8 / 8 sequential fits", t_seq / t_sweep, ">= 2"))
+    ratios.append((f"sweep of 8 / 8 sequential fits, MLP {small}", t_seq_s / t_sweep_s, "(extra)"))
+
+    cmd = "python benchmarks/training.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    lines = [
+        "# Training throughput (CPU)", "",
+        f"Command: `{cmd.strip()}`", "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, "
+        f"{platform.python_implementation()} {platform.python_version()}, jax {jax.__version__}"
+        f" ({jax.default_backend()}).",
+        f"Model: MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam(lr={LR}); "
+        f"{args.samples} synthetic MNIST-shaped samples ({n_used} used per epoch, the "
+        f"remainder dropped). Times are medians of {args.repeats} epochs after a warm-up "
+        f"epoch, the rows timed round-robin (sweep rows: medians of {args.sweep_repeats} "
+        f"calls, also after a warm-up).", "",
+        "| what | seconds per epoch | samples/s (models·samples/s) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {sec:.3f} | {sps:,.0f} |" for name, sec, sps in rows]
+    lines += ["", "| ratio | value | target |", "|---|---:|---|"]
+    lines += [f"| {name} | {v:.2f}x | {target} |" for name, v, target in ratios]
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Training: ``TrainState``, jitted steps, fused epochs, ``fit`` with callbacks, sweeps,
+data parallelism and exact checkpoints.
+
+::
+
+    ts = nf.train.init_state(model, opt, key, input_shape)
+    step = nf.train.make_step(model, opt, loss_fn)              # (ts, x, y) -> (ts, metrics)
+    epoch = nf.train.make_epoch(model, opt, loss_fn, batch_size)  # (ts, X, Y) -> (ts, metrics)
+    result = nf.train.fit(model, opt, loss_fn, (X, Y), epochs=10, batch_size=128, key=0,
+                          eval_data=(Xv, Yv), callbacks=[nf.train.EarlyStopping()])
+    runs = nf.train.sweep(model, opt, loss_fn, (X, Y), hparams={'learning_rate': lrs},
+                          epochs=10, batch_size=128, key=0)
+    nf.train.save_checkpoint(path, ts); ts = nf.train.load_checkpoint(path, ts)
+"""
+from nnfunc.train.state import TrainState, init_state
+from nnfunc.train.metrics import accuracy, is_classification
+from nnfunc.train.step import make_step
+from nnfunc.train.epoch import evaluate, make_epoch
+from nnfunc.train.parallel import make_mesh, replicate
+from nnfunc.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from nnfunc.train.callbacks import (Callback, Checkpoint, EarlyStopping, LambdaCallback,
+                                    LearningRateLogger, ReduceLROnPlateau, Run)
+from nnfunc.train.fit import FitResult, NonFiniteLossError, fit
+from nnfunc.train.sweep import SweepResult, sweep
+
+__all__ = ["TrainState", "init_state", "make_step", "make_epoch", "evaluate", "fit",
+           "FitResult", "NonFiniteLossError", "sweep", "SweepResult", "save_checkpoint",
+           "load_checkpoint", "CheckpointError", "Callback", "Run", "EarlyStopping",
+           "Checkpoint", "ReduceLROnPlateau", "LearningRateLogger", "LambdaCallback",
+           "accuracy", "is_classification", "make_mesh", "replicate"]

@@ -1,0 +1,315 @@
+"""Callbacks for :func:`nnfunc.train.fit`: early stopping, checkpoints, learning-rate
+logging, reduce-on-plateau and user hooks.
+
+A callback is an object with any of ``on_train_begin(run)``, ``on_epoch_end(run)`` and
+``on_train_end(run)``. ``run`` is the :class:`Run` of the current ``fit``: callbacks read
+``run.logs`` (this epoch's history entries) and ``run.history``, may replace
+``run.state`` (a new ``TrainState``: the next epoch starts from it) and may set
+``run.stop = True`` to end training after this epoch. Callbacks run in list order.
+"""
+from __future__ import annotations
+
+import glob
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import jax
+
+from nnfunc import schedules as _schedules
+from nnfunc.optim import get_hparams, set_hparams
+from nnfunc.train.checkpoint import save_checkpoint
+from nnfunc.train.state import TrainState
+
+__all__ = ["Run", "Callback", "EarlyStopping", "Checkpoint", "ReduceLROnPlateau",
+           "LearningRateLogger", "LambdaCallback"]
+
+
+@dataclass
+class Run:
+    """What callbacks see of a running ``fit``.
+
+    Attributes:
+      state: the current ``TrainState`` (replace it to change the run).
+      epoch: the 0-based index of the epoch that just ended (``-1`` before the first).
+      epochs: the number of epochs requested.
+      history: ``{name: [one value per finished epoch]}``.
+      logs: this epoch's entries of ``history`` (``{}`` before the first epoch).
+      stop: set to ``True`` to stop after this epoch.
+    """
+
+    state: TrainState
+    epochs: int
+    epoch: int = -1
+    history: dict = field(default_factory=dict)
+    logs: dict = field(default_factory=dict)
+    stop: bool = False
+
+
+class Callback:
+    """Base class with no-op hooks; subclass and override any of them.
+
+    Example:
+      >>> class Count(Callback):
+      ...     def __init__(self): self.n = 0
+      ...     def on_epoch_end(self, run): self.n += 1
+      >>> Count().n
+      0
+    """
+
+    def on_train_begin(self, run: Run) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch_end(self, run: Run) -> None:
+        """Called after each epoch (training, evaluation and history update)."""
+
+    def on_train_end(self, run: Run) -> None:
+        """Called once after the last epoch (also after an early stop)."""
+
+
+def _monitored(run: Run, monitor: str) -> float:
+    if monitor not in run.logs:
+        raise ValueError(f"monitor {monitor!r} is not in the history; available: "
+                         f"{sorted(run.logs)} (eval_* entries need eval_data=...)")
+    return float(run.logs[monitor])
+
+
+def _mode(mode: str, monitor: str) -> str:
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    return mode
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _copy_state(ts: TrainState) -> TrainState:
+    # The training loop donates the state's buffers to the next epoch: keep a real copy.
+    return jax.tree_util.tree_map(lambda a: a.copy(), ts)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs; optionally restore the state of the best epoch.
+
+    Improvement (``'min'``): ``value < best − min_delta`` (``'max'``: ``value > best +
+    min_delta``). After ``patience`` consecutive epochs without improvement training stops.
+    With ``restore_best=True`` the final state is the one at the end of the best epoch.
+
+    Args:
+      monitor: a history name, e.g. ``'eval_loss'`` or ``'eval_accuracy'``.
+      patience: epochs without improvement tolerated, >= 1.
+      min_delta: the margin an improvement must beat, >= 0.
+      mode: ``'min'``, ``'max'`` or ``'auto'`` (``'max'`` if the name contains ``'acc'``).
+      restore_best: return the best epoch's state instead of the last one.
+
+    Attributes:
+      best: the best monitored value; best_epoch: its epoch; stopped_epoch: the epoch
+      after which training stopped (``None`` if it did not).
+
+    Example:
+      >>> cb = EarlyStopping(monitor='eval_loss', patience=2, restore_best=True)
+      >>> cb.mode
+      'min'
+    """
+
+    def __init__(self, monitor: str = "eval_loss", *, patience: int = 5,
+                 min_delta: float = 0.0, mode: str = "auto", restore_best: bool = False):
+        self.monitor = monitor
+        self.patience = _check_int("patience", patience, 1)
+        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        self.mode = _mode(mode, monitor)
+        self.restore_best = bool(restore_best)
+
+    def on_train_begin(self, run: Run) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: Optional[int] = None
+        self.stopped_epoch: Optional[int] = None
+        self.wait = 0
+        self._best_state: Optional[TrainState] = None
+
+    def on_epoch_end(self, run: Run) -> None:
+        value = _monitored(run, self.monitor)
+        better = (value < self.best - self.min_delta if self.mode == "min"
+                  else value > self.best + self.min_delta)
+        if better:
+            self.best, self.best_epoch, self.wait = value, run.epoch, 0
+            if self.restore_best:
+                self._best_state = _copy_state(run.state)
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            run.stop = True
+            self.stopped_epoch = run.epoch
+
+    def on_train_end(self, run: Run) -> None:
+        if self.restore_best and self._best_state is not None:
+            run.state = self._best_state
+
+
+class Checkpoint(Callback):
+    """Save the state every ``every`` epochs as ``{directory}/{prefix}-{step:09d}.npz``
+    (``step`` = optimizer steps so far) and keep only the newest ``keep`` such files.
+
+    Each save is atomic (:func:`save_checkpoint`); older files are deleted only after the
+    new one is complete. :meth:`latest` finds the newest file to resume from.
+
+    Args:
+      directory: the folder (created if missing).
+      every: save after every ``every``-th epoch, >= 1.
+      keep: how many files to keep, >= 1.
+      prefix: the file-name prefix.
+
+    Example:
+      >>> import tempfile
+      >>> cb = Checkpoint(tempfile.mkdtemp(), every=2, keep=3)
+      >>> cb.latest() is None
+      True
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, every: int = 1, keep: int = 3,
+                 prefix: str = "checkpoint"):
+        self.directory = os.fspath(directory)
+        self.every = _check_int("every", every, 1)
+        self.keep = _check_int("keep", keep, 1)
+        if not re.fullmatch(r"[\w.-]+", prefix):
+            raise ValueError(f"prefix must be letters, digits, '_', '-' or '.', got {prefix!r}")
+        self.prefix = prefix
+        self.saved: list[str] = []
+
+    def files(self) -> list[str]:
+        """This callback's checkpoint files in the folder, oldest first."""
+        pattern = os.path.join(glob.escape(self.directory), f"{self.prefix}-*.npz")
+        ok = re.compile(re.escape(self.prefix) + r"-\d{9}\.npz$")
+        return sorted(p for p in glob.glob(pattern) if ok.search(p))
+
+    def latest(self) -> Optional[str]:
+        """The newest checkpoint file, or ``None``."""
+        files = self.files()
+        return files[-1] if files else None
+
+    def on_epoch_end(self, run: Run) -> None:
+        if (run.epoch + 1) % self.every:
+            return
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, f"{self.prefix}-{int(run.state.step):09d}.npz")
+        save_checkpoint(path, run.state)
+        self.saved.append(path)
+        for old in self.files()[:-self.keep]:
+            os.remove(old)
+
+
+class ReduceLROnPlateau(Callback):
+    """Drive the optimizer's learning rate with ``nf.schedules.reduce_on_plateau``.
+
+    After each epoch the plateau machine sees ``run.logs[monitor]`` (torch's rules: see
+    ``nf.schedules.reduce_on_plateau``) and its rate is written into the optimizer state
+    with ``nf.optim.set_hparams`` (no recompilation): ``learning_rate`` for a constant
+    rate, or ``lr_scale`` (starting at 1) when the optimizer was built with a schedule.
+
+    Args:
+      monitor: the history name to watch.
+      mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps:
+        torch's ``ReduceLROnPlateau`` arguments (with a schedule, ``min_lr`` bounds the
+        scale).
+
+    Example:
+      >>> cb = ReduceLROnPlateau(monitor='eval_loss', factor=0.5, patience=2)
+      >>> cb.monitor
+      'eval_loss'
+    """
+
+    def __init__(self, monitor: str = "eval_loss", *, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float = 0.0, eps: float = 1e-8):
+        self.monitor = monitor
+        self.plateau = _schedules.reduce_on_plateau(
+            mode=mode, factor=factor, patience=patience, threshold=threshold,
+            threshold_mode=threshold_mode, cooldown=cooldown, min_lr=min_lr, eps=eps)
+
+    def on_train_begin(self, run: Run) -> None:
+        hp = get_hparams(run.state.opt_state)
+        if "lr_scale" in hp:
+            self.target, start = "lr_scale", hp["lr_scale"]
+        elif "learning_rate" in hp:
+            self.target, start = "learning_rate", hp["learning_rate"]
+        else:
+            raise ValueError(f"ReduceLROnPlateau needs an optimizer with a learning_rate "
+                             f"hyperparameter; this one has {sorted(hp)}")
+        self.p_state = self.plateau.init(float(start))
+
+    def on_epoch_end(self, run: Run) -> None:
+        self.p_state = self.plateau.update(self.p_state, _monitored(run, self.monitor))
+        opt_state = set_hparams(run.state.opt_state, **{self.target: float(self.p_state.lr)})
+        run.state = run.state._replace(opt_state=opt_state)
+
+
+class LearningRateLogger(Callback):
+    """Report the learning rate of each epoch (``run.logs['lr']``, also kept in
+    ``history['lr']``) through ``log``.
+
+    Args:
+      log: called as ``log(epoch, lr)``; the default prints ``epoch E: lr X``.
+
+    Example:
+      >>> seen = []
+      >>> cb = LearningRateLogger(lambda e, lr: seen.append((e, lr)))
+      >>> cb.on_epoch_end(Run(state=None, epochs=1, epoch=0, logs={'lr': 0.1}))
+      >>> seen
+      [(0, 0.1)]
+    """
+
+    def __init__(self, log: Optional[Callable[[int, float], Any]] = None):
+        self.log = log if log is not None else (
+            lambda epoch, lr: print(f"epoch {epoch}: lr {lr:.6g}"))
+        self.lrs: list[float] = []
+
+    def on_epoch_end(self, run: Run) -> None:
+        lr = float(run.logs["lr"])
+        self.lrs.append(lr)
+        self.log(run.epoch, lr)
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: the hook for user code.
+
+    Args:
+      on_train_begin, on_epoch_end, on_train_end: optional ``fn(run)``.
+
+    Example:
+      >>> losses = []
+      >>> cb = LambdaCallback(on_epoch_end=lambda run: losses.append(run.logs['loss']))
+      >>> cb.on_epoch_end(Run(state=None, epochs=1, epoch=0, logs={'loss': 1.5}))
+      >>> losses
+      [1.5]
+    """
+
+    def __init__(self, *, on_train_begin: Optional[Callable[[Run], Any]] = None,
+                 on_epoch_end: Optional[Callable[[Run], Any]] = None,
+                 on_train_end: Optional[Callable[[Run], Any]] = None):
+        for name, fn in (("on_train_begin", on_train_begin), ("on_epoch_end", on_epoch_end),
+                         ("on_train_end", on_train_end)):
+            if fn is not None and not callable(fn):
+                raise ValueError(f"{name} must be callable or None, got {fn!r}")
+        self._begin, self._epoch, self._end = on_train_begin, on_epoch_end, on_train_end
+
+    def on_train_begin(self, run: Run) -> None:
+        if self._begin is not None:
+            self._begin(run)
+
+    def on_epoch_end(self, run: Run) -> None:
+        if self._epoch is not None:
+            self._epoch(run)
+
+    def on_train_end(self, run: Run) -> None:
+        if self._end is not None:
+            self._end(run)

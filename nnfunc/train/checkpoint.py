@@ -1,0 +1,185 @@
+"""Portable, atomic checkpoints of any pytree as ``.npz`` files (no pickle).
+
+File layout: one array per leaf, named by its tree path (``jax.tree_util.keystr``, e.g.
+``.params[0]['w']``), plus ``__nnfunc_checkpoint__``, a JSON string (a numpy unicode
+array) with the format version and each leaf's original dtype. Leaves numpy cannot hold
+portably are stored as raw bits: ``bfloat16`` as ``uint16``, typed PRNG keys as their
+``uint32`` key data (``jax.random.key_data``). The file loads with
+``numpy.load(path, allow_pickle=False)``.
+
+Writing goes to a temporary file in the same folder, flushed to disk, then renamed over
+``path`` (``os.replace``, atomic on POSIX and Windows), so a crash mid-write never leaves
+a damaged file under the checkpoint's name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint"]
+
+_META = "__nnfunc_checkpoint__"
+_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, truncated, or does not match the template."""
+
+
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _encode(leaf: Any) -> tuple[np.ndarray, str]:
+    """(portable numpy array, original dtype name) for one leaf."""
+    if _is_key(leaf):
+        return np.asarray(jax.random.key_data(leaf)), "key:" + str(jax.random.key_impl(leaf))
+    arr = np.asarray(leaf)
+    if arr.dtype == jnp.bfloat16:
+        return arr.view(np.uint16), "bfloat16"
+    if arr.dtype == object:
+        raise ValueError(f"checkpoint leaves must be numeric arrays or scalars, got {leaf!r}")
+    return arr, arr.dtype.name
+
+
+def save_checkpoint(path: str | os.PathLike, tree: Any) -> None:
+    """Save a pytree (e.g. a ``TrainState``) to ``path`` as an ``.npz``, atomically.
+
+    ``file[keystr(p)] = leaf`` for every leaf at tree path ``p``, plus a JSON header; see the
+    module notes for the format. ``path`` is used as given (no extension added).
+
+    Args:
+      path: the file to write; its folder must exist.
+      tree: a pytree of arrays / numeric scalars (typed PRNG keys and bfloat16 included).
+
+    Returns:
+      None.
+
+    Example:
+      >>> import os, tempfile, numpy as np, jax.numpy as jnp
+      >>> path = os.path.join(tempfile.mkdtemp(), 'ckpt.npz')
+      >>> save_checkpoint(path, {'w': jnp.arange(3.0)})
+      >>> np.load(path, allow_pickle=False)["['w']"].tolist()
+      [0.0, 1.0, 2.0]
+    """
+    path = os.fspath(path)
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    arrays, dtypes = {}, {}
+    for p, leaf in leaves:
+        name = jax.tree_util.keystr(p)
+        arrays[name], dtypes[name] = _encode(leaf)
+    if _META in arrays:
+        raise ValueError(f"a tree path may not be named {_META!r}")
+    meta = json.dumps({"format": "nnfunc-checkpoint", "version": _VERSION, "dtypes": dtypes})
+    arrays[_META] = np.array(meta)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _read(path: str) -> tuple[dict, dict]:
+    """All arrays and the dtype table of a checkpoint file, or CheckpointError."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}    # reading each member checks its CRC
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+        raise CheckpointError(f"checkpoint {path!r} is corrupt or truncated "
+                              f"({type(err).__name__}: {err})") from None
+    if _META not in arrays:
+        raise CheckpointError(f"{path!r} is not an nnfunc checkpoint (no {_META} entry)")
+    try:
+        meta = json.loads(str(arrays.pop(_META)))
+        dtypes = dict(meta["dtypes"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"checkpoint {path!r} has a damaged header ({err})") from None
+    if meta.get("version") != _VERSION:
+        raise CheckpointError(f"checkpoint {path!r} has format version {meta.get('version')},"
+                              f" this nnfunc reads version {_VERSION}")
+    return arrays, dtypes
+
+
+def _decode(name: str, arr: np.ndarray, dtype: str, like: Any, path: str) -> Any:
+    if _is_key(like):
+        impl = str(jax.random.key_impl(like))
+        if dtype != "key:" + impl:
+            raise CheckpointError(f"checkpoint {path!r}: leaf {name} is {dtype!r}, the "
+                                  f"template expects a PRNG key of impl {impl!r}")
+        expected = jax.random.key_data(like).shape
+        if arr.shape != expected:
+            raise CheckpointError(f"checkpoint {path!r}: key {name} has data shape "
+                                  f"{arr.shape}, the template expects {expected}")
+        return jax.random.wrap_key_data(jnp.asarray(arr), impl=jax.random.key_impl(like))
+    like_dtype = like.dtype if hasattr(like, "dtype") else np.asarray(like).dtype
+    if dtype != np.dtype(like_dtype).name:
+        raise CheckpointError(f"checkpoint {path!r}: leaf {name} has dtype {dtype}, the "
+                              f"template expects {np.dtype(like_dtype).name}")
+    if dtype == "bfloat16":
+        arr = arr.view(jnp.bfloat16)
+    like_shape = tuple(like.shape) if hasattr(like, "shape") else np.shape(like)
+    if arr.shape != like_shape:
+        raise CheckpointError(f"checkpoint {path!r}: leaf {name} has shape {arr.shape}, the "
+                              f"template expects {like_shape}")
+    if isinstance(like, (bool, int, float, complex)):
+        return type(like)(arr.item())
+    if isinstance(like, np.ndarray):
+        return arr
+    return jnp.asarray(arr)
+
+
+def load_checkpoint(path: str | os.PathLike, like: Any) -> Any:
+    """Load a checkpoint into the structure of ``like``, checking paths, shapes and dtypes.
+
+    ``out[p] = file[keystr(p)]`` for every tree path ``p`` of ``like``; the file must hold
+    exactly these paths, each with ``like``'s shape and dtype.
+
+    Args:
+      path: a file written by :func:`save_checkpoint`.
+      like: a template pytree with the expected structure (e.g. a fresh ``init_state``;
+        abstract ``jax.ShapeDtypeStruct`` leaves work too, except for PRNG keys).
+
+    Returns:
+      A pytree like ``like`` holding the saved values (jax arrays; numpy arrays and
+      Python scalars where ``like`` has them).
+
+    Raises:
+      CheckpointError: (a ``ValueError``) missing, corrupt or truncated file, or a
+        structure / shape / dtype mismatch, naming the offending leaf.
+
+    Example:
+      >>> import os, tempfile, jax.numpy as jnp
+      >>> path = os.path.join(tempfile.mkdtemp(), 'ckpt.npz')
+      >>> save_checkpoint(path, {'w': jnp.arange(3.0)})
+      >>> load_checkpoint(path, {'w': jnp.zeros(3)})['w']
+      Array([0., 1., 2.], dtype=float32)
+    """
+    path = os.fspath(path)
+    arrays, dtypes = _read(path)
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
+    names = [jax.tree_util.keystr(p) for p, _ in leaves]
+    missing = [n for n in names if n not in arrays]
+    extra = [n for n in arrays if n not in set(names)]
+    if missing or extra:
+        raise CheckpointError(f"checkpoint {path!r} does not match the template's structure: "
+                              f"missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                              f"unexpected {extra[:5]}{'...' if len(extra) > 5 else ''}")
+    out = [_decode(n, arrays[n], dtypes.get(n, arrays[n].dtype.name), leaf, path)
+           for n, (_, leaf) in zip(names, leaves)]
+    return jax.tree_util.tree_unflatten(treedef, out)

@@ -1,0 +1,306 @@
+"""nnfunc.train core: init_state, make_step, make_epoch, evaluate, checkpoints, sweep."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import nnfunc as nf
+from nnfunc.train import TrainState
+
+CE = nf.losses.softmax_cross_entropy_with_integer_labels
+MODEL = nf.models.mlp([8, 16, 3])
+
+
+def _blobs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n).astype(np.int32)
+    centers = rng.normal(size=(3, 8)) * 2
+    x = (centers[y] + rng.normal(size=(n, 8))).astype(np.float32)
+    return jnp.asarray(x), jnp.asarray(y)
+
+
+X, Y = _blobs(100)
+SGD = nf.optim.sgd(learning_rate=0.1)
+ADAM = nf.optim.adam(learning_rate=0.01)
+
+
+def _leaves_equal(a, b):
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    assert len(la) == len(lb)
+    for u, v in zip(la, lb):
+        if jnp.issubdtype(u.dtype, jax.dtypes.prng_key):
+            u, v = jax.random.key_data(u), jax.random.key_data(v)
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+
+
+def _forward_ref(params, x):
+    """Independent MLP forward from the raw parameter arrays (dense-relu-dense)."""
+    h = np.maximum(x @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"]), 0)
+    return h @ np.asarray(params[2]["w"]) + np.asarray(params[2]["b"])
+
+
+def _ce_ref(logits, y):
+    z = logits - logits.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    return -logp[np.arange(len(y)), y]
+
+
+# ------------------------------------------------------------------- init_state
+
+def test_init_state_structure_and_determinism():
+    ts = nf.train.init_state(MODEL, SGD, jax.random.key(0), (8,))
+    assert isinstance(ts, TrainState) and int(ts.step) == 0
+    assert ts.params[0]["w"].shape == (8, 16) and ts.params[2]["w"].shape == (16, 3)
+    _leaves_equal(ts, nf.train.init_state(MODEL, SGD, jax.random.key(0), (8,)))
+    other = nf.train.init_state(MODEL, SGD, jax.random.key(1), (8,))
+    assert not np.array_equal(ts.params[0]["w"], other.params[0]["w"])
+    seeded = nf.train.init_state(MODEL, SGD, 0, (8,))       # int seed == key(seed)
+    _leaves_equal(ts, seeded)
+    raw = nf.train.init_state(MODEL, SGD, jax.random.PRNGKey(0), (8,))
+    assert raw.key.dtype == jnp.uint32
+
+
+@pytest.mark.parametrize("key", ["abc", 1.5, jnp.zeros(3, jnp.float32)])
+def test_init_state_bad_key(key):
+    with pytest.raises(ValueError, match="key"):
+        nf.train.init_state(MODEL, SGD, key, (8,))
+
+
+# ------------------------------------------------------------------- make_step
+
+def test_make_step_matches_optax_reference():
+    optax = pytest.importorskip("optax")
+    ts = nf.train.init_state(MODEL, ADAM, jax.random.key(0), (8,))
+    params0 = jax.tree_util.tree_map(np.asarray, ts.params)
+    step = nf.train.make_step(MODEL, ADAM, CE, donate=False)
+    xb, yb = X[:20], Y[:20]
+    ts1, m = step(ts, xb, yb)
+
+    tx = optax.adam(0.01)
+
+    @jax.jit
+    def reference(p):
+        def loss(p):
+            logits, _ = MODEL.apply(p, ts.model_state, xb)
+            return jnp.mean(CE(logits, yb))
+        g = jax.grad(loss)(p)
+        u, _ = tx.update(g, tx.init(p), p)
+        return optax.apply_updates(p, u), g
+    ref, g = reference(jax.tree_util.tree_map(jnp.asarray, params0))
+    for a, b in zip(jax.tree_util.tree_leaves(ts1.params), jax.tree_util.tree_leaves(ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # metrics against numpy
+    logits = _forward_ref(params0, np.asarray(xb))
+    np.testing.assert_allclose(m["loss"], _ce_ref(logits, np.asarray(yb)).mean(), rtol=1e-5)
+    np.testing.assert_allclose(m["accuracy"], np.mean(logits.argmax(-1) == np.asarray(yb)))
+    gn = np.sqrt(sum(float(np.sum(np.asarray(v) ** 2)) for v in jax.tree_util.tree_leaves(g)))
+    np.testing.assert_allclose(m["grad_norm"], gn, rtol=1e-5)
+    np.testing.assert_allclose(m["lr"], 0.01, rtol=1e-6)
+    assert int(ts1.step) == 1
+    assert not np.array_equal(jax.random.key_data(ts1.key), jax.random.key_data(ts.key))
+
+
+def test_make_step_donates_state():
+    ts = nf.train.init_state(MODEL, SGD, jax.random.key(0), (8,))
+    step = nf.train.make_step(MODEL, SGD, CE)
+    ts2, _ = step(ts, X[:10], Y[:10])
+    assert ts.params[0]["w"].is_deleted()
+    assert not ts2.params[0]["w"].is_deleted()
+
+
+def test_regularizer_adds_penalty_gradient():
+    lam = 0.05
+    reg = lambda p: lam * nf.regularizers.l2(p)
+    ts = nf.train.init_state(MODEL, SGD, jax.random.key(0), (8,))
+    p0 = jax.tree_util.tree_map(jnp.array, ts.params)
+    ts1, m = nf.train.make_step(MODEL, SGD, CE, regularizer=reg, donate=False)(ts, X[:16], Y[:16])
+    # d/dθ [λ Σθ²] = 2λθ on top of the data gradient; SGD: θ1 = θ0 - 0.1 (g + 2λθ0)
+    ts_plain, m_plain = nf.train.make_step(MODEL, SGD, CE, donate=False)(ts, X[:16], Y[:16])
+    for a, b, p in zip(jax.tree_util.tree_leaves(ts1.params),
+                       jax.tree_util.tree_leaves(ts_plain.params), jax.tree_util.tree_leaves(p0)):
+        np.testing.assert_allclose(a, b - 0.1 * 2 * lam * p, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(m["loss"], m_plain["loss"])   # loss is the data loss
+
+
+def test_non_classification_metrics_have_no_accuracy():
+    model = nf.models.mlp([8, 1])
+    ts = nf.train.init_state(model, SGD, 0, (8,))
+    _, m = nf.train.make_step(model, SGD, nf.losses.mse)(ts, X[:8], X[:8, :1])
+    assert "accuracy" not in m and {"loss", "grad_norm", "lr"} <= set(m)
+
+
+def test_mixed_precision_step_keeps_float32_master():
+    ts = nf.train.init_state(MODEL, ADAM, 0, (8,))
+    ts_f32, m32 = nf.train.make_step(MODEL, ADAM, CE, donate=False)(ts, X[:32], Y[:32])
+    ts_bf, mbf = nf.train.make_step(MODEL, ADAM, CE, mixed_precision=True, donate=False)(
+        ts, X[:32], Y[:32])
+    assert all(l.dtype == jnp.float32 for l in jax.tree_util.tree_leaves(ts_bf.params))
+    # bf16 compute: close to float32 but not identical (8-bit mantissa)
+    assert abs(float(mbf["loss"]) - float(m32["loss"])) < 0.05 * float(m32["loss"])
+    assert float(mbf["loss"]) != float(m32["loss"])
+
+
+# ------------------------------------------------------------------- make_epoch
+
+def test_epoch_equals_steps_over_its_permutation_and_drops_remainder():
+    bs = 32                                       # 100 = 3 * 32 + 4 dropped
+    ts = nf.train.init_state(MODEL, ADAM, jax.random.key(3), (8,))
+    ts_copy = jax.tree_util.tree_map(lambda a: a.copy(), ts)
+    ts_e, m = nf.train.make_epoch(MODEL, ADAM, CE, bs)(ts, X, Y)
+    assert int(ts_e.step) == 3
+    # the documented recipe: key, k = split(key); perm = permutation(k, N)[:3*32]
+    key, k = jax.random.split(ts_copy.key)
+    perm = np.asarray(jax.random.permutation(k, 100))[:96].reshape(3, bs)
+    step = nf.train.make_step(MODEL, ADAM, CE)
+    t = ts_copy._replace(key=key)
+    losses = []
+    for idx in perm:
+        t, ms = step(t, X[idx], Y[idx])
+        losses.append(float(ms["loss"]))
+    for a, b in zip(jax.tree_util.tree_leaves(ts_e.params), jax.tree_util.tree_leaves(t.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(m["loss"], np.mean(losses), rtol=1e-5)
+    assert int(m["nonfinite_step"]) == -1
+
+
+def test_epoch_runs_without_host_transfers():
+    epoch = nf.train.make_epoch(MODEL, SGD, CE, 25)
+    ts = nf.train.init_state(MODEL, SGD, 0, (8,))
+    xd, yd = jax.device_put(X), jax.device_put(Y)
+    ts, _ = epoch(ts, xd, yd)                      # compile outside the guard
+    with jax.transfer_guard("disallow"):
+        ts, m = epoch(ts, xd, yd)
+        ts, m = epoch(ts, xd, yd)
+    assert int(ts.step) == 12
+
+
+@pytest.mark.parametrize("bs", [0, -1, 2.5, True])
+def test_make_epoch_bad_batch_size(bs):
+    with pytest.raises(ValueError, match="batch_size"):
+        nf.train.make_epoch(MODEL, SGD, CE, bs)
+
+
+def test_make_epoch_shape_errors_at_trace_time():
+    ts = nf.train.init_state(MODEL, SGD, 0, (8,))
+    with pytest.raises(ValueError, match="batch_size must be <="):
+        nf.train.make_epoch(MODEL, SGD, CE, 500)(ts, X, Y)
+    with pytest.raises(ValueError, match="same number of examples"):
+        nf.train.make_epoch(MODEL, SGD, CE, 10)(ts, X, Y[:50])
+
+
+# ------------------------------------------------------------------- evaluate
+
+@pytest.mark.parametrize("bs", [1, 7, 100, 1000])
+def test_evaluate_matches_numpy_with_padding(bs):
+    ts = nf.train.init_state(MODEL, SGD, 0, (8,))
+    m = nf.train.evaluate(MODEL, CE, ts, (X, Y), batch_size=bs)
+    logits = _forward_ref(ts.params, np.asarray(X))
+    np.testing.assert_allclose(m["loss"], _ce_ref(logits, np.asarray(Y)).mean(), rtol=1e-5)
+    np.testing.assert_allclose(m["accuracy"], np.mean(logits.argmax(-1) == np.asarray(Y)),
+                               atol=1e-6)
+
+
+# ------------------------------------------------------------------- checkpoints
+
+def test_checkpoint_roundtrip_portable(tmp_path):
+    ts = nf.train.init_state(MODEL, ADAM, jax.random.key(0), (8,))
+    tree = {"ts": ts, "bf": jnp.arange(4, dtype=jnp.bfloat16) / 3, "raw": jax.random.PRNGKey(5),
+            "i": jnp.int8(3), "py": 2.5}
+    path = tmp_path / "a.npz"
+    nf.train.save_checkpoint(path, tree)
+    with np.load(path, allow_pickle=False) as f:       # plain numpy, no pickle
+        assert "['ts'].params[0]['w']" in f.files
+        np.testing.assert_array_equal(f["['ts'].params[0]['w']"], np.asarray(ts.params[0]["w"]))
+    back = nf.train.load_checkpoint(path, tree)
+    _leaves_equal(back["ts"], ts)
+    assert back["bf"].dtype == jnp.bfloat16 and bool(jnp.all(back["bf"] == tree["bf"]))
+    assert jnp.issubdtype(back["ts"].key.dtype, jax.dtypes.prng_key)
+    assert back["raw"].dtype == jnp.uint32 and back["py"] == 2.5 and isinstance(back["py"], float)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda t: {**t, "extra": jnp.zeros(1)}, "structure"),
+    (lambda t: {"w": jnp.zeros(4)}, "shape"),
+    (lambda t: {"w": jnp.zeros(3, jnp.int32)}, "dtype"),
+    (lambda t: {"w": jax.random.key(0)}, "key"),
+])
+def test_checkpoint_template_mismatch(tmp_path, change, match):
+    path = tmp_path / "c.npz"
+    nf.train.save_checkpoint(path, {"w": jnp.zeros(3)})
+    with pytest.raises(nf.train.CheckpointError, match=match):
+        nf.train.load_checkpoint(path, change({"w": jnp.zeros(3)}))
+
+
+def test_checkpoint_corrupt_truncated_and_atomic(tmp_path, monkeypatch):
+    good = tmp_path / "good.npz"
+    nf.train.save_checkpoint(good, {"w": jnp.arange(1000.0)})
+    data = good.read_bytes()
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(nf.train.CheckpointError, match="corrupt or truncated"):
+        nf.train.load_checkpoint(bad, {"w": jnp.zeros(1000)})
+    flipped = bytearray(data)
+    flipped[len(data) // 3] ^= 0xFF                  # damage array bytes: CRC catches it
+    bad.write_bytes(bytes(flipped))
+    with pytest.raises(nf.train.CheckpointError):
+        nf.train.load_checkpoint(bad, {"w": jnp.zeros(1000)})
+    with pytest.raises(nf.train.CheckpointError, match="does not exist"):
+        nf.train.load_checkpoint(tmp_path / "nope.npz", {"w": jnp.zeros(1000)})
+    # a crash in the middle of writing leaves the previous file intact and no temp files
+    def crash(f, **arrays):
+        f.write(b"PK partial")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        nf.train.save_checkpoint(good, {"w": jnp.zeros(1000)})
+    monkeypatch.undo()
+    assert good.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz", "good.npz"]
+    np.testing.assert_array_equal(nf.train.load_checkpoint(good, {"w": jnp.zeros(1000)})["w"],
+                                  np.arange(1000.0))
+
+
+# ------------------------------------------------------------------- sweep
+
+def test_sweep_runs_equal_separate_fits():
+    lrs = [0.003, 0.03]
+    res = nf.train.sweep(MODEL, ADAM, CE, (X, Y), hparams={"learning_rate": lrs}, epochs=2,
+                         batch_size=25, key=7, eval_data=(X[:40], Y[:40]))
+    assert res.history["loss"].shape == (2, 2) and res.state.params[0]["w"].shape == (2, 8, 16)
+    assert not res.diverged.any()
+    for i, lr in enumerate(lrs):
+        # == fit(adam(learning_rate=lr), key=7): the same start state, one compilation
+        ts = nf.train.init_state(MODEL, ADAM, 7, (8,))
+        ts = ts._replace(opt_state=nf.optim.set_hparams(ts.opt_state, learning_rate=lr))
+        r = nf.train.fit(MODEL, ADAM, CE, (X, Y), epochs=2, state=ts,
+                         batch_size=25, eval_data=(X[:40], Y[:40]), progress=False)
+        for a, b in zip(jax.tree_util.tree_leaves(r.state.params),
+                        jax.tree_util.tree_leaves(res.state.params)):
+            np.testing.assert_allclose(b[i], a, rtol=2e-5, atol=2e-6)
+        for k in ("loss", "accuracy", "eval_loss", "eval_accuracy", "lr"):
+            np.testing.assert_allclose(res.history[k][i], r.history[k], rtol=2e-5, atol=1e-6)
+        assert int(res.state.step[i]) == 8
+
+
+def test_sweep_over_seeds_and_hparams():
+    res = nf.train.sweep(MODEL, SGD, CE, (X, Y), hparams={"learning_rate": [0.1, 0.1]},
+                         seeds=[1, 2], epochs=1, batch_size=50, key=0)
+    w = res.state.params[0]["w"]
+    assert not np.allclose(w[0], w[1])              # different seeds, different runs
+    k1 = jax.random.fold_in(jax.random.key(0), 1)
+    r = nf.train.fit(MODEL, SGD, CE, (X, Y), epochs=1, batch_size=50, key=k1, progress=False)
+    np.testing.assert_allclose(w[0], r.state.params[0]["w"], rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({}, "hparams"),
+    ({"hparams": {"learning_rate": [0.1, 0.2]}, "seeds": [1]}, "same length"),
+    ({"hparams": {"nope": [0.1]}}, "unknown hyperparameter"),
+    ({"hparams": {"learning_rate": [-1.0]}}, "learning_rate must be >= 0"),
+    ({"hparams": {"learning_rate": 0.1}}, "1-D"),
+    ({"seeds": [-1]}, "seeds"),
+])
+def test_sweep_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        nf.train.sweep(MODEL, SGD, CE, (X, Y), epochs=1, batch_size=50, **kwargs)
