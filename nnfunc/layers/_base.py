@@ -19,6 +19,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
+from nnfunc import init as _init
+
 Shape = tuple[int, ...]
 
 __all__ = ["Layer", "output_shape"]
@@ -195,6 +197,16 @@ def _torch_bias_init(fan_in: int) -> Callable[..., jax.Array]:
         return jax.random.uniform(key, tuple(shape), dtype, minval=-bound, maxval=bound)
 
     return init
+
+
+def _kernel_params(key: jax.Array, w_shape: tuple[int, ...], fan_in: int, w_init: Any,
+                   b_init: Any, use_bias: bool) -> dict:
+    """``{'w', 'b'}`` of a dense or conv layer, torch's defaults unless inits are given."""
+    k_w, k_b = jax.random.split(key)
+    params = {"w": (w_init or _init.fan_in_uniform)(k_w, w_shape)}
+    if use_bias:
+        params["b"] = (b_init or _torch_bias_init(fan_in))(k_b, (w_shape[-1],))
+    return params
 
 
 def _pad_desc(pad: Any) -> str:

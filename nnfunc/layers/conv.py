@@ -6,9 +6,8 @@ from typing import Any, Callable, Optional
 import jax
 from jax import lax
 
-from nnfunc import init as _init
 from nnfunc.layers._base import (Layer, _as_shape, _check_fits, _check_positive_int, _make,
-                                 _padding, _pair, _torch_bias_init)
+                                 _kernel_params, _padding, _pair)
 
 __all__ = ["conv2d"]
 
@@ -66,12 +65,8 @@ def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tupl
                              f"got {shape}")
         _check_fits("conv2d", shape[:2], kernel, strides, pad, dil)
         fan_in = kernel[0] * kernel[1] * shape[2]
-        k_w, k_b = jax.random.split(key)
-        w = (w_init or _init.fan_in_uniform)(k_w, (*kernel, shape[2], features))
-        params = {"w": w}
-        if use_bias:
-            params["b"] = (b_init or _torch_bias_init(fan_in))(k_b, (features,))
-        return params, {}
+        return _kernel_params(key, (*kernel, shape[2], features), fan_in, w_init, b_init,
+                              use_bias), {}
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:

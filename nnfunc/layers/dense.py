@@ -6,8 +6,7 @@ from typing import Any, Callable, Optional
 import jax
 import jax.numpy as jnp
 
-from nnfunc import init as _init
-from nnfunc.layers._base import Layer, _as_shape, _check_positive_int, _make, _torch_bias_init
+from nnfunc.layers._base import Layer, _as_shape, _check_positive_int, _kernel_params, _make
 
 __all__ = ["dense"]
 
@@ -53,12 +52,7 @@ def dense(features: int, *, w_init: Optional[Initializer] = None,
             raise ValueError(f"dense expects input_shape (..., in_features) with at least "
                              f"one axis, got {shape}")
         fan_in = shape[-1]
-        k_w, k_b = jax.random.split(key)
-        w = (w_init or _init.fan_in_uniform)(k_w, (fan_in, features))
-        params = {"w": w}
-        if use_bias:
-            params["b"] = (b_init or _torch_bias_init(fan_in))(k_b, (features,))
-        return params, {}
+        return _kernel_params(key, (fan_in, features), fan_in, w_init, b_init, use_bias), {}
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:
