@@ -1,0 +1,50 @@
+"""nf.train.sweep: the scanned-runs program (large models on CPU) and how it is chosen."""
+import sys
+import jax
+import jax.numpy as jnp
+import numpy as np
+import nnfunc as nf
+
+CE = nf.losses.softmax_cross_entropy_with_integer_labels
+X = jax.random.normal(jax.random.key(0), (100, 8))
+Y = (X[:, 0] + X[:, 1] > 0).astype(jnp.int32)
+
+
+def test_sweep_scanned_runs_equal_separate_fits(monkeypatch):
+    sweep_mod = sys.modules["nnfunc.train.sweep"]
+    monkeypatch.setattr(sweep_mod, "_SCAN_FLOPS", 0.0)      # force lax.map over the runs
+    model, adam = nf.models.mlp([8, 16, 2]), nf.optim.adam(1e-3)
+    assert sweep_mod._scan_runs(model, adam, CE, 25, None, False, (8,), jnp.dtype("float32"),
+                                (), jnp.dtype("int32"))
+    lrs = [0.003, 0.03]
+    res = nf.train.sweep(model, adam, CE, (X, Y), hparams={"learning_rate": lrs}, epochs=2,
+                         batch_size=25, key=7, eval_data=(X[:40], Y[:40]))
+    assert res.history["loss"].shape == (2, 2) and res.state.params[0]["w"].shape == (2, 8, 16)
+    for i, lr in enumerate(lrs):
+        ts = nf.train.init_state(model, adam, 7, (8,))
+        ts = ts._replace(opt_state=nf.optim.set_hparams(ts.opt_state, learning_rate=lr))
+        r = nf.train.fit(model, adam, CE, (X, Y), epochs=2, state=ts, batch_size=25,
+                         eval_data=(X[:40], Y[:40]), progress=False)
+        for a, b in zip(jax.tree_util.tree_leaves(r.state.params),
+                        jax.tree_util.tree_leaves(res.state.params)):
+            np.testing.assert_allclose(b[i], a, rtol=2e-5, atol=2e-6)
+        for k in ("loss", "accuracy", "eval_loss", "eval_accuracy", "lr"):
+            np.testing.assert_allclose(res.history[k][i], r.history[k], rtol=2e-5, atol=1e-6)
+    # seeds (a per-run key) with the scanned path, no hparams
+    sgd = nf.optim.sgd(0.1)
+    res = nf.train.sweep(model, sgd, CE, (X, Y), seeds=[1, 2], epochs=1, batch_size=50, key=0)
+    k1 = jax.random.fold_in(jax.random.key(0), 2)
+    r = nf.train.fit(model, sgd, CE, (X, Y), epochs=1, batch_size=50, key=k1, progress=False)
+    np.testing.assert_allclose(res.state.params[0]["w"][1], r.state.params[0]["w"],
+                               rtol=2e-5, atol=2e-6)
+
+
+def test_sweep_picks_scan_only_for_large_steps():
+    sweep_mod = sys.modules["nnfunc.train.sweep"]
+    f32, i32 = jnp.dtype("float32"), jnp.dtype("int32")
+    adam = nf.optim.adam(1e-3)
+    small = sweep_mod._scan_runs(nf.models.mlp([784, 32, 10]), adam, CE, 128, None, False,
+                                 (784,), f32, (), i32)
+    large = sweep_mod._scan_runs(nf.models.mlp([784, 1024, 1024, 10]), adam, CE, 128, None,
+                                 False, (784,), f32, (), i32)
+    assert (small, large) == (False, jax.default_backend() == "cpu")
