@@ -141,17 +141,22 @@ def rprop(learning_rate: Any = 1e-2, etas: tuple[Any, Any] = (0.5, 1.2),
         # step sizes start at 0 and get this step's learning rate added on the first step
         # (an add, exact, instead of a per-element select)
         lr0 = jnp.where(state.count == 0, lr, jnp.zeros_like(lr))
+        # A 1 that XLA cannot prove is 1 (a count is never negative). Dividing the new slots
+        # by it is exact, and XLA does not duplicate a division into every consumer: the
+        # parameter update then reads the new slots once they are written, instead of
+        # recomputing them from the old ones: XLA no longer copies the donated step sizes
+        # first, and each pass reads fewer arrays (1.5x -> 1.0x optax's step time on CPU,
+        # benchmarks/optimizers.py).
+        one = (state.count >= 0).astype(jnp.float32)
 
         def leaf(g, prev, size):
             prod = g * prev                 # its sign, as torch's sign(g * prev)
             factor = jnp.where(prod > 0, eta_plus, jnp.where(prod < 0, eta_minus, 1.0))
-            size = jnp.clip((size + lr0) * factor, lo, hi)
-            zero = prod < 0
-            # the update is taken from g, not from the zeroed copy stored as ``prev``: then
-            # XLA can write every donated slot in place (no copies of the old state)
-            u = jnp.where(zero, jnp.zeros_like(size), -jnp.sign(g) * size)
-            return (u.astype(g.dtype), jnp.where(zero, jnp.zeros_like(g), g),
-                    size.astype(prev.dtype))
+            size = (jnp.clip((size + lr0) * factor, lo, hi).astype(prev.dtype)
+                    / one.astype(prev.dtype))
+            prev = jnp.where(prod < 0, jnp.zeros_like(g), g) / one.astype(g.dtype)
+            # sign(prev) is sign(g), and 0 where the gradient was zeroed (no move)
+            return (-jnp.sign(prev) * size).astype(g.dtype), prev, size
         updates, prev, size = _leafwise(leaf, 3, grads, state.prev, state.step_size)
         return updates, RpropState(state.count + 1, hp, prev, size)
 
