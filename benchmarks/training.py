@@ -139,13 +139,22 @@ def bench_fit_epoch(x, y, progress):
     return run
 
 
-def bench_sweep(x, y, runs=8, epochs=1, sizes=SIZES):
+def bench_sweep(x, y, runs=8, epochs=1, sizes=SIZES, force_vmap=False):
+    """``sweep`` (its own choice of vmap or scan over runs, or with ``force_vmap`` always
+    vmap, through the private threshold) and the equivalent sequential fits."""
     model, opt = nf.models.mlp(sizes), nf.optim.adam(learning_rate=LR)
     lrs = list(np.geomspace(1e-4, 3e-3, runs))
+    sweep_mod = sys.modules["nnfunc.train.sweep"]
 
     def one_program():
-        res = nf.train.sweep(model, opt, CE, (x, y), hparams={"learning_rate": lrs},
-                             epochs=epochs, batch_size=BATCH, key=0)
+        threshold = sweep_mod._SCAN_FLOPS
+        if force_vmap:
+            sweep_mod._SCAN_FLOPS = float("inf")
+        try:
+            res = nf.train.sweep(model, opt, CE, (x, y), hparams={"learning_rate": lrs},
+                                 epochs=epochs, batch_size=BATCH, key=0)
+        finally:
+            sweep_mod._SCAN_FLOPS = threshold
         jax.block_until_ready(res.state.params)
 
     def sequential():
@@ -156,6 +165,51 @@ def bench_sweep(x, y, runs=8, epochs=1, sizes=SIZES):
                              state=ts, progress=False)
             jax.block_until_ready(r.state.params)
     return one_program, sequential
+
+
+def epoch_gemm_flops(n_used):
+    """FLOPs of the matrix products of one epoch of the MLP: forward ``h W``, the weight
+    gradients ``hᵀ δ`` (as many) and the input gradients ``δ Wᵀ`` (all layers but the
+    first)."""
+    macs = sum(m * n for m, n in zip(SIZES[:-1], SIZES[1:]))
+    macs_dx = sum(m * n for m, n in zip(SIZES[1:-1], SIZES[2:]))
+    return 2 * n_used * (2 * macs + macs_dx)
+
+
+def bench_matmul(size=2048):
+    """A large float32 matmul in XLA: the machine's practical GEMM ceiling."""
+    a = jax.random.normal(jax.random.key(0), (size, size))
+    mm = jax.jit(lambda a, b: a @ b)
+
+    def run():
+        jax.block_until_ready(mm(a, a))
+    return run, 2 * size ** 3
+
+
+def bench_epoch_gemms(x):
+    """Only the epoch's matrix products (same shapes, 64 steps in one scan), no optimizer,
+    no elementwise work: what an epoch would cost at the GEMM speed."""
+    dims = list(zip(SIZES[:-1], SIZES[1:]))
+    ws = [jax.random.normal(jax.random.key(i), d) * 0.01 for i, d in enumerate(dims)]
+    steps = x.shape[0] // BATCH
+
+    @jax.jit
+    def gemms(x, ws):
+        def body(c, i):
+            h = [jax.lax.dynamic_slice_in_dim(x, i * BATCH, BATCH)]
+            for w in ws:
+                h.append(h[-1] @ w)
+            d = h[-1]
+            for j in range(len(ws) - 1, -1, -1):
+                c = c + (h[j].T @ d)[0, 0]          # weight gradient
+                if j:
+                    d = d @ ws[j].T                 # input gradient
+            return c, None
+        return jax.lax.scan(body, jnp.zeros(()), jnp.arange(steps))[0]
+
+    def run():
+        jax.block_until_ready(gemms(x, ws))
+    return run
 
 
 def main(argv=None):
@@ -192,10 +246,13 @@ def main(argv=None):
         if k in med:
             add(names[k], med[k])
     one_program, sequential = bench_sweep(x, y)
-    sw = _interleaved({"sweep": one_program, "seq": sequential}, args.sweep_repeats)
-    t_sweep, t_seq = sw["sweep"], sw["seq"]
+    vmapped, _ = bench_sweep(x, y, force_vmap=True)
+    sw = _interleaved({"sweep": one_program, "seq": sequential, "vmap": vmapped},
+                      args.sweep_repeats)
+    t_sweep, t_seq, t_vmap = sw["sweep"], sw["seq"], sw["vmap"]
     add("nnfunc sweep, 8 learning rates, 1 epoch, one program", t_sweep, models=8)
     add("8 sequential fits, 1 epoch each", t_seq, models=8)
+    add("nnfunc sweep forced to vmap the runs (reference)", t_vmap, models=8)
     # Where one run does not fill the machine (a small model), batching runs pays off.
     one_small, seq_small = bench_sweep(x, y, sizes=SMALL)
     sw = _interleaved({"sweep": one_small, "seq": seq_small}, args.sweep_repeats)
@@ -203,6 +260,31 @@ def main(argv=None):
     small = "-".join(map(str, SMALL))
     add(f"nnfunc sweep, 8 learning rates, MLP {small}", t_sweep_s, models=8)
     add(f"8 sequential fits, MLP {small}", t_seq_s, models=8)
+
+    # The physical ceiling: the GEMMs of an epoch at the machine's matmul speed, timed
+    # round-robin with one make_epoch epoch.
+    mm_run, mm_flops = bench_matmul()
+    ceil = _interleaved({"mm": mm_run, "gemms": bench_epoch_gemms(x),
+                         "epoch": runners["epoch"]}, args.repeats)
+    flops = epoch_gemm_flops(n_used)
+    gemm_rate, epoch_rate = mm_flops / ceil["mm"], flops / ceil["epoch"]
+    best_sweep = 8 * flops / gemm_rate          # 8 runs, nothing but GEMMs at full speed
+    ceiling = [
+        ("float32 matmul 2048³ (XLA), GFLOP/s", f"{gemm_rate / 1e9:.0f}"),
+        ("GEMM FLOPs of one epoch (fwd + weight grads + input grads)", f"{flops / 1e9:.1f} G"),
+        ("the epoch's GEMMs alone, s (GFLOP/s)",
+         f"{ceil['gemms']:.3f} ({flops / ceil['gemms'] / 1e9:.0f})"),
+        ("make_epoch, s (GFLOP/s, share of the matmul rate)",
+         f"{ceil['epoch']:.3f} ({epoch_rate / 1e9:.0f}, {epoch_rate / gemm_rate:.0%})"),
+        ("8 runs at the matmul rate with zero optimizer/elementwise cost, s",
+         f"{best_sweep:.2f}"),
+        ("=> bound on sweep / 8 sequential fits", f"{t_seq / best_sweep:.2f}x"),
+        # The rest of an epoch (optimizer, activations: memory-bound) scales with the runs.
+        ("8 runs: GEMMs at the matmul rate + 8 x make_epoch's non-GEMM time, s",
+         f"{best_sweep + 8 * max(ceil['epoch'] - ceil['gemms'], 0.0):.2f}"),
+        ("=> realistic bound on sweep / 8 sequential fits",
+         f"{t_seq / (best_sweep + 8 * max(ceil['epoch'] - ceil['gemms'], 0.0)):.2f}x"),
+    ]
 
     by = {name: sps for name, _, sps in rows}
     ne, raw = by[rows[0][0]], by[rows[1][0]]
@@ -212,6 +294,7 @@ def main(argv=None):
     ratios.append(("fit (progress=False) / make_epoch", by["nnfunc fit, progress=False (per epoch)"] / ne, ">= 0.95"))
     ratios.append(("fit (progress=True) / make_epoch", by["nnfunc fit, progress=True (per epoch)"] / ne, ">= 0.95"))
     ratios.append(("sweep of 8 / 8 sequential fits", t_seq / t_sweep, ">= 2"))
+    ratios.append(("sweep forced to vmap / 8 sequential fits", t_seq / t_vmap, "(reference)"))
     ratios.append((f"sweep of 8 / 8 sequential fits, MLP {small}", t_seq_s / t_sweep_s, "(extra)"))
 
     cmd = "python benchmarks/training.py " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -232,6 +315,9 @@ def main(argv=None):
     lines += [f"| {name} | {sec:.3f} | {sps:,.0f} |" for name, sec, sps in rows]
     lines += ["", "| ratio | value | target |", "|---|---:|---|"]
     lines += [f"| {name} | {v:.2f}x | {target} |" for name, v, target in ratios]
+    lines += ["", "Physical ceiling (same process, round-robin, medians of "
+              f"{args.repeats}):", "", "| quantity | value |", "|---|---:|"]
+    lines += [f"| {name} | {v} |" for name, v in ceiling]
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:
