@@ -68,8 +68,7 @@ def step(x: ArrayLike) -> jax.Array:
       Array([0., 0., 1.], dtype=float32)
     """
     x = jnp.asarray(x)
-    dtype = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.result_type(float)
-    return jax.lax.stop_gradient(jnp.where(x > 0, 1, 0).astype(dtype))
+    return jax.lax.stop_gradient(jnp.where(x > 0, 1, 0).astype(_float_dtype(x)))
 
 
 def sigmoid(x: ArrayLike) -> jax.Array:

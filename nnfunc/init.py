@@ -83,9 +83,11 @@ def fans(shape: Sequence[int]) -> tuple[int, int]:
     return dims[-2] * receptive, dims[-1] * receptive
 
 
-def _fan(shape: tuple[int, ...], mode: str, name: str) -> float:
-    """The fan a variance-scaling initializer divides by; rejects shapes where it is undefined."""
-    dims = _as_shape(shape)
+def _fan(dims: tuple[int, ...], mode: str, name: str) -> float:
+    """The fan of the normalised shape ``dims`` that a variance-scaling initializer divides by.
+
+    Rejects shapes where it is undefined.
+    """
     if len(dims) < 2:
         raise ValueError(f"{name} needs a kernel shape with at least 2 axes to compute its fans "
                          f"(dense (in, out) or conv HWIO), got shape {dims}; use normal, "

@@ -42,15 +42,15 @@ def _is_traced(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
-def _compute_dtype(x: jax.Array) -> Any:
-    """At least float32: low-precision losses lose the small differences training needs."""
-    return jnp.promote_types(x.dtype, jnp.float32)
+def _to_compute(x: ArrayLike) -> jax.Array:
+    """``x`` in at least float32: low precision loses the small differences training needs."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 def _as_float(predictions: ArrayLike, targets: ArrayLike) -> tuple[jax.Array, jax.Array]:
-    p = jnp.asarray(predictions)
-    dtype = _compute_dtype(p)
-    return p.astype(dtype), jnp.asarray(targets).astype(dtype)
+    p = _to_compute(predictions)
+    return p, jnp.asarray(targets).astype(p.dtype)
 
 
 def _check_same_shape(predictions: ArrayLike, targets: ArrayLike, pname: str = "predictions",
@@ -411,8 +411,7 @@ def softmax_cross_entropy_with_integer_labels(logits: ArrayLike, labels: ArrayLi
     """
     _check_reduction(reduction)
     _check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
-    x = jnp.asarray(logits)
-    x = x.astype(_compute_dtype(x))
+    x = _to_compute(logits)
     labels = _check_integer_labels(x, labels)
     logp = _log_softmax(x)
     values = -_pick(logp, labels)
@@ -461,8 +460,7 @@ def multiclass_hinge(predictions: ArrayLike, labels: ArrayLike, *, p: int = 1,
         raise ValueError(f"mode must be 'weston_watkins' or 'crammer_singer', got {mode!r}")
     if not _is_traced(margin) and not math.isfinite(float(margin)):
         raise ValueError(f"margin must be a finite number, got {margin!r}")
-    x = jnp.asarray(predictions)
-    x = x.astype(_compute_dtype(x))
+    x = _to_compute(predictions)
     labels = _check_integer_labels(x, labels)
     num_classes = x.shape[-1]
     true_score = _pick(x, labels)

@@ -106,8 +106,7 @@ def l2(params: PyTree, *, mask: Mask = None) -> jax.Array:
       >>> print(float(l2(params)), float(l2(params, mask=weights_only)))
       14.0 5.0
     """
-    selected = _selected(params, mask)
-    return _tree.l2_norm(selected, squared=True) if selected else jnp.zeros((), jnp.float32)
+    return _tree.l2_norm(_selected(params, mask), squared=True)
 
 
 def weights_only(params: PyTree) -> PyTree:

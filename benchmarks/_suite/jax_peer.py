@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from _suite.runner import EpochRunner
+from _suite.runner import EpochRunner, repeat_epochs
 from _suite.timing import jax_sync
 
 
@@ -113,12 +113,6 @@ def build(model: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
         state["carry"], state["loss"] = (params, opt_state, key), loss
         return state["carry"], loss
 
-    def warmup():
-        out = None
-        for _ in range(warmup_epochs):
-            out = run_epoch()
-        return out
-
-    return EpochRunner(warmup=warmup, run_epoch=run_epoch, sync=jax_sync,
-                       samples=n_batches * batch_size,
+    return EpochRunner(warmup=repeat_epochs(run_epoch, warmup_epochs), run_epoch=run_epoch,
+                       sync=jax_sync, samples=n_batches * batch_size,
                        last_loss=lambda: float(np.asarray(state["loss"])))

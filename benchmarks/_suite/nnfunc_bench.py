@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import nnfunc as nf
-from _suite.runner import EpochRunner
+from _suite.runner import EpochRunner, repeat_epochs
 from _suite.timing import jax_sync
 
 
@@ -50,15 +50,6 @@ def _jitted_init(model, opt, shape):
 def _init(model, opt, seed, shape, device):
     with jax.default_device(device):
         return jax.device_put(_jitted_init(model, opt, shape)(jax.random.key(seed)), device)
-
-
-def _fused_warmup(run_epoch, epochs):
-    def warmup():
-        out = None
-        for _ in range(epochs):
-            out = run_epoch()
-        return out
-    return warmup
 
 
 def build_step(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
@@ -108,7 +99,7 @@ def build_epoch(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
         state["ts"], state["m"] = epoch(state["ts"], X, Y)
         return state["ts"]
 
-    return EpochRunner(warmup=_fused_warmup(run_epoch, warmup_epochs), run_epoch=run_epoch,
+    return EpochRunner(warmup=repeat_epochs(run_epoch, warmup_epochs), run_epoch=run_epoch,
                        sync=jax_sync, samples=(X.shape[0] // batch_size) * batch_size,
                        last_loss=lambda: float(state["m"]["loss"]))
 
@@ -144,7 +135,7 @@ def build_sweep(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
         return state["ts"]
 
     runs = len(learning_rates)
-    return EpochRunner(warmup=_fused_warmup(run_epoch, warmup_epochs), run_epoch=run_epoch,
+    return EpochRunner(warmup=repeat_epochs(run_epoch, warmup_epochs), run_epoch=run_epoch,
                        sync=jax_sync, samples=runs * (X.shape[0] // batch_size) * batch_size,
                        runs=runs,
                        last_loss=lambda: float(np.mean(np.asarray(state["m"]["loss"]))))

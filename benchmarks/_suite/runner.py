@@ -25,3 +25,13 @@ class EpochRunner:
     runs: int = 1
     last_loss: Callable[[], Optional[float]] = lambda: None
     extra: dict = dataclasses.field(default_factory=dict)
+
+
+def repeat_epochs(run_epoch: Callable[[], Any], epochs: int) -> Callable[[], Any]:
+    """A ``warmup`` that runs ``epochs`` untimed epochs and returns the last one's output."""
+    def warmup():
+        out = None
+        for _ in range(epochs):
+            out = run_epoch()
+        return out
+    return warmup

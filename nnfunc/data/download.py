@@ -72,11 +72,17 @@ def file_digest(path: PathLike, algorithm: str = "sha256") -> str:
       >>> file_digest(p)[:16]
       'ba7816bf8f01cfea'
     """
-    h = hashlib.new(algorithm)
+    return _file_digests(path, (algorithm,))[algorithm]
+
+
+def _file_digests(path: PathLike, algorithms: Sequence[str]) -> dict:
+    """``{algorithm: hex digest}`` of a file, read once for all the algorithms."""
+    hashes = {a: hashlib.new(a) for a in algorithms}
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+            for h in hashes.values():
+                h.update(chunk)
+    return {a: h.hexdigest() for a, h in hashes.items()}
 
 
 def _check(name: str, digests: dict, sha256: Optional[str], md5: Optional[str]) -> None:
@@ -118,8 +124,8 @@ def verify_file(path: PathLike, *, sha256: Optional[str] = None,
     """
     if sha256 is None and md5 is None:
         raise ValueError("verify_file needs sha256 or md5, got neither")
-    digests = {a: file_digest(path, a) if w is not None else None
-               for a, w in (("sha256", sha256), ("md5", md5))}
+    digests = _file_digests(path, [a for a, w in (("sha256", sha256), ("md5", md5))
+                                   if w is not None])
     _check(str(path), digests, sha256, md5)
 
 
