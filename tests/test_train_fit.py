@@ -323,3 +323,12 @@ def test_mnist_mlp_reaches_94_5_percent():
                      progress=False)
     print("MNIST eval accuracy per epoch:", r.history["eval_accuracy"])
     assert r.history["eval_accuracy"][-1] >= 0.945, r.history["eval_accuracy"]
+
+
+@pytest.mark.parametrize("train_fn", ["fit", "sweep"])
+def test_bad_eval_batch_size_names_its_argument(train_fn):
+    kwargs = {"progress": False} if train_fn == "fit" else {}
+    with pytest.raises(ValueError, match=r"eval_batch_size must be an int >= 1, got 0"):
+        getattr(nf.train, train_fn)(nf.models.mlp([X.shape[1], 2]), nf.optim.sgd(0.1), CE,
+                                    (X, Y), epochs=1, batch_size=10, eval_batch_size=0,
+                                    **kwargs)

@@ -126,6 +126,14 @@ def _as_shape(input_shape: Any, layer_name: str) -> Shape:
     return tuple(int(d) for d in shape)
 
 
+def _no_params_init(layer_name: str) -> Callable[..., tuple[dict, dict]]:
+    """``init`` of a layer without parameters or state that takes any input shape."""
+    def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
+        _as_shape(input_shape, layer_name)
+        return {}, {}
+    return init
+
+
 def _check_positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")

@@ -5,7 +5,7 @@ from typing import Any, Callable
 
 import jax
 
-from nnfunc.layers._base import Layer, _as_shape, _make
+from nnfunc.layers._base import Layer, _make, _no_params_init
 
 __all__ = ["activation"]
 
@@ -30,9 +30,7 @@ def activation(fn: Callable[[jax.Array], jax.Array]) -> Layer:
     if not callable(fn):
         raise ValueError(f"activation needs a callable fn, got {fn!r}")
 
-    def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        _as_shape(input_shape, "activation")
-        return {}, {}
+    init = _no_params_init("activation")
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:

@@ -6,7 +6,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc.layers._base import Layer, _as_shape, _is_tracer, _make
+from nnfunc.layers._base import Layer, _is_tracer, _make, _no_params_init
 
 __all__ = ["dropout"]
 
@@ -42,9 +42,7 @@ def dropout(rate: float) -> Layer:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
 
-    def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        _as_shape(input_shape, "dropout")
-        return {}, {}
+    init = _no_params_init("dropout")
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:

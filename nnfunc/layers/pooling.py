@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from nnfunc.layers._base import Layer, _as_shape, _check_fits, _make, _padding, _pair
+from nnfunc.layers._base import (Layer, _as_shape, _check_fits, _make, _no_params_init, _padding,
+                                 _pair)
 
 __all__ = ["max_pool", "avg_pool", "flatten"]
 
@@ -132,9 +133,7 @@ def flatten() -> Layer:
       >>> y.shape
       (2, 48)
     """
-    def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        _as_shape(input_shape, "flatten")
-        return {}, {}
+    init = _no_params_init("flatten")
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:

@@ -16,12 +16,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-import jax
-
 from nnfunc import schedules as _schedules
 from nnfunc.optim import get_hparams, set_hparams
 from nnfunc.train.checkpoint import save_checkpoint
-from nnfunc.train.state import TrainState
+from nnfunc.train.state import TrainState, _check_int, _copy_state
 
 __all__ = ["Run", "Callback", "EarlyStopping", "Checkpoint", "ReduceLROnPlateau",
            "LearningRateLogger", "LambdaCallback"]
@@ -82,17 +80,6 @@ def _mode(mode: str, monitor: str) -> str:
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     return mode
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _copy_state(ts: TrainState) -> TrainState:
-    # The training loop donates the state's buffers to the next epoch: keep a real copy.
-    return jax.tree_util.tree_map(lambda a: a.copy(), ts)
 
 
 class EarlyStopping(Callback):

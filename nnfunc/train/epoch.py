@@ -21,7 +21,7 @@ from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
 from nnfunc.train.metrics import _forward, is_classification
 from nnfunc.train.parallel import make_mesh, replicate
-from nnfunc.train.state import TrainState
+from nnfunc.train.state import TrainState, _check_int
 from nnfunc.train.step import (LossFn, Regularizer, _cached, _check_builder_args,
                                _check_loss_output, _step_body)
 
@@ -29,9 +29,7 @@ __all__ = ["make_epoch", "evaluate"]
 
 
 def _check_batch_size(batch_size: Any) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    return batch_size
+    return _check_int("batch_size", batch_size, 1)
 
 
 def _check_data_shapes(x: Any, y: Any, batch_size: int, *, name: str = "data") -> None:

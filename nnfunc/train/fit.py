@@ -16,7 +16,7 @@ from nnfunc.train.epoch import (_check_batch_size, _check_data_shapes, _epoch_pa
                                 _jitted_epoch, _jitted_eval, _summarize)
 from nnfunc.train.metrics import _forward, is_classification
 from nnfunc.train.parallel import make_mesh, replicate
-from nnfunc.train.state import TrainState, init_state
+from nnfunc.train.state import TrainState, _check_int, _copy_state, init_state
 from nnfunc.train.step import LossFn, Regularizer, _cached, _check_builder_args
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit"]
@@ -58,6 +58,13 @@ def _as_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
     return x, y
 
 
+def _as_train_data(data: Any, eval_data: Any, batch_size: int):
+    """Validated ``(X, Y, eval)``: ``eval`` is ``None`` or the validated ``eval_data``."""
+    x, y = _as_data(data, "data")
+    _check_data_shapes(x, y, batch_size)
+    return x, y, None if eval_data is None else _as_data(eval_data, "eval_data")
+
+
 def _check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array,
                       y: jax.Array, name: str, mixed_precision: bool) -> None:
     """Shape-check model and loss abstractly; check label ranges for classification."""
@@ -87,31 +94,18 @@ def _check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Arra
                              f"{classes} outputs, got values in [{lo}, {hi}]")
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
 def _skips_nonfinite(opt_state: Any) -> bool:
     """Whether the optimizer is wrapped in a skip-non-finite transform (it then leaves the
     parameters unchanged on a non-finite step, so training may go on)."""
-    found = []
-    skip_type = getattr(_optim, "SkipNonfiniteState", None)
-
-    def visit(x):
-        if isinstance(x, tuple) and hasattr(x, "_fields"):
-            if (skip_type is not None and isinstance(x, skip_type)) or \
-                    "skipnonfinite" in type(x).__name__.lower():
-                found.append(x)
+    def visit(x) -> bool:
+        if isinstance(x, tuple) and hasattr(x, "_fields") and (
+                isinstance(x, _optim.SkipNonfiniteState)
+                or "skipnonfinite" in type(x).__name__.lower()):
+            return True
         if isinstance(x, (tuple, list)):
-            for c in x:
-                visit(c)
-        elif isinstance(x, dict):
-            for c in x.values():
-                visit(c)
-    visit(opt_state)
-    return bool(found)
+            return any(visit(c) for c in x)
+        return isinstance(x, dict) and any(visit(c) for c in x.values())
+    return visit(opt_state)
 
 
 @jax.jit
@@ -247,14 +241,12 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
     _check_builder_args(model, opt, loss_fn, regularizer)
     epochs = _check_int("epochs", epochs, 0)
     batch_size = _check_batch_size(batch_size)
-    eval_batch_size = _check_batch_size(eval_batch_size)
+    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
     for cb in callbacks:
         if not any(hasattr(cb, h) for h in ("on_train_begin", "on_epoch_end", "on_train_end")):
             raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
                              f"hooks (subclass nf.train.Callback), got {cb!r}")
-    x, y = _as_data(data, "data")
-    _check_data_shapes(x, y, batch_size)
-    ev = None if eval_data is None else _as_data(eval_data, "eval_data")
+    x, y, ev = _as_train_data(data, eval_data, batch_size)
     mixed_precision, diagnostics = bool(mixed_precision), bool(diagnostics)
 
     if state is None:
@@ -262,7 +254,7 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
     else:
         if not isinstance(state, TrainState):
             raise ValueError(f"state must be a TrainState, got {type(state).__name__}")
-        ts = jax.tree_util.tree_map(lambda a: a.copy(), state)  # never consume the caller's
+        ts = _copy_state(state)  # never consume the caller's
     _check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
     if ev is not None:
         _check_model_fits(model, loss_fn, ts, *ev, "eval_data", mixed_precision)

@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from nnfunc import tree as _tree
 from nnfunc.layers import Layer
 
 __all__ = ["is_classification", "accuracy"]
@@ -58,11 +59,6 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
 
 
-def _cast_floats(tree: PyTree, dtype: Any) -> PyTree:
-    return jax.tree_util.tree_map(
-        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
-
-
 def _forward(model: Layer, params: PyTree, model_state: PyTree, x: jax.Array, *,
              train: bool, key: Any, mixed_precision: bool) -> tuple[jax.Array, PyTree]:
     """``model.apply``; with mixed precision, params and inputs are cast to bfloat16 for
@@ -70,7 +66,7 @@ def _forward(model: Layer, params: PyTree, model_state: PyTree, x: jax.Array, *,
     is part of the graph), and outputs and model state come back in their own dtypes."""
     if not mixed_precision:
         return model.apply(params, model_state, x, train=train, key=key)
-    y, new_state = model.apply(_cast_floats(params, jnp.bfloat16), model_state,
-                               _cast_floats(x, jnp.bfloat16), train=train, key=key)
+    y, new_state = model.apply(_tree.cast(params, jnp.bfloat16), model_state,
+                               _tree.cast(x, jnp.bfloat16), train=train, key=key)
     new_state = jax.tree_util.tree_map(lambda n, o: n.astype(o.dtype), new_state, model_state)
-    return _cast_floats(y, jnp.float32), new_state
+    return _tree.cast(y, jnp.float32), new_state

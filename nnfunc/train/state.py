@@ -35,6 +35,17 @@ class TrainState(NamedTuple):
     key: jax.Array
 
 
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _copy_state(ts: TrainState) -> TrainState:
+    # The training loop donates the state's buffers to the next epoch: keep a real copy.
+    return jax.tree_util.tree_map(lambda a: a.copy(), ts)
+
+
 def _as_key(key: Any) -> jax.Array:
     """An int seed becomes a typed key; keys (typed or raw uint32) pass through."""
     if isinstance(key, int) and not isinstance(key, bool):

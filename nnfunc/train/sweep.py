@@ -21,9 +21,9 @@ import numpy as np
 
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
-from nnfunc.train.epoch import _check_batch_size, _check_data_shapes, _epoch_parts, _jitted_eval
-from nnfunc.train.fit import _as_data, _check_int, _check_model_fits
-from nnfunc.train.state import TrainState, _as_key, init_state
+from nnfunc.train.epoch import _check_batch_size, _epoch_parts, _jitted_eval
+from nnfunc.train.fit import _all_finite, _as_train_data, _check_model_fits
+from nnfunc.train.state import TrainState, _as_key, _check_int, init_state
 from nnfunc.train.step import LossFn, Regularizer, _cached, _check_builder_args, _step_body
 
 __all__ = ["SweepResult", "sweep"]
@@ -130,10 +130,7 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
                           evaluate(ts.params, ts.model_state, *ev).items()})
             return ts, m
         ts, history = jax.lax.scan(epoch_body, ts, None, length=epochs)
-        leaves = [jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(ts.params)
-                  if jnp.issubdtype(a.dtype, jnp.inexact)]
-        finite = jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-        return ts, history, finite
+        return ts, history, _all_finite(ts.params)
 
     if not scan:
         return jax.jit(jax.vmap(one_run, in_axes=(key_axis, 0, None, None, None),
@@ -199,11 +196,9 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], 
     _check_builder_args(model, opt, loss_fn, regularizer)
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_batch_size(batch_size)
-    eval_batch_size = _check_batch_size(eval_batch_size)
+    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
     values, seed_arr, runs = _runs(dict(hparams or {}), seeds)
-    x, y = _as_data(data, "data")
-    _check_data_shapes(x, y, batch_size)
-    ev = None if eval_data is None else _as_data(eval_data, "eval_data")
+    x, y, ev = _as_train_data(data, eval_data, batch_size)
     base_key = _as_key(key)
     input_shape = tuple(x.shape[1:])
 
