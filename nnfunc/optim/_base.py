@@ -79,6 +79,10 @@ def _unit_closed(x):    # [0, 1]
     return 0 <= x <= 1
 
 
+def _integer(minimum: int) -> tuple[Callable[[float], bool], str]:
+    return (lambda x: x >= minimum and float(x).is_integer()), f"an integer >= {minimum}"
+
+
 # name -> (predicate on a concrete float, description of what is allowed)
 _RULES: dict[str, tuple[Callable[[float], bool], str]] = {
     "learning_rate": (_nonneg, ">= 0"),
@@ -103,10 +107,10 @@ _RULES: dict[str, tuple[Callable[[float], bool], str]] = {
     "max_norm": (_nonneg, ">= 0"),
     "lookahead_alpha": (_unit_closed, "in [0, 1]"),
     "decay": (_unit_closed, "in [0, 1]"),
-    "every_k": (lambda x: x >= 1 and float(x).is_integer(), "an integer >= 1"),
-    "lookahead_k": (lambda x: x >= 1 and float(x).is_integer(), "an integer >= 1"),
-    "every": (lambda x: x >= 1 and float(x).is_integer(), "an integer >= 1"),
-    "start": (lambda x: x >= 0 and float(x).is_integer(), "an integer >= 0"),
+    "every_k": _integer(1),
+    "lookahead_k": _integer(1),
+    "every": _integer(1),
+    "start": _integer(0),
 }
 
 
@@ -202,6 +206,46 @@ def require_params(params: PyTree | None, who: str) -> None:
     """Clear error when an optimizer that needs ``params`` did not get them."""
     if params is None:
         raise ValueError(f"{who} needs the current params: call update(grads, state, params)")
+
+
+def _leafwise(fn: Callable, n_out: int, tree: PyTree, *slots: PyTree | None) -> tuple:
+    """Run ``fn(leaf, *slot_leaves) -> n_out values`` once per leaf: one fused pass.
+
+    A slot given as ``None`` (absent) passes ``None`` to ``fn``; leaf positions where ``fn``
+    returns ``None`` are stored as ``None``. Returns ``n_out`` trees (``None`` when a whole
+    output is absent).
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    cols = [[None] * len(leaves) if s is None else treedef.flatten_up_to(s) for s in slots]
+    outs = [fn(*args) for args in zip(leaves, *cols)]
+    result = []
+    for i in range(n_out):
+        col = [o[i] for o in outs]
+        absent = bool(col) and all(c is None for c in col)
+        result.append(None if absent else treedef.unflatten(col))
+    return tuple(result)
+
+
+def _step(count: jax.Array, like: jax.Array) -> jax.Array:
+    """torch's 1-based step number as a float of the hyperparameters' dtype (>= float32)."""
+    return (count + 1).astype(like.dtype)
+
+
+def _hparams(learning_rate, weight_decay, **others) -> dict:
+    """hparams with a concrete-zero weight decay left out (it is compiled out)."""
+    if not is_zero(weight_decay):
+        others["weight_decay"] = weight_decay
+    return make_hparams(learning_rate=learning_rate, **others)
+
+
+def _coupled_decay(grads, params, hp, who):
+    """``g + λθ`` (torch's default L2 penalty; Lion adds it to its direction), or ``grads``
+    when λ is compiled out."""
+    if "weight_decay" not in hp:
+        return grads
+    require_params(params, who)
+    wd = hp["weight_decay"]
+    return jax.tree_util.tree_map(lambda g, p: g + wd * p, grads, params)
 
 
 def make_optimizer(init: Callable, update: Callable) -> Optimizer:

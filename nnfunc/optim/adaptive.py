@@ -10,7 +10,7 @@ float64 under x64), so bfloat16 parameters get float32 bias corrections. A weigh
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,9 +18,12 @@ import jax.numpy as jnp
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
+    _coupled_decay,
+    _hparams,
+    _leafwise,
+    _step,
     current_lr,
     is_zero,
-    make_hparams,
     make_optimizer,
     require_params,
     zeros_slots,
@@ -33,47 +36,14 @@ __all__ = ["AdagradState", "adagrad", "AdadeltaState", "adadelta", "RmspropState
 Betas = tuple[Any, Any]
 
 
-def _leafwise(fn: Callable, n_out: int, tree: PyTree, *slots: PyTree | None) -> tuple:
-    """Run ``fn(leaf, *slot_leaves) -> n_out values`` once per leaf: one fused pass.
-
-    A slot given as ``None`` (absent) passes ``None`` to ``fn``; leaf positions where ``fn``
-    returns ``None`` are stored as ``None``. Returns ``n_out`` trees (``None`` when a whole
-    output is absent).
-    """
-    leaves, treedef = jax.tree_util.tree_flatten(tree)
-    cols = [[None] * len(leaves) if s is None else treedef.flatten_up_to(s) for s in slots]
-    outs = [fn(*args) for args in zip(leaves, *cols)]
-    result = []
-    for i in range(n_out):
-        col = [o[i] for o in outs]
-        absent = bool(col) and all(c is None for c in col)
-        result.append(None if absent else treedef.unflatten(col))
-    return tuple(result)
-
-
-
-
-def _step(count: jax.Array, like: jax.Array) -> jax.Array:
-    """torch's 1-based step number as a float of the hyperparameters' dtype (>= float32)."""
-    return (count + 1).astype(like.dtype)
-
-
-def _hparams(learning_rate, weight_decay, **others) -> dict:
-    """hparams with a concrete-zero weight decay left out (it is compiled out)."""
-    if not is_zero(weight_decay):
-        others["weight_decay"] = weight_decay
-    return make_hparams(learning_rate=learning_rate, **others)
-
-
-def _coupled_decay(grads, params, hp, who):
-    """``g + λθ`` (torch's default L2 penalty), or ``grads`` when λ is compiled out."""
-    if "weight_decay" not in hp:
-        return grads
-    require_params(params, who)
-    wd = hp["weight_decay"]
-    return jax.tree_util.tree_map(lambda g, p: g + wd * p, grads, params)
-
-
+def _decay_split(grads, params, hp, lr, decoupled: bool, who: str):
+    """Weight decay either way: ``(g + λθ, None)`` (coupled, torch's L2 penalty) or
+    ``(g, ηλ)`` for the leaf update to subtract ``ηλθ`` (decoupled, as AdamW); ``(g, None)``
+    when λ is compiled out."""
+    if decoupled and "weight_decay" in hp:
+        require_params(params, who)
+        return grads, lr * hp["weight_decay"]
+    return _coupled_decay(grads, params, hp, who), None
 
 
 # ---------------------------------------------------------------------------------------
@@ -291,13 +261,8 @@ def _adam(learning_rate, betas, eps, weight_decay, amsgrad, decoupled, who) -> O
         step_size = lr / (1 - b1 ** t)
         # a scalar reciprocal: one multiply per element instead of a divide
         inv_sqrt_bc2 = 1 / jnp.sqrt(1 - b2 ** t)
-        decay = None
-        if "weight_decay" in hp:
-            require_params(params, f"{who}(weight_decay=...)")
-            if decoupled:
-                decay = lr * hp["weight_decay"]
-            else:
-                grads = _coupled_decay(grads, params, hp, who)
+        grads, decay = _decay_split(grads, params, hp, lr, decoupled,
+                                    f"{who}(weight_decay=...)")
 
         def leaf(g, m, v, vmax, p):
             m = b1 * m + (1 - b1) * g
@@ -493,13 +458,8 @@ def nadam(learning_rate: Any = 2e-3, betas: Betas = (0.9, 0.999), eps: Any = 1e-
         mu_product = state.mu_product * mu
         c_grad = -lr * (1 - mu) / (1 - mu_product)
         c_avg = -lr * mu_next / (1 - mu_product * mu_next)
-        decay = None
-        if "weight_decay" in hp:
-            require_params(params, "nadam(weight_decay=...)")
-            if decoupled_weight_decay:
-                decay = lr * hp["weight_decay"]
-            else:
-                grads = _coupled_decay(grads, params, hp, "nadam")
+        grads, decay = _decay_split(grads, params, hp, lr, decoupled_weight_decay,
+                                    "nadam(weight_decay=...)")
 
         def leaf(g, m, v, p):
             m = b1 * m + (1 - b1) * g
@@ -571,13 +531,8 @@ def radam(learning_rate: Any = 1e-3, betas: Betas = (0.9, 0.999), eps: Any = 1e-
                                   / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 1.0))
         c_rect = rect * jnp.sqrt(bc2)
         step_size = lr / bc1
-        decay = None
-        if "weight_decay" in hp:
-            require_params(params, "radam(weight_decay=...)")
-            if decoupled_weight_decay:
-                decay = lr * hp["weight_decay"]
-            else:
-                grads = _coupled_decay(grads, params, hp, "radam")
+        grads, decay = _decay_split(grads, params, hp, lr, decoupled_weight_decay,
+                                    "radam(weight_decay=...)")
 
         def leaf(g, m, v, p):
             m = b1 * m + (1 - b1) * g

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (Optimizer, PyTree, _is_opt_state, check_hparam, make_hparams,
-                                make_optimizer, require_params)
+from nnfunc.optim._base import (Optimizer, PyTree, _iter_states, make_hparams, make_optimizer,
+                                require_params)
 from nnfunc.optim.wrappers import _check_optimizer, _int_hparam
 
 __all__ = ["AveragingState", "swa", "ema", "averaged_params"]
@@ -34,10 +34,8 @@ class AveragingState(NamedTuple):
 def _averaging(opt: Optimizer, start: Any, every: Any, decay: Any | None) -> Optimizer:
     """The shared wrapper: ``decay=None`` is SWA's equal-weight mean, else an EMA."""
     _check_optimizer(opt, "opt")
-    hparams0 = {"start": _int_hparam("start", start, 0),
-                "every": _int_hparam("every", every, 1)}
+    hparams0 = {"start": _int_hparam("start", start), "every": _int_hparam("every", every)}
     if decay is not None:
-        check_hparam("decay", decay, lambda x: 0 <= x <= 1, "in [0, 1]")
         hparams0.update(make_hparams(decay=decay))
 
     def init(params: PyTree) -> AveragingState:
@@ -133,24 +131,6 @@ def ema(opt: Optimizer, decay: Any = 0.999, *, start: Any = 0, every: Any = 1) -
     return _averaging(opt, start, every, decay)
 
 
-def _find_averaging(state: Any) -> AveragingState | None:
-    if isinstance(state, AveragingState):
-        return state
-    if _is_opt_state(state):
-        children = [getattr(state, f) for f in state._fields if f != "hparams"]
-    elif isinstance(state, (tuple, list)):
-        children = list(state)
-    elif isinstance(state, dict):
-        children = list(state.values())
-    else:
-        return None
-    for child in children:
-        found = _find_averaging(child)
-        if found is not None:
-            return found
-    return None
-
-
 def averaged_params(state: Any) -> PyTree:
     """The averaged params held by an ``swa``/``ema`` state, found anywhere in a state.
 
@@ -175,7 +155,7 @@ def averaged_params(state: Any) -> PyTree:
       >>> nf.optim.averaged_params(s)['w']
       Array([1., 1.], dtype=float32)
     """
-    found = _find_averaging(state)
+    found = next((s for s in _iter_states(state) if isinstance(s, AveragingState)), None)
     if found is None:
         raise ValueError("averaged_params needs a state from nf.optim.swa or nf.optim.ema "
                          f"(possibly inside a chain or wrapper), got {type(state).__name__}")

@@ -14,6 +14,9 @@ import jax.numpy as jnp
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
+    _coupled_decay,
+    _hparams,
+    _step,
     check_hparam,
     current_lr,
     is_zero,
@@ -65,11 +68,7 @@ def lion(learning_rate: Any = 1e-4, betas: tuple[Any, Any] = (0.9, 0.99),
       >>> nf.optim.apply_updates(params, updates)['w']
       Array([ 0.9, -0.9], dtype=float32)
     """
-    use_wd = not is_zero(weight_decay)
-    names = {"learning_rate": learning_rate, "betas": betas}
-    if use_wd:
-        names["weight_decay"] = weight_decay
-    hparams0 = make_hparams(**names)
+    hparams0 = _hparams(learning_rate, weight_decay, betas=betas)
 
     def init(params: PyTree) -> LionState:
         return LionState(jnp.zeros((), jnp.int32), dict(hparams0),
@@ -80,10 +79,8 @@ def lion(learning_rate: Any = 1e-4, betas: tuple[Any, Any] = (0.9, 0.99),
         b1, b2 = hp["betas"]
         direction = jax.tree_util.tree_map(
             lambda m, g: jnp.sign(b1 * m + (1 - b1) * g), state.exp_avg, grads)
-        if use_wd:
-            require_params(params, "lion(weight_decay=...)")
-            direction = jax.tree_util.tree_map(
-                lambda d, p: d + hp["weight_decay"] * p, direction, params)
+        # decoupled: λθ joins the sign direction, and both are scaled by η
+        direction = _coupled_decay(direction, params, hp, "lion(weight_decay=...)")
         updates = jax.tree_util.tree_map(
             lambda d, g: (-lr * d).astype(g.dtype), direction, grads)
         exp_avg = jax.tree_util.tree_map(
@@ -143,7 +140,7 @@ def lamb(learning_rate: Any = 1e-3, betas: tuple[Any, Any] = (0.9, 0.999), eps: 
         require_params(params, "lamb")
         lr, hp = current_lr(learning_rate, state.hparams, state.count)
         b1, b2 = hp["betas"]
-        t = (state.count + 1).astype(jnp.promote_types(b1.dtype, jnp.float32))
+        t = _step(state.count, b1)
         bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
         m = jax.tree_util.tree_map(lambda m, g: (b1 * m + (1 - b1) * g).astype(m.dtype),
                                    state.exp_avg, grads)
@@ -206,7 +203,8 @@ def lars(learning_rate: Any = 1.0, momentum: Any = 0.9, weight_decay: Any = 0.0,
     """
     if nesterov and is_zero(momentum):
         raise ValueError(f"nesterov=True needs momentum > 0, got momentum={momentum!r}")
-    check_hparam("trust_coefficient", trust_coefficient, lambda x: x >= 0, ">= 0")
+    # before make_hparams (which checks it too): a bad κ is reported ahead of other arguments
+    check_hparam("trust_coefficient", trust_coefficient)
     hparams0 = make_hparams(learning_rate=learning_rate, momentum=momentum,
                             weight_decay=weight_decay, trust_coefficient=trust_coefficient,
                             eps=eps)

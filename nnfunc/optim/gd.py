@@ -9,17 +9,15 @@ import jax.numpy as jnp
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
+    _coupled_decay,
+    _hparams,
     current_lr,
     is_zero,
-    make_hparams,
     make_optimizer,
-    require_params,
     zeros_slots,
 )
 
 __all__ = ["SgdState", "sgd", "momentum", "nesterov"]
-
-
 
 
 class SgdState(NamedTuple):
@@ -61,13 +59,9 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
     if nesterov and (is_zero(momentum) or not is_zero(dampening)):
         raise ValueError(f"nesterov=True needs momentum > 0 and dampening == 0, got "
                          f"momentum={momentum!r}, dampening={dampening!r}")
-    use_mom, use_wd = not is_zero(momentum), not is_zero(weight_decay)
-    names = {"learning_rate": learning_rate}
-    if use_mom:
-        names.update(momentum=momentum, dampening=dampening)
-    if use_wd:
-        names.update(weight_decay=weight_decay)
-    hparams0 = make_hparams(**names)
+    use_mom = not is_zero(momentum)
+    extra = {"momentum": momentum, "dampening": dampening} if use_mom else {}
+    hparams0 = _hparams(learning_rate, weight_decay, **extra)
 
     def init(params: PyTree) -> SgdState:
         buf = zeros_slots(params) if use_mom else None
@@ -75,9 +69,7 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
 
     def update(grads, state, params=None):
         lr, hp = current_lr(learning_rate, state.hparams, state.count)
-        if use_wd:
-            require_params(params, "sgd(weight_decay=...)")
-            grads = jax.tree_util.tree_map(lambda g, p: g + hp["weight_decay"] * p, grads, params)
+        grads = _coupled_decay(grads, params, hp, "sgd(weight_decay=...)")
         buf = state.momentum_buffer
         if use_mom:
             mu, tau = hp["momentum"], hp["dampening"]

@@ -9,13 +9,16 @@ import jax.numpy as jnp
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
+    _coupled_decay,
+    _hparams,
+    _leafwise,
+    _step,
     check_hparam,
     current_lr,
     make_optimizer,
     require_params,
     zeros_slots,
 )
-from nnfunc.optim.adaptive import _coupled_decay, _hparams, _leafwise, _step
 
 __all__ = ["AsgdState", "asgd", "RpropState", "rprop", "AdafactorState", "adafactor"]
 

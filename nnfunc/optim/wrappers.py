@@ -43,10 +43,10 @@ def _check_optimizer(opt: Any, name: str) -> None:
         raise TypeError(f"{name} must be an Optimizer (with init and update), got {opt!r}")
 
 
-def _int_hparam(name: str, value: Any, minimum: int) -> jax.Array:
-    """An integer hyperparameter (a period or a step) as an int32 array, validated."""
-    check_hparam(name, value, lambda x: x >= minimum and float(x).is_integer(),
-                 f"an integer >= {minimum}")
+def _int_hparam(name: str, value: Any) -> jax.Array:
+    """An integer hyperparameter (a period or a step) as an int32 array, validated by its
+    shared rule (the one ``set_hparams`` applies)."""
+    check_hparam(name, value)
     return jnp.asarray(value, jnp.int32)
 
 
@@ -185,8 +185,6 @@ def add_noise(eta: Any = 0.01, gamma: Any = 0.55, key: jax.Array | None = None) 
         raise ValueError("add_noise needs an explicit key=jax.random.key(seed), got key=None")
     if isinstance(key, int) and not isinstance(key, bool):
         key = jax.random.key(key)
-    check_hparam("eta", eta, lambda x: x >= 0, ">= 0")
-    check_hparam("gamma", gamma, lambda x: x >= 0, ">= 0")
     hparams0 = make_hparams(eta=eta, gamma=gamma)
 
     def init(params: PyTree) -> AddNoiseState:
@@ -235,11 +233,10 @@ def clip_by_global_norm(max_norm: Any, *, norm_type: float = 2.0) -> Optimizer:
       >>> round(float(nf.tree.global_norm(clipped)), 4)
       1.0
     """
-    check_hparam("max_norm", max_norm, lambda x: x >= 0, ">= 0")
+    hparams0 = make_hparams(max_norm=max_norm)
     if not (isinstance(norm_type, (int, float)) and norm_type > 0):
         raise ValueError(f"norm_type must be a number > 0 or inf, got {norm_type!r}")
     p = float(norm_type)
-    hparams0 = make_hparams(max_norm=max_norm)
 
     def init(params: PyTree) -> ClipState:
         return ClipState(_zero_count(), dict(hparams0))
@@ -508,7 +505,7 @@ def accumulate(opt: Optimizer, every_k: Any) -> Optimizer:
       (0.0, -2.0)
     """
     _check_optimizer(opt, "opt")
-    k0 = _int_hparam("every_k", every_k, 1)
+    k0 = _int_hparam("every_k", every_k)
 
     def init(params: PyTree) -> AccumulateState:
         acc = jax.tree_util.tree_map(
@@ -621,8 +618,7 @@ def lookahead(opt: Optimizer, k: Any = 5, alpha: Any = 0.5) -> Optimizer:
       (1.0, 1.0)
     """
     _check_optimizer(opt, "opt")
-    k0 = _int_hparam("lookahead_k", k, 1)
-    check_hparam("lookahead_alpha", alpha, lambda x: 0 <= x <= 1, "in [0, 1]")
+    k0 = _int_hparam("lookahead_k", k)
     hparams0 = {"lookahead_k": k0, **make_hparams(lookahead_alpha=alpha)}
 
     def init(params: PyTree) -> LookaheadState:
