@@ -76,8 +76,8 @@ _GOOD = bytes([0, 0, 0x08, 2]) + struct.pack(">II", 2, 3) + bytes(range(6))
     (bytes([0, 0, 0x08, 3]) + struct.pack(">I", 2), "truncated IDX header"),
     (_GOOD[:-1], "truncated IDX body"),
     (_GOOD + b"\x00", "trailing bytes"),
-    (gzip.compress(_GOOD)[:-6], "corrupt or truncated gzip"),
-    (gzip.compress(_GOOD)[:12] + b"\xff" * 20, "corrupt or truncated gzip"),
+    (gzip.compress(_GOOD, mtime=0)[:-6], "corrupt or truncated gzip"),
+    (gzip.compress(_GOOD, mtime=0)[:12] + b"\xff" * 20, "corrupt or truncated gzip"),
 ])
 def test_idx_corrupt_files_raise_naming_the_file(tmp_path, raw, match):
     path = tmp_path / "broken-idx-file"
