@@ -23,7 +23,7 @@ from nnfunc.train.metrics import _forward, is_classification
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState, _check_int
 from nnfunc.train.step import (LossFn, Regularizer, _cached, _check_builder_args,
-                               _check_loss_output, _step_body)
+                               _check_loss_output, _learning_rate, _step_body)
 
 __all__ = ["make_epoch", "evaluate"]
 
@@ -55,18 +55,26 @@ def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, j
 
 def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: jax.Array,
                  idx: jax.Array) -> tuple[TrainState, dict]:
-    """``lax.scan`` of the step over the rows of ``idx``; per-step metrics stacked."""
+    """``lax.scan`` of the step over the rows of ``idx``; per-step metrics stacked, except
+    ``lr``, which the final optimizer state holds (one GPU kernel less per step)."""
     def scan_body(ts, i):
         xb = x.at[i].get(mode="promise_in_bounds")
         yb = y.at[i].get(mode="promise_in_bounds")
-        return body(ts, xb, yb)
-    return jax.lax.scan(scan_body, ts, idx)
+        ts, metrics = body(ts, xb, yb)
+        del metrics["lr"]
+        # One stacked vector per step: one dynamic-update-slice kernel, not one per metric.
+        return ts, jnp.stack([metrics[k] for k in names])
+
+    names = sorted(jax.eval_shape(body, ts, x[idx[0]], y[idx[0]])[1].keys() - {"lr"})
+    ts, stacked = jax.lax.scan(scan_body, ts, idx)
+    return ts, {k: stacked[:, j] for j, k in enumerate(names)}
 
 
-def _summarize(per_step: dict) -> dict:
-    """Epoch metrics from per-step ones: means, the last lr, the first non-finite step."""
-    out = {k: jnp.mean(v) for k, v in per_step.items() if k != "lr"}
-    out["lr"] = per_step["lr"][-1]
+def _summarize(per_step: dict, opt_state: Any) -> dict:
+    """Epoch metrics from per-step ones: means, the first non-finite step, and the lr of
+    the last step (read from the optimizer state after it)."""
+    out = {k: jnp.mean(v) for k, v in per_step.items()}
+    out["lr"] = _learning_rate(opt_state)
     bad = ~jnp.isfinite(per_step["loss"])
     out["nonfinite_step"] = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
     return out
@@ -89,7 +97,7 @@ def _epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, 
     def epoch(ts, x, y):
         ts, idx = start(ts, x, y)
         ts, per_step = run(ts, x, y, idx)
-        return ts, _summarize(per_step)
+        return ts, _summarize(per_step, ts.opt_state)
 
     return start, run, epoch
 
@@ -121,8 +129,8 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
         state and data are then replicated on them and each batch sharded.
 
     Returns:
-      ``epoch(ts, X, Y) -> (ts, metrics)`` with the mean over the steps of ``loss``,
-      ``grad_norm`` (and ``accuracy``, ``update_ratio`` where the step has them), the
+      ``epoch(ts, X, Y) -> (ts, metrics)`` with the mean over the steps of ``loss`` (and
+      ``accuracy``, ``grad_norm``, ``update_ratio`` where the step has them), the
       last step's ``lr``, and ``nonfinite_step``: the index of the first step whose loss
       was not finite, ``-1`` if none.
 

@@ -134,8 +134,8 @@ def _progress_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precisio
     start, run, _ = _epoch_parts(model, opt, loss_fn, batch_size, regularizer,
                                  mixed_precision, diagnostics, mesh)
     return (jax.jit(start, donate_argnums=(0,)), jax.jit(run, donate_argnums=(0,)),
-            jax.jit(lambda chunks: _summarize(
-                {k: jnp.concatenate([c[k] for c in chunks]) for k in chunks[0]})))
+            jax.jit(lambda chunks, opt_state: _summarize(
+                {k: jnp.concatenate([c[k] for c in chunks]) for k in chunks[0]}, opt_state)))
 
 
 def _chunked_epoch(parts, ts, x, y, bar):
@@ -154,7 +154,7 @@ def _chunked_epoch(parts, ts, x, y, bar):
         pending = per_step
         chunks.append(per_step)
     _show_chunk(bar, pending)
-    return ts, summarize(chunks)
+    return ts, summarize(chunks, ts.opt_state)
 
 
 def _show_chunk(bar, per_step) -> None:
@@ -179,10 +179,10 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
     Each epoch is :func:`make_epoch`'s compiled program (shuffle on the device, scan of
     ``N // batch_size`` steps, remainder dropped), then :func:`evaluate` on ``eval_data``,
     then the callbacks. ``history`` holds one float per epoch for: ``loss``, ``accuracy``
-    (classification), ``grad_norm`` (mean over steps), ``lr`` (the last step's),
-    ``eval_loss`` and ``eval_accuracy`` (with ``eval_data``), ``seconds`` (training wall
-    time of the epoch) and ``samples_per_s``; with ``diagnostics=True`` also
-    ``update_ratio`` (mean ‖Δθ‖/‖θ‖ per step) and ``dead_relu`` (fraction of ReLU units
+    (classification), ``lr`` (the last step's), ``eval_loss`` and ``eval_accuracy`` (with
+    ``eval_data``), ``seconds`` (training wall time of the epoch) and ``samples_per_s``;
+    with ``diagnostics=True`` also ``grad_norm`` (mean ‖g‖₂ per step), ``update_ratio``
+    (mean ‖Δθ‖/‖θ‖ per step) and ``dead_relu`` (fraction of ReLU units
     dead on up to 1000 evaluation, else training, examples; ``nf.layers.activation_stats``).
 
     Progress: with ``progress=True`` a tqdm bar counts epochs and a second one the batches
@@ -220,7 +220,8 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
         not consumed.
       regularizer: optional penalty ``params -> scalar``.
       mixed_precision: bfloat16 compute with float32 master parameters.
-      diagnostics: add ``update_ratio`` and ``dead_relu`` to the history.
+      diagnostics: add ``grad_norm``, ``update_ratio`` and ``dead_relu`` to the history
+        (they cost extra passes over the parameters every step).
       eval_batch_size: batch size of the evaluation passes.
 
     Returns:

@@ -22,7 +22,8 @@ class TrainState(NamedTuple):
       model_state: the non-trained model state (e.g. batch-norm running statistics).
       opt_state: the optimizer state (hyperparameters included).
       step: the number of optimizer steps taken so far (int32 scalar).
-      key: the random key the next step or epoch splits from (shuffling, dropout).
+      key: the run's random key. Each epoch splits it for its shuffle
+        (``key, k = split(key)``); each step's dropout key is ``fold_in(key, step)``.
 
     Because the key and the step are part of the state, saving and restoring a
     ``TrainState`` resumes a run exactly.

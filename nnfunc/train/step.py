@@ -45,8 +45,17 @@ def _check_loss_output(per_example: jax.Array, batch: int) -> None:
                          f"shape {jnp.shape(per_example)}; use reduction='none'")
 
 
+def _first_elements(grads: Any) -> jax.Array:
+    """A scalar ``>= 0`` (or NaN) that depends on every gradient leaf but reads only one
+    element of each: what :func:`_after` needs, without a pass over all gradients."""
+    firsts = [jnp.abs(jnp.ravel(g)[0]).astype(jnp.float32) for g in jax.tree_util.tree_leaves(grads)
+              if jnp.issubdtype(g.dtype, jnp.inexact) and jnp.size(g)]
+    return sum(firsts, jnp.zeros((), jnp.float32))
+
+
 def _after(scalar: jax.Array, grads: Any) -> Any:
-    """``grads`` unchanged, but data-dependent on ``scalar`` (a norm of all of them).
+    """``grads`` unchanged, but data-dependent on ``scalar`` (``>= 0`` or NaN, computed
+    from all of them).
 
     Every parameter update then waits for the whole backward pass, so XLA can prove that
     the backward matmuls reading a weight run before its in-place update and does not copy
@@ -57,6 +66,12 @@ def _after(scalar: jax.Array, grads: Any) -> Any:
     return jax.tree_util.tree_map(
         lambda g: g / one.astype(g.dtype) if jnp.issubdtype(g.dtype, jnp.inexact) else g,
         grads)
+
+
+def _after_on_cpu(scalar: jax.Array, grads: Any) -> Any:
+    """:func:`_after` where the program is lowered for a CPU; elsewhere ``grads`` as they
+    are (XLA:GPU orders the updates without copies, and the extra kernel would cost)."""
+    return jax.lax.platform_dependent(scalar, grads, cpu=_after, default=lambda _, g: g)
 
 
 def _step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Regularizer,
@@ -70,7 +85,9 @@ def _step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Re
             # of the gradients because the parameters are replicated.
             x = jax.lax.with_sharding_constraint(x, batch_sharding)
             y = jax.lax.with_sharding_constraint(y, batch_sharding)
-        key, sub = jax.random.split(ts.key)
+        # Derived, not split: a model that draws no random numbers then costs no key
+        # arithmetic at all (XLA drops the unused fold_in), and ts.key stays put.
+        sub = jax.random.fold_in(ts.key, ts.step)
 
         def objective(params):
             logits, model_state = _forward(model, params, ts.model_state, x, train=True,
@@ -84,17 +101,20 @@ def _step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Re
 
         (_, (loss, acc, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
             ts.params)
-        grad_norm = _tree.l2_norm(grads)
-        grads = _after(grad_norm, grads)
+        grad_norm = _tree.l2_norm(grads) if diagnostics else None
+        grads = _after_on_cpu(_first_elements(grads) if grad_norm is None else grad_norm,
+                              grads)
         updates, opt_state = opt.update(grads, ts.opt_state, ts.params)
         params = apply_updates(ts.params, updates)
-        metrics = {"loss": loss, "grad_norm": grad_norm, "lr": _learning_rate(opt_state)}
+        metrics = {"loss": loss, "lr": _learning_rate(opt_state)}
         if acc is not None:
             metrics["accuracy"] = acc
         if diagnostics:
+            metrics["grad_norm"] = grad_norm
             metrics["update_ratio"] = _tree.l2_norm(updates) / jnp.maximum(
                 _tree.l2_norm(ts.params), jnp.finfo(jnp.float32).tiny)
-        return TrainState(params, model_state, opt_state, ts.step + 1, key), metrics
+        return ts._replace(params=params, model_state=model_state, opt_state=opt_state,
+                           step=ts.step + 1), metrics
 
     return body
 
@@ -127,7 +147,8 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
 
     ``L(θ) = mean_i loss_fn(f_θ(x_i), y_i) + R(θ)``; ``g = ∇L``;
     ``u, s = opt.update(g, s, θ)``; ``θ ← θ + u``; ``step ← step + 1``. The model runs in
-    training mode with a key split from ``ts.key`` (``key, k = split(ts.key)``).
+    training mode with the key ``k = fold_in(ts.key, ts.step)``: a new key every step,
+    while ``ts.key`` itself stays as it is (epochs advance it for their shuffle).
 
     The input state's buffers are donated (reused for the output): do not use ``ts``
     after the call (pass ``donate=False`` to keep it). Gradient clipping is an optimizer
@@ -141,14 +162,16 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
       regularizer: optional ``params -> scalar`` added to the mean loss.
       mixed_precision: compute the forward and backward pass in bfloat16 while the
         parameters (the master copy), the loss and the optimizer stay in float32.
-      diagnostics: also return ``update_ratio = ‖u‖ / ‖θ‖``.
+      diagnostics: also return ``grad_norm = ‖g‖₂`` over all parameters and
+        ``update_ratio = ‖u‖ / ‖θ‖``. Off by default: each is an extra pass over every
+        parameter, which a GPU step pays for in kernel launches.
       donate: donate the input state's buffers.
 
     Returns:
       ``step(ts, x, y) -> (ts, metrics)``; ``metrics`` holds ``loss`` (the mean data loss,
-      without the penalty), ``grad_norm`` (‖g‖₂ over all parameters), ``lr`` (the learning
-      rate of this step) and, for classification (integer labels, logits with a class
-      axis), ``accuracy``.
+      without the penalty), ``lr`` (the learning rate of this step), for classification
+      (integer labels, logits with a class axis) ``accuracy``, and with
+      ``diagnostics=True`` ``grad_norm`` and ``update_ratio``.
 
     Example:
       >>> import jax, jax.numpy as jnp, nnfunc as nf
@@ -159,7 +182,7 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
       >>> ts = nf.train.init_state(model, opt, jax.random.key(0), (2,))
       >>> ts, m = step(ts, jnp.ones((4, 2)), jnp.array([0, 1, 0, 1]))
       >>> int(ts.step), sorted(m)
-      (1, ['accuracy', 'grad_norm', 'loss', 'lr'])
+      (1, ['accuracy', 'loss', 'lr'])
     """
     _check_builder_args(model, opt, loss_fn, regularizer)
     return _jitted_step(model, opt, loss_fn, regularizer, bool(mixed_precision),

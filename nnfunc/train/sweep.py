@@ -41,7 +41,7 @@ class SweepResult(NamedTuple):
 
     Attributes:
       state: the final ``TrainState`` of every run (each leaf ``(R, ...)``).
-      history: ``{name: np.ndarray (R, epochs)}``: ``loss``, ``grad_norm``, ``lr``,
+      history: ``{name: np.ndarray (R, epochs)}``: ``loss``, ``lr``,
         ``accuracy`` (classification), ``eval_loss``/``eval_accuracy`` (with eval data),
         ``nonfinite_step`` (first step of the epoch with a non-finite loss, -1 if none).
       hparams: ``{name: np.ndarray (R,)}``, the values each run used.
