@@ -191,3 +191,27 @@ def test_bad_arguments_fail_clearly(args, message, tmp_path):
                           cwd=str(ROOT), capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert message in proc.stderr
+
+
+def test_gpu_kernels_reads_the_training_loop_of_a_compiled_program():
+    """benchmarks/gpu_kernels.py's HLO reader on a CPU-compiled scan (the reader is the
+    same for any backend; CI has no CUDA plugin to compile for the H100)."""
+    import gpu_kernels as gk
+
+    def f(w, xs):
+        def body(w, x):
+            w = w - 0.1 * jnp.tanh(x @ w)           # (16, 32) @ (32, 32)
+            return w, jnp.sum(w)
+        w, s = jax.lax.scan(body, w, xs)
+        return w + 1.0, jnp.dot(w[:4], w)           # a dot outside the loop: not counted
+
+    xs = jax.ShapeDtypeStruct((7, 32, 32), jnp.float32)
+    text = jax.jit(f).lower(jax.ShapeDtypeStruct((32, 32), jnp.float32), xs).compile().as_text()
+    ks = gk.step_kernels(text)
+    assert ks and sum(k["flops"] for k in ks) == 2 * 32 * 32 * 32
+    assert all(k["bytes"] > 0 for k in ks)
+    # launch-bound, bandwidth-bound and compute-bound limits of the estimate
+    one = [{"bytes": 3e6, "flops": 0}]
+    assert gk.estimate_us(one, 2.0, 3e12, 300) == pytest.approx(2.0)
+    assert gk.estimate_us(one, 0.1, 1e12, 300) == pytest.approx(3.0)
+    assert gk.estimate_us([{"bytes": 0, "flops": 3e9}], 0.1, 1e12, 300) == pytest.approx(10.0)

@@ -72,15 +72,15 @@ def forward_fn(model: str, mlp_sizes) -> tuple[Any, Any]:
     return _init_cnn, _apply_cnn
 
 
-def build(model: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
-          device: jax.Device, *, learning_rate: float = 1e-3, seed: int = 0,
-          warmup_epochs: int = 1) -> EpochRunner:
-    """A raw JAX + optax Adam epoch runner on data already on ``device``."""
+def epoch_program(model: str, mlp_sizes, batch_size: int, n_samples: int, *,
+                  learning_rate: float = 1e-3):
+    """``(init, tx, epoch)``: the model's initialiser, the optax Adam and the jitted epoch
+    ``(params, opt_state, key, X, Y) -> (params, opt_state, key, mean loss)``."""
     import optax
 
     init, apply = forward_fn(model, mlp_sizes)
     tx = optax.adam(learning_rate)
-    n_batches = X.shape[0] // batch_size
+    n_batches = n_samples // batch_size
 
     def loss_fn(params, x, y):
         logits = apply(params, x)
@@ -101,6 +101,16 @@ def build(model: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
         (params, opt_state), losses = lax.scan(train_step, (params, opt_state), (xb, yb))
         return params, opt_state, key, losses.mean()
 
+    return init, tx, epoch
+
+
+def build(model: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
+          device: jax.Device, *, learning_rate: float = 1e-3, seed: int = 0,
+          warmup_epochs: int = 1) -> EpochRunner:
+    """A raw JAX + optax Adam epoch runner on data already on ``device``."""
+    init, tx, epoch = epoch_program(model, mlp_sizes, batch_size, X.shape[0],
+                                    learning_rate=learning_rate)
+    n_batches = X.shape[0] // batch_size
     with jax.default_device(device):
         params = init(jax.random.key(seed))
         # Everything committed to the device, as the outputs will be: a mix of committed

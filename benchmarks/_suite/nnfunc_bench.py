@@ -104,6 +104,19 @@ def build_epoch(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
                        last_loss=lambda: float(state["m"]["loss"]))
 
 
+def sweep_epoch_program(model_name: str, mlp_sizes, batch_size: int,
+                        base_learning_rate: float = 1e-3):
+    """``(opt, sweep_epoch)``: the fused epoch ``vmap``-ped over a leading run axis of
+    every part of the ``TrainState`` except its key, which the runs share (jitted, the
+    stacked state donated)."""
+    model, _ = model_and_shape(model_name, mlp_sizes)
+    opt = _adam(base_learning_rate)
+    axes = nf.train.TrainState(params=0, model_state=0, opt_state=0, step=0, key=None)
+    epoch = nf.train.make_epoch(model, opt, _loss(), batch_size, donate=False)
+    return opt, jax.jit(jax.vmap(epoch, in_axes=(axes, None, None), out_axes=(axes, 0)),
+                        donate_argnums=(0,))
+
+
 def build_sweep(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
                 device: jax.Device, *, learning_rates: Sequence[float], seed: int = 0,
                 warmup_epochs: int = 1, base_learning_rate: float = 1e-3) -> EpochRunner:
@@ -116,18 +129,14 @@ def build_sweep(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
     and has its own learning rate in its optimizer state (``set_hparams`` under ``vmap``).
     """
     model, shape = model_and_shape(model_name, mlp_sizes)
-    opt = _adam(base_learning_rate)     # replaced run by run below
+    opt, sweep_epoch = sweep_epoch_program(model_name, mlp_sizes, batch_size,
+                                           base_learning_rate)
     with jax.default_device(device):
         ts0 = _init(model, opt, seed, shape, device)
         stacked = jax.vmap(lambda lr: ts0._replace(
             opt_state=nf.optim.set_hparams(ts0.opt_state, learning_rate=lr)))(
                 jnp.asarray(learning_rates, jnp.float32))
         stacked = jax.device_put(stacked._replace(key=ts0.key), device)
-    # The run axis: everything but the shared key.
-    axes = nf.train.TrainState(params=0, model_state=0, opt_state=0, step=0, key=None)
-    epoch = nf.train.make_epoch(model, opt, _loss(), batch_size, donate=False)
-    sweep_epoch = jax.jit(jax.vmap(epoch, in_axes=(axes, None, None), out_axes=(axes, 0)),
-                          donate_argnums=(0,))
     state = {"ts": stacked, "m": None}
 
     def run_epoch():

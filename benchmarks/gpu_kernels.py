@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""What one training step costs on an H100, read off XLA's compiled program: no GPU needed.
+
+    pip install "jax[cuda13]==$(python -c 'import jax; print(jax.__version__)')"
+    python benchmarks/gpu_kernels.py [--batch-sizes 128,1024] [--out DIR] [--show]
+
+XLA compiles for a GPU without one when it is given the device's description (JAX's
+deviceless ahead-of-time compilation: ``topologies.get_topology_desc(platform='cuda',
+target_config=...)``). This script compiles the benchmark suite's programs that way for an
+NVIDIA H100 80GB HBM3: nnfunc's fused epoch (``nf.train.make_epoch``), the 8-run sweep
+epoch and the raw JAX + optax epoch. In each, one training step is one iteration of the
+``while`` loop of the ``lax.scan``; the script lists the kernels of that loop body (every
+fusion, library GEMM and copy: each is one launch) with the bytes they move and the FLOPs
+of their dots, and estimates a step as ``Σ max(launch, bytes / bandwidth, FLOPs / peak)``.
+
+Without autotuning XLA picks its GEMM tilings by heuristics, so kernel choices may differ
+a little from a real H100's; the kernel count and the bytes moved are what the program
+structure decides. The estimate's constants (``--launch-us``, ``--bandwidth``,
+``--tflops``) are round numbers for an H100 that the suite's H100 run agrees with (see
+``benchmarks/results/gpu-kernels-h100.md``). Writes DIR/gpu-kernels-h100.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import re
+import sys
+from collections import Counter
+
+_HERE = pathlib.Path(__file__).resolve().parent
+for p in (_HERE, _HERE.parent):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+from jax.experimental import topologies  # noqa: E402
+
+import nnfunc as nf  # noqa: E402
+from _suite import jax_peer, nnfunc_bench  # noqa: E402
+from _suite.config import MLP_SIZES  # noqa: E402
+
+# The H100 SXM 80GB as XLA:GPU describes it (GpuTargetConfigProto).
+H100 = """
+gpu_device_info {
+  threads_per_block_limit: 1024 threads_per_warp: 32 shared_memory_per_block: 49152
+  shared_memory_per_core: 233472 threads_per_core_limit: 2048 core_count: 132
+  fpus_per_core: 128 block_dim_limit_x: 2147483647 block_dim_limit_y: 65535
+  block_dim_limit_z: 65535 memory_bandwidth: 3352320000000 l2_cache_size: 52428800
+  clock_rate_ghz: 1.98 device_memory_size: 84929347584
+  shared_memory_per_block_optin: 232448 cuda_compute_capability { major: 9 }
+  registers_per_core_limit: 65536 registers_per_block_limit: 65536
+}
+platform_name: "CUDA"
+dnn_version_info { major: 9 minor: 8 }
+runtime_version { major: 13 minor: 0 patch: 0 }
+device_description_str: "NVIDIA H100 80GB HBM3"
+"""
+
+_BYTES = {"f32": 4, "s32": 4, "u32": 4, "pred": 1, "bf16": 2, "f16": 2, "s8": 1, "u8": 1,
+          "f64": 8, "s64": 8, "u64": 8}
+_SHAPE = re.compile(r"\b(" + "|".join(_BYTES) + r")\[([0-9,]*)\]")
+_INSTR = re.compile(r"^(?:ROOT )?%([\w.\-]+) = (.*?) ([a-z\-]+)\((.*?)\)(.*)$")
+_FREE = {"parameter", "get-tuple-element", "tuple", "bitcast", "constant", "after-all",
+         "opt-barrier", "partition-id", "replica-id"}
+
+
+def _dims(text: str) -> list[int]:
+    return [int(d) for d in text.split(",") if d]
+
+
+def _nbytes(shape_text: str) -> int:
+    return sum(math.prod(_dims(d)) * _BYTES[t] for t, d in _SHAPE.findall(shape_text))
+
+
+def _computations(text: str) -> dict[str, list[dict]]:
+    """``{name: [instruction, ...]}`` of an HLO module's text."""
+    comps, cur = {}, None
+    for line in text.splitlines():
+        head = re.match(r"^(?:ENTRY )?%?([\w.\-]+) .*\{\s*$", line)
+        if head and not line.startswith(" "):
+            cur = comps.setdefault(head.group(1), [])
+        elif line.startswith("}"):
+            cur = None
+        elif cur is not None and (m := _INSTR.match(line.strip())):
+            name, shape, op, operands, rest = m.groups()
+            cur.append(dict(name=name, shape=shape, op=op, rest=rest,
+                            operands=re.findall(r"%([\w.\-]+)", operands)))
+    return comps
+
+
+def _dot_flops(instrs: list[dict], outer: dict[str, str]) -> int:
+    shapes = {**outer, **{i["name"]: i["shape"] for i in instrs}}
+    flops = 0
+    for i in instrs:
+        if i["op"] == "dot":
+            lhs = _dims(_SHAPE.findall(shapes[i["operands"][0]])[0][1])
+            contracting = re.search(r"lhs_contracting_dims=\{([0-9,]*)\}", i["rest"])
+            k = math.prod(lhs[c] for c in _dims(contracting.group(1))) if contracting else 1
+            flops += 2 * k * math.prod(_dims(_SHAPE.findall(i["shape"])[0][1]))
+    return flops
+
+
+def _kernels(body: list[dict], comps: dict) -> list[dict]:
+    """One row per kernel launch of a computation."""
+    shapes = {i["name"]: i["shape"] for i in body}
+    rows = []
+    for i in body:
+        if i["op"] in _FREE:
+            continue
+        called = re.search(r"calls=%([\w.\-]+)", i["rest"])
+        inner = comps.get(called.group(1), []) if called else [i]
+        out_b = _nbytes(i["shape"])
+        in_b = sum(_nbytes(shapes.get(o, "")) for o in i["operands"])
+        if "gather" in i["name"] or "dynamic_slice" in i["name"]:
+            in_b = min(in_b, 2 * out_b)       # reads the rows it picks, not its whole source
+        kind = re.search(r"kind=k(\w+)", i["rest"])
+        ops = Counter(j["op"] for j in inner if j["op"] not in _FREE)
+        rows.append(dict(name=i["name"], kind=kind.group(1) if kind else i["op"],
+                         bytes=in_b + out_b, flops=_dot_flops(inner, shapes), shape=i["shape"][:48],
+                         ops=",".join(op for op, _ in ops.most_common(5))))
+    return rows
+
+
+def step_kernels(hlo_text: str) -> list[dict]:
+    """The kernels of the training loop: the ``while`` body with the most dot FLOPs."""
+    comps = _computations(hlo_text)
+    bodies = [m.group(1) for instrs in comps.values() for i in instrs if i["op"] == "while"
+              for m in [re.search(r"body=%([\w.\-]+)", i["rest"])] if m]
+    return max((_kernels(comps[b], comps) for b in bodies),
+               key=lambda ks: sum(k["flops"] for k in ks))
+
+
+def estimate_us(kernels: list[dict], launch_us: float, bandwidth: float, tflops: float) -> float:
+    """``Σ max(launch, bytes / bandwidth, FLOPs / peak)`` in microseconds."""
+    return sum(max(launch_us * 1e-6, k["bytes"] / bandwidth, k["flops"] / (tflops * 1e12))
+               for k in kernels) * 1e6
+
+
+# ---------------------------------------------------------------------------------------
+# the programs, compiled for the H100
+
+def _sharding():
+    topo = topologies.get_topology_desc(platform="cuda", target_config=H100, topology="1x1x1")
+    mesh = topologies.make_mesh(topo=topo, mesh_shape=(1,), axis_names=("x",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+
+def _spec(tree, sharding, lead=()):
+    return jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(lead + a.shape, a.dtype, sharding=sharding), tree)
+
+
+def programs(model_name: str, batch_size: int, n_samples: int, runs: int) -> dict[str, str]:
+    """``{variant: optimized HLO text}`` of the suite's epochs of ``model_name``."""
+    sh = _sharding()
+    model, shape = nnfunc_bench.model_and_shape(model_name, MLP_SIZES)
+
+    def data(n):
+        return (jax.ShapeDtypeStruct((n,) + shape, jnp.float32, sharding=sh),
+                jax.ShapeDtypeStruct((n,), jnp.int32, sharding=sh))
+    opt, sweep_epoch = nnfunc_bench.sweep_epoch_program(model_name, MLP_SIZES, batch_size)
+    ts = jax.eval_shape(lambda: nf.train.init_state(model, opt, jax.random.key(0), shape))
+    epoch = nf.train.make_epoch(model, opt, nnfunc_bench._loss(), batch_size)
+    out = {"nnfunc fused epoch": epoch.lower(_spec(ts, sh), *data(n_samples))}
+    stacked = _spec(ts, sh, (runs,))._replace(key=_spec(ts.key, sh))
+    out[f"nnfunc sweep of {runs} runs"] = sweep_epoch.lower(stacked, *data(n_samples // runs))
+    init, tx, raw = jax_peer.epoch_program(model_name, MLP_SIZES, batch_size, n_samples)
+    params = jax.eval_shape(init, jax.random.key(0))
+    out["raw JAX + optax scan epoch"] = raw.lower(
+        _spec(params, sh), _spec(jax.eval_shape(tx.init, params), sh),
+        _spec(jax.eval_shape(lambda: jax.random.key(0)), sh), *data(n_samples))
+    return {k: v.compile().as_text() for k, v in out.items()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", default="mlp,cnn")
+    ap.add_argument("--batch-sizes", default="128,1024")
+    ap.add_argument("--samples", type=int, default=60_000)
+    ap.add_argument("--runs", type=int, default=8)
+    ap.add_argument("--launch-us", type=float, default=2.0)
+    ap.add_argument("--bandwidth", type=float, default=3.0e12, help="bytes/s")
+    ap.add_argument("--tflops", type=float, default=300.0, help="TF32 GEMM TFLOP/s")
+    ap.add_argument("--out", default=str(_HERE / "results"))
+    ap.add_argument("--show", action="store_true", help="print every kernel")
+    args = ap.parse_args(argv)
+    # Compile only: no GPU backend is started, even on a machine that has one.
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+    jax.config.update("jax_platforms", "cpu")
+    consts = (args.launch_us, args.bandwidth, args.tflops)
+    rows = []
+    for model, b in ((m, int(s)) for m in args.models.split(",")
+                     for s in args.batch_sizes.split(",")):
+        for variant, text in programs(model, b, args.samples, args.runs).items():
+            ks = step_kernels(text)
+            rows.append(dict(model=model, variant=variant, batch_size=b, kernels=len(ks),
+                             mbytes=sum(k["bytes"] for k in ks) / 1e6,
+                             gflop=sum(k["flops"] for k in ks) / 1e9,
+                             estimate_us=estimate_us(ks, *consts), kernel_list=ks))
+            r = rows[-1]
+            print(f"{model} b{b:<5} {variant:28s} kernels {r['kernels']:3d}  {r['mbytes']:8.1f} MB  "
+                  f"{r['gflop']:6.2f} GFLOP  ~{r['estimate_us']:6.1f} us/step")
+            if args.show:
+                for k in ks:
+                    print(f"    {k['kind']:8s} {k['bytes'] / 1e6:8.2f} MB {k['flops'] / 1e9:6.3f} "
+                          f"GF  {k['shape']:48s} {k['ops']}")
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = dict(jax=jax.__version__, device="NVIDIA H100 80GB HBM3 (deviceless compile)",
+                launch_us=args.launch_us, bandwidth=args.bandwidth, tflops=args.tflops,
+                samples=args.samples, runs=args.runs)
+    (out / "gpu-kernels-h100.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+    lines = ["| model | batch | variant | kernels / step | MB moved / step | GFLOP / step | "
+             "estimate µs / step |", "|---|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['model']} | {r['batch_size']} | {r['variant']} | {r['kernels']} | "
+              f"{r['mbytes']:.1f} | "
+              f"{r['gflop']:.2f} | {r['estimate_us']:.1f} |" for r in rows]
+    (out / "gpu-kernels-h100.table.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'gpu-kernels-h100.json'} and the table beside it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
