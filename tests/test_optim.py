@@ -451,3 +451,37 @@ def test_params_required():
         opt = build()
         with pytest.raises(ValueError, match="params"):
             opt.update(P0, opt.init(P0))
+
+
+DECAY_CASES = [c for c in CASES if c[3].get("weight_decay", 0) != 0
+               and c[1] not in ("adamw", "asgd", "adafactor")]      # these default to != 0
+
+
+@pytest.mark.parametrize("case", DECAY_CASES, ids=[c[0] for c in DECAY_CASES])
+def test_weight_decay_is_a_hyperparameter_even_at_zero(case, x64, torch64):
+    """Built with torch's default weight_decay=0, the decay is compiled out but still a
+    hyperparameter: it reads 0, and setting it (the update compiles once more, with the
+    term) reproduces torch built with the decay."""
+    _, fn, cls, kw, _ = case
+    wd = kw["weight_decay"]
+    no_decay = {k: v for k, v in kw.items() if k != "weight_decay"}
+    opt = _make_nf(fn, no_decay)
+    state = opt.init(P0)
+    assert float(nf.optim.get_hparams(state)["weight_decay"]) == 0.0
+    opt.update(P0, state)                   # no params needed while the decay is 0
+    with pytest.raises(ValueError, match="weight_decay=.*needs the current params"):
+        opt.update(P0, nf.optim.set_hparams(state, weight_decay=0.5))
+    err, state, _, _ = _run_parity(fn, cls, no_decay, tiny=False, steps=30, opt=opt,
+                                   overrides={"weight_decay": wd})
+    assert err <= 1e-10
+    assert float(nf.optim.get_hparams(state)["weight_decay"]) == pytest.approx(wd)
+
+
+def test_adagrad_lr_decay_is_a_hyperparameter_even_at_zero(x64, torch64):
+    kw = dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)
+    opt = nf.optim.adagrad(learning_rate=0.1, initial_accumulator_value=0.1)
+    assert float(nf.optim.get_hparams(opt.init(P0))["lr_decay"]) == 0.0
+    err, _, _, _ = _run_parity("adagrad", "Adagrad", {k: v for k, v in kw.items()
+                                                      if k != "lr_decay"},
+                               tiny=False, steps=30, opt=opt, overrides={"lr_decay": 0.01})
+    assert err <= 1e-10

@@ -48,3 +48,19 @@ def test_sweep_picks_scan_only_for_large_steps():
     large = sweep_mod._scan_runs(nf.models.mlp([784, 1024, 1024, 10]), adam, CE, 128, None,
                                  False, (784,), f32, (), i32)
     assert (small, large) == (False, jax.default_backend() == "cpu")
+
+
+def test_sweep_over_weight_decay_of_an_optimizer_built_without_it():
+    """torch's default weight_decay=0 is still a hyperparameter: a sweep can vary it."""
+    model, adam = nf.models.mlp([8, 16, 2]), nf.optim.adam(1e-2)
+    res = nf.train.sweep(model, adam, CE, (X, Y), hparams={"weight_decay": [0.0, 0.5]},
+                         epochs=2, batch_size=25, key=3)
+    for i, wd in enumerate((0.0, 0.5)):
+        r = nf.train.fit(model, nf.optim.adam(1e-2, weight_decay=wd), CE, (X, Y), epochs=2,
+                         batch_size=25, key=3, progress=False)
+        for a, b in zip(jax.tree_util.tree_leaves(r.state.params),
+                        jax.tree_util.tree_leaves(res.state.params)):
+            np.testing.assert_allclose(b[i], a, rtol=2e-5, atol=2e-6)
+    # the decay really acted: the decayed run's weights are smaller
+    assert float(jnp.sum(res.state.params[0]["w"][1] ** 2)) < \
+        float(jnp.sum(res.state.params[0]["w"][0] ** 2))

@@ -232,20 +232,29 @@ def _step(count: jax.Array, like: jax.Array) -> jax.Array:
 
 
 def _hparams(learning_rate, weight_decay, **others) -> dict:
-    """hparams with a concrete-zero weight decay left out (it is compiled out)."""
-    if not is_zero(weight_decay):
-        others["weight_decay"] = weight_decay
-    return make_hparams(learning_rate=learning_rate, **others)
+    """hparams of an optimizer with a weight decay. A concrete 0 is stored as ``None``:
+    the update then has no decay term at all (no extra pass over the parameters, no
+    ``params`` needed), yet the name is there: ``get_hparams`` reads 0, and
+    ``set_hparams`` gives it a value (the update then compiles once more, with the term)."""
+    out = make_hparams(learning_rate=learning_rate, **others)
+    if is_zero(weight_decay):
+        out["weight_decay"] = None
+    else:
+        out.update(make_hparams(weight_decay=weight_decay))
+    return out
 
 
 def _coupled_decay(grads, params, hp, who):
-    """``g + λθ`` (torch's default L2 penalty; Lion adds it to its direction), or ``grads``
-    when λ is compiled out."""
-    if "weight_decay" not in hp:
+    """``g + λθ`` (torch's default L2 penalty; Lion adds it to its direction), or
+    ``grads`` when λ is compiled out (``None``, see :func:`_hparams`)."""
+    wd = hp.get("weight_decay")
+    if wd is None:
         return grads
     require_params(params, who)
-    wd = hp["weight_decay"]
-    return jax.tree_util.tree_map(lambda g, p: g + wd * p, grads, params)
+    # in float32 or wider, rounded once to the gradient's dtype (as torch's add(alpha=))
+    return jax.tree_util.tree_map(lambda g, p: (g + wd * p).astype(jnp.result_type(g)),
+                                  grads, params)
+
 
 
 def make_optimizer(init: Callable, update: Callable) -> Optimizer:
@@ -304,7 +313,8 @@ def get_hparams(state: Any) -> dict[str, Any]:
       state: an optimizer state (or a state of ``chain``/wrappers).
 
     Returns:
-      ``{name: array}``; ``betas`` is a tuple of two arrays.
+      ``{name: array}``; ``betas`` is a tuple of two arrays; a weight decay built as 0
+      (compiled out) reads as 0.
 
     Example:
       >>> import jax.numpy as jnp, nnfunc as nf
@@ -312,11 +322,13 @@ def get_hparams(state: Any) -> dict[str, Any]:
       >>> s = opt.init({'w': jnp.zeros(2)})
       >>> round(float(nf.optim.get_hparams(s)['learning_rate']), 4)
       0.1
+      >>> float(nf.optim.get_hparams(s)['weight_decay'])
+      0.0
     """
     out: dict[str, Any] = {}
     for s in _iter_states(state):
         for k, v in s.hparams.items():
-            out.setdefault(k, v)
+            out.setdefault(k, jnp.zeros((), jnp.result_type(float)) if v is None else v)
     return out
 
 
@@ -346,7 +358,9 @@ def set_hparams(state: Any, **values: Any) -> Any:
     are validated like at construction. Every inner state holding the name is updated (in a
     chain or wrapper). For an optimizer built with a schedule, set ``lr_scale`` (the
     multiplier applied to the schedule, e.g. from ``nf.schedules.reduce_on_plateau``);
-    setting ``learning_rate`` itself there is overwritten at the next step.
+    setting ``learning_rate`` itself there is overwritten at the next step. Giving a value
+    to a weight decay that was built as 0 (and so compiled out) adds a term to the update:
+    that update compiles once more, then the value is as adjustable as any other.
 
     Args:
       state: an optimizer state.

@@ -4,9 +4,12 @@ Adagrad, Adadelta, RMSprop, Adam, AdamW, Adamax, NAdam and RAdam. Each state is 
 NamedTuple: ``count``, ``hparams``, then the slots under torch's state names
 (``exp_avg``, ``exp_avg_sq``, ...). Slots have the parameters' dtype; scalar factors (bias
 corrections, schedules) are computed in the hyperparameters' float dtype (float32, or
-float64 under x64), so bfloat16 parameters get float32 bias corrections. A weight decay
-(or momentum) that is a concrete 0 at construction is compiled out and has no
-``hparams`` entry (pass an array to keep it adjustable with ``set_hparams``).
+float64 under x64), so bfloat16 parameters get float32 bias corrections. A ``weight_decay`` that is a concrete
+0 at construction is compiled out (no pass over the parameters, no ``params`` needed) but
+stays a hyperparameter: ``get_hparams`` reads 0 and ``set_hparams`` or a sweep gives it a
+value (the update then compiles once more, with the term). A momentum that is a concrete
+0 is compiled out too, with no slot and no ``hparams`` entry (pass an array to keep it
+adjustable).
 """
 from __future__ import annotations
 
@@ -39,8 +42,8 @@ Betas = tuple[Any, Any]
 def _decay_split(grads, params, hp, lr, decoupled: bool, who: str):
     """Weight decay either way: ``(g + λθ, None)`` (coupled, torch's L2 penalty) or
     ``(g, ηλ)`` for the leaf update to subtract ``ηλθ`` (decoupled, as AdamW); ``(g, None)``
-    when λ is compiled out."""
-    if decoupled and "weight_decay" in hp:
+    when λ is compiled out (see :func:`_hparams`)."""
+    if decoupled and hp.get("weight_decay") is not None:
         require_params(params, who)
         return grads, lr * hp["weight_decay"]
     return _coupled_decay(grads, params, hp, who), None
@@ -79,10 +82,8 @@ def adagrad(learning_rate: Any = 1e-2, lr_decay: Any = 0.0, weight_decay: Any = 
       >>> round(float(u['w'][0]), 4)   # -0.1 * 2 / sqrt(4)
       -0.1
     """
-    use_decay = not is_zero(lr_decay)
-    extra = {"lr_decay": lr_decay} if use_decay else {}
-    hparams0 = _hparams(learning_rate, weight_decay, eps=eps,
-                        initial_accumulator_value=initial_accumulator_value, **extra)
+    hparams0 = _hparams(learning_rate, weight_decay, eps=eps, lr_decay=lr_decay,
+                        initial_accumulator_value=initial_accumulator_value)
 
     def init(params: PyTree) -> AdagradState:
         iav = hparams0["initial_accumulator_value"]
@@ -94,7 +95,7 @@ def adagrad(learning_rate: Any = 1e-2, lr_decay: Any = 0.0, weight_decay: Any = 
     def update(grads, state, params=None):
         lr, hp = current_lr(learning_rate, state.hparams, state.count)
         grads = _coupled_decay(grads, params, hp, "adagrad(weight_decay=...)")
-        clr = lr / (1 + state.count.astype(lr.dtype) * hp["lr_decay"]) if use_decay else lr
+        clr = lr / (1 + state.count.astype(lr.dtype) * hp["lr_decay"])
         eps = hp["eps"]
 
         def leaf(g, s):

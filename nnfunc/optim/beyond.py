@@ -50,7 +50,8 @@ def lion(learning_rate: Any = 1e-4, betas: tuple[Any, Any] = (0.9, 0.99),
     Same update as ``optax.lion(learning_rate, b1, b2, weight_decay=λ)`` with
     ``betas = (b1, b2)``; the decay is multiplied by the learning rate, as in torch's
     AdamW. Defaults are the paper authors' (lr 1e-4, no decay; optax's weight_decay
-    default is 1e-3). A weight decay that is a concrete 0 is compiled out (no params needed).
+    default is 1e-3). A concrete-0 ``weight_decay`` is compiled out (no params needed)
+    but stays settable with ``set_hparams``.
 
     Args:
       learning_rate: η, a number, array or schedule ``step -> η``.

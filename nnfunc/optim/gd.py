@@ -33,9 +33,11 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
     ``g ← g + λθ``; with momentum μ: ``b₀ = g``, ``bₜ = μ bₜ₋₁ + (1 − τ) g``;
     ``d = g + μ bₜ`` (Nesterov) or ``d = bₜ``; ``θ ← θ − η d``.
 
-    A momentum (or weight decay) that is a concrete 0 at construction is compiled out,
-    and then has no slot (``momentum_buffer is None``) nor hyperparameter entry; pass an
-    array or tracer to keep it adjustable.
+    A momentum that is a concrete 0 at construction is compiled out, and then has no slot
+    (``momentum_buffer is None``) nor hyperparameter entry; pass an array or tracer to
+    keep it adjustable. A concrete-0 ``weight_decay`` is compiled out too, but stays a
+    hyperparameter: it reads as 0, and ``set_hparams`` gives it a value (one more
+    compilation, then ``update`` needs ``params``).
 
     Args:
       learning_rate: η, a number, array or schedule ``step -> η``.

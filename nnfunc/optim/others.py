@@ -15,6 +15,7 @@ from nnfunc.optim._base import (
     _step,
     check_hparam,
     current_lr,
+    make_hparams,
     make_optimizer,
     require_params,
     zeros_slots,
@@ -131,7 +132,7 @@ def rprop(learning_rate: Any = 1e-2, etas: tuple[Any, Any] = (0.5, 1.2),
     if not any(isinstance(s, jax.core.Tracer) for s in step_sizes):
         check_hparam("step_sizes[1]", step_sizes[1], lambda s: s >= float(step_sizes[0]),
                      f">= step_sizes[0] = {step_sizes[0]!r}")
-    hparams0 = _hparams(learning_rate, 0.0, etas=etas, step_sizes=step_sizes)
+    hparams0 = make_hparams(learning_rate=learning_rate, etas=etas, step_sizes=step_sizes)
 
     def init(params: PyTree) -> RpropState:
         return RpropState(jnp.zeros((), jnp.int32), dict(hparams0), zeros_slots(params),
@@ -232,7 +233,7 @@ def adafactor(learning_rate: Any = 1e-2, beta2_decay: Any = -0.8,
         t = _step(state.count, lr)
         beta = t ** hp["beta2_decay"]
         rho = jnp.minimum(lr, 1 / jnp.sqrt(t))
-        decay = lr * hp["weight_decay"] if "weight_decay" in hp else None
+        decay = None if hp.get("weight_decay") is None else lr * hp["weight_decay"]
         d = hp["d"]
 
         def leaf(g, p, r, c, v):
