@@ -57,8 +57,10 @@ FULL = Config(name="full", n_samples=60_000, batch_sizes=(128, 1024), min_reps=3
               max_reps=10, min_time_s=2.0)
 
 # --quick: a 2-core CPU finishes in well under 5 minutes (see QUICK_REDUCES).
-# The CNN at batch 1024 is left out: XLA:CPU runs its convolutions inside the fused
-# epoch's scan slowly (about 30 s per 60k-sample epoch on 16 cores), minutes on 2 cores.
+# The CNN at batch 1024 is left out: its raw JAX + optax peer runs JAX's own convolution
+# derivatives inside a scan, which XLA:CPU executes slowly (jax #12868; 12.4 s per 8192-
+# sample epoch on 2 cores, against 1.4 s for nnfunc's fused epoch): measured, the CNN at
+# batch 1024 adds 90 s, taking --quick to about 4 of its 5 minutes.
 QUICK = Config(name="quick", n_samples=8192, batch_sizes=(128, 1024), min_reps=3,
                max_reps=3, min_time_s=0.0, ceiling_n=(("cpu", 2048), ("gpu", 4096)),
                ceiling_reps=5, skip=(("cnn", 1024),))
