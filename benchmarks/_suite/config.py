@@ -85,7 +85,8 @@ QUICK_REDUCES = (
     f"{FULL.sweep_samples}), exactly {QUICK.min_reps} timed epochs per measurement, and a "
     f"matmul ceiling on {dict(QUICK.ceiling_n)['cpu']}^2 (CPU) / "
     f"{dict(QUICK.ceiling_n)['gpu']}^2 (GPU) matrices with {QUICK.ceiling_reps} reps, and "
-    f"it skips the CNN at batch 1024 (slow on CPU); the MLP at both batch sizes, the CNN "
-    f"at batch 128, the variants and the peers are those of the full run.")
+    f"it skips the CNN at batch 1024 (its raw JAX peer is slow on CPU); the MLP at both "
+    f"batch sizes, the CNN at batch 128, the variants and the peers are those of the full "
+    f"run.")
 
 CONFIGS = {"full": FULL, "quick": QUICK, "tiny": TINY}
