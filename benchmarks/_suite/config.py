@@ -57,13 +57,12 @@ FULL = Config(name="full", n_samples=60_000, batch_sizes=(128, 1024), min_reps=3
               max_reps=10, min_time_s=2.0)
 
 # --quick: a 2-core CPU finishes in well under 5 minutes (see QUICK_REDUCES).
-# The CNN at batch 1024 is left out: its raw JAX + optax peer runs JAX's own convolution
-# derivatives inside a scan, which XLA:CPU executes slowly (jax #12868; 12.4 s per 8192-
-# sample epoch on 2 cores, against 1.4 s for nnfunc's fused epoch): measured, the CNN at
-# batch 1024 adds 90 s, taking --quick to about 4 of its 5 minutes.
+# Every model and batch size of the full run. The slowest row is the raw JAX + optax
+# CNN at batch 1024 (12 s per epoch on 2 cores: JAX's own convolution derivatives inside
+# a scan, which XLA:CPU runs slowly, jax #12868; nnfunc's fused epoch takes 1.4 s).
 QUICK = Config(name="quick", n_samples=8192, batch_sizes=(128, 1024), min_reps=3,
                max_reps=3, min_time_s=0.0, ceiling_n=(("cpu", 2048), ("gpu", 4096)),
-               ceiling_reps=5, skip=(("cnn", 1024),))
+               ceiling_reps=5)
 
 # Hidden, for tests/test_benchmarks.py only: every code path, seconds of work. One timed
 # epoch of a batch or two, so its numbers are smoke, not measurements.
@@ -84,9 +83,7 @@ QUICK_REDUCES = (
     f"{FULL.n_samples} (the sweep: {QUICK.sweep_samples} per run instead of "
     f"{FULL.sweep_samples}), exactly {QUICK.min_reps} timed epochs per measurement, and a "
     f"matmul ceiling on {dict(QUICK.ceiling_n)['cpu']}^2 (CPU) / "
-    f"{dict(QUICK.ceiling_n)['gpu']}^2 (GPU) matrices with {QUICK.ceiling_reps} reps, and "
-    f"it skips the CNN at batch 1024 (its raw JAX peer is slow on CPU); the MLP at both "
-    f"batch sizes, the CNN at batch 128, the variants and the peers are those of the full "
-    f"run.")
+    f"{dict(QUICK.ceiling_n)['gpu']}^2 (GPU) matrices with {QUICK.ceiling_reps} reps; the "
+    f"models, batch sizes, variants and peers are those of the full run.")
 
 CONFIGS = {"full": FULL, "quick": QUICK, "tiny": TINY}
