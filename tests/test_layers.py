@@ -350,6 +350,9 @@ def test_conv2d_derivatives_equal_jax_bit_for_bit(kernel, stride, padding, dilat
     same(hvp(ours), hvp(ref))
     same(jax.vmap(jax.grad(ours, 1), (0, None))(x[:, None], w),
          jax.vmap(jax.grad(ref, 1), (0, None))(x[:, None], w))
+    ws = jnp.stack([w, 2 * w])                      # batched weights, as in nf.train.sweep
+    same(jax.vmap(jax.grad(ours, (0, 1)), (None, 0))(x, ws),
+         jax.vmap(jax.grad(ref, (0, 1)), (None, 0))(x, ws))
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="XLA:CPU layout check")
