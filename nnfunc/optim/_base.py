@@ -256,7 +256,6 @@ def _coupled_decay(grads, params, hp, who):
                                   grads, params)
 
 
-
 def make_optimizer(init: Callable, update: Callable) -> Optimizer:
     """Build an ``Optimizer`` whose ``update`` is ``jax.jit``-compiled (inlined if the
     caller jits too); ``params`` defaults to ``None`` for optimizers that do not use it."""

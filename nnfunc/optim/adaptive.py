@@ -4,12 +4,13 @@ Adagrad, Adadelta, RMSprop, Adam, AdamW, Adamax, NAdam and RAdam. Each state is 
 NamedTuple: ``count``, ``hparams``, then the slots under torch's state names
 (``exp_avg``, ``exp_avg_sq``, ...). Slots have the parameters' dtype; scalar factors (bias
 corrections, schedules) are computed in the hyperparameters' float dtype (float32, or
-float64 under x64), so bfloat16 parameters get float32 bias corrections. A ``weight_decay`` that is a concrete
-0 at construction is compiled out (no pass over the parameters, no ``params`` needed) but
-stays a hyperparameter: ``get_hparams`` reads 0 and ``set_hparams`` or a sweep gives it a
-value (the update then compiles once more, with the term). A momentum that is a concrete
-0 is compiled out too, with no slot and no ``hparams`` entry (pass an array to keep it
-adjustable).
+float64 under x64), so bfloat16 parameters get float32 bias corrections.
+
+A ``weight_decay`` that is a concrete 0 at construction is compiled out (no pass over the
+parameters, no ``params`` needed) but stays a hyperparameter: ``get_hparams`` reads 0 and
+``set_hparams`` or a sweep gives it a value (the update then compiles once more, with the
+term). A momentum that is a concrete 0 is compiled out too, with no slot and no
+``hparams`` entry (pass an array to keep it adjustable).
 """
 from __future__ import annotations
 

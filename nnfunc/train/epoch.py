@@ -57,15 +57,17 @@ def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: jax.Array,
                  idx: jax.Array) -> tuple[TrainState, dict]:
     """``lax.scan`` of the step over the rows of ``idx``; per-step metrics stacked, except
     ``lr``, which the final optimizer state holds (one GPU kernel less per step)."""
+    names: list[str] = []       # the metric names, in stacking order (set while tracing)
+
     def scan_body(ts, i):
         xb = x.at[i].get(mode="promise_in_bounds")
         yb = y.at[i].get(mode="promise_in_bounds")
         ts, metrics = body(ts, xb, yb)
         del metrics["lr"]
+        names[:] = sorted(metrics)
         # One stacked vector per step: one dynamic-update-slice kernel, not one per metric.
         return ts, jnp.stack([metrics[k] for k in names])
 
-    names = sorted(jax.eval_shape(body, ts, x[idx[0]], y[idx[0]])[1].keys() - {"lr"})
     ts, stacked = jax.lax.scan(scan_body, ts, idx)
     return ts, {k: stacked[:, j] for j, k in enumerate(names)}
 

@@ -48,7 +48,8 @@ def _check_loss_output(per_example: jax.Array, batch: int) -> None:
 def _first_elements(grads: Any) -> jax.Array:
     """A scalar ``>= 0`` (or NaN) that depends on every gradient leaf but reads only one
     element of each: what :func:`_after` needs, without a pass over all gradients."""
-    firsts = [jnp.abs(jnp.ravel(g)[0]).astype(jnp.float32) for g in jax.tree_util.tree_leaves(grads)
+    firsts = [jnp.abs(jnp.ravel(g)[0]).astype(jnp.float32)
+              for g in jax.tree_util.tree_leaves(grads)
               if jnp.issubdtype(g.dtype, jnp.inexact) and jnp.size(g)]
     return sum(firsts, jnp.zeros((), jnp.float32))
 
