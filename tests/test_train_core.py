@@ -96,13 +96,24 @@ def test_make_step_matches_optax_reference():
     np.testing.assert_allclose(m["accuracy"], np.mean(logits.argmax(-1) == np.asarray(yb)))
     np.testing.assert_allclose(m["lr"], 0.01, rtol=1e-6)
     assert int(ts1.step) == 1
-    # the gradient norm is a diagnostic (an extra pass over all gradients): opt-in, and
-    # asking for it does not change the step
-    assert "grad_norm" not in m and "update_ratio" not in m
-    ts_d, m_d = nf.train.make_step(MODEL, ADAM, CE, donate=False, diagnostics=True)(ts, xb, yb)
     gn = np.sqrt(sum(float(np.sum(np.asarray(v) ** 2)) for v in jax.tree_util.tree_leaves(g)))
-    np.testing.assert_allclose(m_d["grad_norm"], gn, rtol=1e-5)
+    np.testing.assert_allclose(m["grad_norm"], gn, rtol=1e-5)
+    assert "update_ratio" not in m
+    # diagnostics add the update ratio and do not change the step
+    ts_d, m_d = nf.train.make_step(MODEL, ADAM, CE, donate=False, diagnostics=True)(ts, xb, yb)
+    assert m_d["update_ratio"] > 0 and float(m_d["grad_norm"]) == float(m["grad_norm"])
     _leaves_equal(ts_d, ts1)
+
+
+def test_fused_epoch_reports_grad_norm_only_on_request():
+    """The epoch leaves out the per-step gradient norm (a pass over every gradient)
+    unless diagnostics=True; the trained state is the same either way."""
+    ts = nf.train.init_state(MODEL, ADAM, jax.random.key(2), (8,))
+    ts_a, m_a = nf.train.make_epoch(MODEL, ADAM, CE, 25, donate=False)(ts, X, Y)
+    ts_b, m_b = nf.train.make_epoch(MODEL, ADAM, CE, 25, donate=False, diagnostics=True)(
+        ts, X, Y)
+    assert "grad_norm" not in m_a and float(m_b["grad_norm"]) > 0
+    _leaves_equal(ts_a, ts_b)
 
 
 def test_step_dropout_key_is_fold_in_of_state_key_and_step():
@@ -151,7 +162,7 @@ def test_non_classification_metrics_have_no_accuracy():
     model = nf.models.mlp([8, 1])
     ts = nf.train.init_state(model, SGD, 0, (8,))
     _, m = nf.train.make_step(model, SGD, nf.losses.mse)(ts, X[:8], X[:8, :1])
-    assert "accuracy" not in m and set(m) == {"loss", "lr"}
+    assert "accuracy" not in m and set(m) == {"loss", "grad_norm", "lr"}
 
 
 def test_mixed_precision_step_keeps_float32_master():

@@ -124,8 +124,10 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
     Inputs already on the device cause no host↔device transfer.
 
     Args:
-      model, opt, loss_fn, regularizer, mixed_precision, diagnostics, donate: as
-        :func:`make_step`.
+      model, opt, loss_fn, regularizer, mixed_precision, donate: as :func:`make_step`.
+      diagnostics: also report ``grad_norm`` and ``update_ratio`` (means over the
+        steps). Off by default: unlike the single step, the fused epoch leaves out the
+        gradient norm, a pass over every gradient (about nine more GPU kernels a step).
       batch_size: examples per step, ``1 <= batch_size <= N``.
       devices: optional list of devices for data parallelism (see :func:`fit`); the
         state and data are then replicated on them and each batch sharded.

@@ -76,8 +76,15 @@ def _after_on_cpu(scalar: jax.Array, grads: Any) -> Any:
 
 
 def _step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Regularizer,
-               mixed_precision: bool, diagnostics: bool, mesh: Optional[Mesh]) -> Callable:
-    """The un-jitted step ``(ts, x, y) -> (ts, metrics)`` shared by step, epoch and sweep."""
+               mixed_precision: bool, diagnostics: bool, mesh: Optional[Mesh],
+               with_grad_norm: Optional[bool] = None) -> Callable:
+    """The un-jitted step ``(ts, x, y) -> (ts, metrics)`` shared by step, epoch and sweep.
+
+    ``with_grad_norm`` (default: ``diagnostics``) adds ``grad_norm``: a pass over every
+    gradient, about nine more GPU kernels per step, so the fused epoch reports it only on
+    request while the single step always does."""
+    if with_grad_norm is None:
+        with_grad_norm = diagnostics
     batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("data"))
 
     def body(ts: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, dict]:
@@ -102,7 +109,7 @@ def _step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Re
 
         (_, (loss, acc, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
             ts.params)
-        grad_norm = _tree.l2_norm(grads) if diagnostics else None
+        grad_norm = _tree.l2_norm(grads) if with_grad_norm else None
         grads = _after_on_cpu(_first_elements(grads) if grad_norm is None else grad_norm,
                               grads)
         updates, opt_state = opt.update(grads, ts.opt_state, ts.params)
@@ -110,8 +117,9 @@ def _step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Re
         metrics = {"loss": loss, "lr": _learning_rate(opt_state)}
         if acc is not None:
             metrics["accuracy"] = acc
-        if diagnostics:
+        if with_grad_norm:
             metrics["grad_norm"] = grad_norm
+        if diagnostics:
             metrics["update_ratio"] = _tree.l2_norm(updates) / jnp.maximum(
                 _tree.l2_norm(ts.params), jnp.finfo(jnp.float32).tiny)
         return ts._replace(params=params, model_state=model_state, opt_state=opt_state,
@@ -137,7 +145,8 @@ def _cached(builder: Callable) -> Callable:
 @_cached
 def _jitted_step(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, donate):
     body = _step_body(model, opt, loss_fn, regularizer=regularizer,
-                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=None)
+                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=None,
+                      with_grad_norm=True)
     return jax.jit(body, donate_argnums=(0,) if donate else ())
 
 
@@ -163,16 +172,14 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
       regularizer: optional ``params -> scalar`` added to the mean loss.
       mixed_precision: compute the forward and backward pass in bfloat16 while the
         parameters (the master copy), the loss and the optimizer stay in float32.
-      diagnostics: also return ``grad_norm = ‖g‖₂`` over all parameters and
-        ``update_ratio = ‖u‖ / ‖θ‖``. Off by default: each is an extra pass over every
-        parameter, which a GPU step pays for in kernel launches.
+      diagnostics: also return ``update_ratio = ‖u‖ / ‖θ‖``.
       donate: donate the input state's buffers.
 
     Returns:
       ``step(ts, x, y) -> (ts, metrics)``; ``metrics`` holds ``loss`` (the mean data loss,
-      without the penalty), ``lr`` (the learning rate of this step), for classification
-      (integer labels, logits with a class axis) ``accuracy``, and with
-      ``diagnostics=True`` ``grad_norm`` and ``update_ratio``.
+      without the penalty), ``grad_norm`` (‖g‖₂ over all parameters), ``lr`` (the learning
+      rate of this step), for classification (integer labels, logits with a class axis)
+      ``accuracy``, and with ``diagnostics=True`` ``update_ratio``.
 
     Example:
       >>> import jax, jax.numpy as jnp, nnfunc as nf
@@ -183,7 +190,7 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
       >>> ts = nf.train.init_state(model, opt, jax.random.key(0), (2,))
       >>> ts, m = step(ts, jnp.ones((4, 2)), jnp.array([0, 1, 0, 1]))
       >>> int(ts.step), sorted(m)
-      (1, ['accuracy', 'loss', 'lr'])
+      (1, ['accuracy', 'grad_norm', 'loss', 'lr'])
     """
     _check_builder_args(model, opt, loss_fn, regularizer)
     return _jitted_step(model, opt, loss_fn, regularizer, bool(mixed_precision),
