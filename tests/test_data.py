@@ -135,8 +135,8 @@ def test_registry_is_complete(name):
     info = data.DATASETS[name]
     files = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
-    assert set(info.sha256) == files and set(info.md5) == files
-    assert _hexes(info.sha256, 64) and _hexes(info.md5, 32)
+    assert set(info.sha256) == files
+    assert _hexes(info.sha256, 64)
     assert len(set(info.sha256.values())) == 4
     assert len(info.class_names) == 10 and info.mirrors
 
@@ -148,7 +148,6 @@ def test_registry_matches_the_real_mnist_test_files():
     for f in MNIST_TEST_FILES:
         assert data.DATASETS["mnist"].sha256[f] == sums[f]
         assert data.file_digest(MNIST_DIR / f) == sums[f]
-        assert data.DATASETS["mnist"].md5[f] == data.file_digest(MNIST_DIR / f, "md5")
 
 
 # ------------------------------------------------------------------------ downloads
@@ -325,6 +324,27 @@ def test_mnist_offline_names_files_and_directory(tmp_path):
     msg = str(info.value)
     for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", str(tmp_path)):
         assert f in msg
+
+
+def test_offline_error_lists_the_mirrors_in_use(tmp_path, monkeypatch):
+    """The error names the mirrors the loader would use (mirrors=, else the environment
+    variable), not the defaults it would not use."""
+    custom = ["file:///nonexistent/mirror-a/", "file:///nonexistent/mirror-b/"]
+    defaults = data.DATASETS["mnist"].mirrors
+    with pytest.raises(FileNotFoundError) as info:
+        data.mnist("test", root=tmp_path, download=False, mirrors=custom)
+    msg = str(info.value)
+    assert all(m in msg for m in custom) and not any(m in msg for m in defaults)
+    monkeypatch.setenv("NNFUNC_MNIST_MIRRORS", "file:///nonexistent/from-env/")
+    with pytest.raises(FileNotFoundError, match="from file:///nonexistent/from-env/"):
+        data.mnist("test", root=tmp_path, download=False)
+    # with downloads on, each unreachable mirror in use is named in the DownloadError
+    with pytest.raises(data.DownloadError) as info:
+        data.mnist("test", root=tmp_path, mirrors=custom, progress=False)
+    msg = str(info.value)
+    assert all(m + "t10k-images-idx3-ubyte.gz" in msg for m in custom)
+    assert not any(m in msg for m in defaults)
+    assert os.listdir(tmp_path) == []
 
 
 def test_mnist_failed_download_names_files_and_directory(tmp_path):

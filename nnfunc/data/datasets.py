@@ -31,7 +31,7 @@ _FILES = {
 
 
 def _sums(text: str) -> Dict[str, str]:
-    """Parse ``sha256sum``/``md5sum`` output ("<digest>  <file>" per line) into {file: digest}."""
+    """Parse ``sha256sum`` output ("<digest>  <file>" per line) into {file: digest}."""
     return {name: digest for digest, name in (line.split() for line in text.strip().splitlines())}
 
 
@@ -41,14 +41,12 @@ class DatasetInfo(NamedTuple):
     mirrors: Tuple[str, ...]
     env_var: str
     sha256: Dict[str, str]
-    md5: Dict[str, str]
     num_train: int
     num_test: int
     class_names: Tuple[str, ...]
 
 
-# Digests of the official files, as published by the dataset authors and repeated by
-# torchvision (md5) and TensorFlow Datasets (sha256).
+# SHA-256 digests of the official files, as listed by TensorFlow Datasets.
 DATASETS: Dict[str, DatasetInfo] = {
     "mnist": DatasetInfo(
         name="mnist",
@@ -60,12 +58,6 @@ DATASETS: Dict[str, DatasetInfo] = {
         3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c  train-labels-idx1-ubyte.gz
         8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6  t10k-images-idx3-ubyte.gz
         f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6  t10k-labels-idx1-ubyte.gz
-        """),
-        md5=_sums("""
-        f68b3c2dcbeaaa9fbdd348bbdeb94873  train-images-idx3-ubyte.gz
-        d53e105ee54ea40749a09fcbcd1e9432  train-labels-idx1-ubyte.gz
-        9fb629c4189551a2d022fa330f9573f3  t10k-images-idx3-ubyte.gz
-        ec29112dd5afa0611ce80d1b7f02629c  t10k-labels-idx1-ubyte.gz
         """),
         num_train=60000, num_test=10000,
         class_names=tuple(str(d) for d in range(10)),
@@ -82,12 +74,6 @@ DATASETS: Dict[str, DatasetInfo] = {
         346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073  t10k-images-idx3-ubyte.gz
         67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5  t10k-labels-idx1-ubyte.gz
         """),
-        md5=_sums("""
-        8d4fb7e6c68d591d4c3dfef9ec88bf0d  train-images-idx3-ubyte.gz
-        25c81989df183df01b3e8a0aad5dffbe  train-labels-idx1-ubyte.gz
-        bef4ecab320f06d8554ea6380940ec79  t10k-images-idx3-ubyte.gz
-        bb300cfdad3c16e7a12a480ee83cd310  t10k-labels-idx1-ubyte.gz
-        """),
         num_train=60000, num_test=10000,
         class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
@@ -101,12 +87,6 @@ DATASETS: Dict[str, DatasetInfo] = {
         e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17  train-labels-idx1-ubyte.gz
         edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5  t10k-images-idx3-ubyte.gz
         20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c  t10k-labels-idx1-ubyte.gz
-        """),
-        md5=_sums("""
-        bdb82020997e1d708af4cf47b453dcf7  train-images-idx3-ubyte.gz
-        e144d726b3acfaa3e44228e80efcd344  train-labels-idx1-ubyte.gz
-        5c965bf0a639b31b8f53240b1b52f4d7  t10k-images-idx3-ubyte.gz
-        7320c461ea6c1c855c0b718fb2a4b134  t10k-labels-idx1-ubyte.gz
         """),
         num_train=60000, num_test=10000,
         class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
@@ -180,15 +160,15 @@ def load_dataset(name: str, split: str = "train", root: Optional[PathLike] = Non
                 and all((root / name / f).is_file() for f in files)):
             root = root / name
     missing = [f for f in files if not (root / f).is_file()]
+    mirrors = _mirrors(info, mirrors)
     if missing and not download:
-        urls = ", ".join(info.mirrors)
+        urls = ", ".join(mirrors)
         raise FileNotFoundError(
             f"{name} {split} split: missing {', '.join(missing)} in {root}. "
             f"Place the official files there (from {urls}), set NNFUNC_DATA, "
             f"or pass download=True.")
     for f in missing:
-        download_file(f, _mirrors(info, mirrors), root, sha256=info.sha256[f],
-                      progress=progress)
+        download_file(f, mirrors, root, sha256=info.sha256[f], progress=progress)
     if verify:
         for f in files:
             if f in missing:
