@@ -10,10 +10,12 @@ inputs (|x| = 1e3 gives finite, exact results). Derivatives at the kinks follow 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+
+from nnfunc._checks import check_value
 
 __all__ = ["step", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "celu", "selu",
            "gelu", "swish", "silu", "softplus", "softmax", "log_softmax"]
@@ -23,17 +25,6 @@ ArrayLike = Any
 # SELU constants from Klambauer et al. (2017), the values torch uses.
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _check(value: Any, name: str, predicate: Callable[[float], bool], allowed: str) -> None:
-    """Raise ``ValueError`` for a concrete scalar hyperparameter outside its range.
-
-    Traced values and arrays (e.g. learned per-channel parameters) pass unvalidated.
-    """
-    if isinstance(value, jax.core.Tracer) or jnp.ndim(value) != 0:
-        return
-    if not predicate(float(value)):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
 
 @jax.custom_jvp
@@ -207,7 +198,7 @@ def celu(x: ArrayLike, alpha: float = 1.0) -> jax.Array:
       >>> print(round(float(celu(-1e3, alpha=2.0)), 4))
       -2.0
     """
-    _check(alpha, "alpha", lambda a: a != 0.0, "non-zero (celu divides by it)")
+    check_value("alpha", alpha, lambda a: a != 0.0, "non-zero (celu divides by it)")
     x = jnp.asarray(x, _float_dtype(x))
     negative = _expm1(jnp.where(x > 0, jnp.zeros_like(x), x) / alpha)
     return jnp.where(x > 0, x, alpha * negative)
@@ -308,7 +299,7 @@ def softplus(x: ArrayLike, beta: float = 1.0, threshold: float = 20.0) -> jax.Ar
       >>> print(round(float(softplus(0.0)), 4), float(softplus(1e3)), float(softplus(-1e3)))
       0.6931 1000.0 0.0
     """
-    _check(beta, "beta", lambda b: b > 0, "> 0")
+    check_value("beta", beta, lambda b: b > 0, "> 0")
     x = jnp.asarray(x, _float_dtype(x))
     z = beta * x
     # logaddexp(z, 0) = max(z, 0) + log1p(exp(-|z|)) never overflows.

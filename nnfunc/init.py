@@ -25,6 +25,8 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import check_value
+
 __all__ = ["fans", "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
            "he_uniform", "he_normal", "kaiming_uniform", "kaiming_normal", "lecun_normal",
            "fan_in_uniform", "normal", "uniform", "zeros", "ones", "constant", "Initializer"]
@@ -265,17 +267,8 @@ kaiming_uniform = he_uniform
 kaiming_normal = he_normal
 
 
-def _check_number(value: Any, name: str, *, positive: bool = False) -> None:
-    """Validate a concrete hyperparameter; traced values pass through."""
-    if isinstance(value, jax.core.Tracer):
-        return
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    if not math.isfinite(v) or (positive and v < 0):
-        allowed = "a finite number >= 0" if positive else "a finite number"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+def _finite_nonneg(v: float) -> bool:
+    return math.isfinite(v) and v >= 0
 
 
 def normal(stddev: float = 1e-2) -> Initializer:
@@ -295,7 +288,7 @@ def normal(stddev: float = 1e-2) -> Initializer:
       >>> print(round(float(w.std()), 2))
       0.5
     """
-    _check_number(stddev, "stddev", positive=True)
+    check_value("stddev", stddev, _finite_nonneg, "a finite number >= 0")
 
     def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
         _float_dtype(dtype, "normal")
@@ -324,7 +317,7 @@ def uniform(scale: float = 1e-2) -> Initializer:
       >>> bool(w.min() >= 0), bool(w.max() < 2), round(float(w.mean()), 1)
       (True, True, 1.0)
     """
-    _check_number(scale, "scale", positive=True)
+    check_value("scale", scale, _finite_nonneg, "a finite number >= 0")
 
     def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
         _float_dtype(dtype, "uniform")

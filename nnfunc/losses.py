@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnfunc._checks import check_real, is_traced
+
 __all__ = ["mse", "mae", "huber", "binary_cross_entropy", "sigmoid_binary_cross_entropy",
            "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels", "hinge",
            "multiclass_hinge"]
@@ -37,10 +39,6 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 # --------------------------------------------------------------------------- helpers
-
-def _is_traced(x: Any) -> bool:
-    return isinstance(x, jax.core.Tracer)
-
 
 def _to_compute(x: ArrayLike) -> jax.Array:
     """``x`` in at least float32: low precision loses the small differences training needs."""
@@ -66,20 +64,6 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _check_range(value: Any, name: str, lo: float, hi: float, *, hi_open: bool = False) -> None:
-    """Concrete ``value`` must lie in ``[lo, hi]`` (or ``[lo, hi)``); traced values pass."""
-    if _is_traced(value):
-        return
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    ok = lo <= v < hi if hi_open else lo <= v <= hi
-    if not ok or math.isnan(v):
-        interval = f"[{lo}, {hi})" if hi_open else f"[{lo}, {hi}]"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-
-
 def _per_example(values: jax.Array) -> jax.Array:
     """Mean over every axis but the first (the batch axis)."""
     return values if values.ndim <= 1 else jnp.mean(values, axis=tuple(range(1, values.ndim)))
@@ -95,7 +79,7 @@ def _reduce(per_example: jax.Array, reduction: str) -> jax.Array:
 
 def _check_integer_labels(logits: jax.Array, labels: ArrayLike) -> jax.Array:
     """Validate shape, dtype and (when concrete) range of integer class labels."""
-    labels_arr = jnp.asarray(labels) if not _is_traced(labels) else labels
+    labels_arr = jnp.asarray(labels) if not is_traced(labels) else labels
     if logits.ndim < 1:
         raise ValueError(f"logits must have a class axis (last), got shape {logits.shape}")
     if jnp.shape(labels_arr) != logits.shape[:-1]:
@@ -105,7 +89,7 @@ def _check_integer_labels(logits: jax.Array, labels: ArrayLike) -> jax.Array:
     if not jnp.issubdtype(labels_arr.dtype, jnp.integer):
         raise ValueError(f"labels must have an integer dtype, got {labels_arr.dtype}")
     num_classes = logits.shape[-1]
-    if not _is_traced(labels):
+    if not is_traced(labels):
         # From the caller's value: inside jit even a constant becomes a tracer once wrapped.
         concrete = np.asarray(labels)
         if concrete.size and (concrete.min() < 0 or concrete.max() >= num_classes):
@@ -222,7 +206,7 @@ def huber(predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0,
     """
     _check_reduction(reduction)
     _check_same_shape(predictions, targets)
-    if not _is_traced(delta) and not (float(delta) > 0 and math.isfinite(float(delta))):
+    if not is_traced(delta) and not (float(delta) > 0 and math.isfinite(float(delta))):
         raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
     p, t = _as_float(predictions, targets)
     d = _abs(p - t)
@@ -263,8 +247,8 @@ def binary_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, eps: f
     """
     _check_reduction(reduction)
     _check_same_shape(probabilities, targets, "probabilities", "targets")
-    _check_range(eps, "eps", 0.0, 0.5, hi_open=True)
-    _check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+    check_real("eps", eps, low=0.0, high=0.5, high_open=True)
+    check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
     p, t = _as_float(probabilities, targets)
     t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
     p = jnp.clip(p, eps, 1.0 - eps)
@@ -302,7 +286,7 @@ def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *,
     """
     _check_reduction(reduction)
     _check_same_shape(logits, targets, "logits", "targets")
-    _check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+    check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
     x, t = _as_float(logits, targets)
     t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
     # logaddexp(x, 0) = max(x, 0) + log1p(exp(−|x|)), with derivative σ(x) everywhere.
@@ -335,7 +319,7 @@ def hinge(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "none"
     """
     _check_reduction(reduction)
     _check_same_shape(predictions, targets)
-    if not _is_traced(targets):
+    if not is_traced(targets):
         values = np.unique(np.asarray(targets))
         if not set(values.tolist()) <= {-1, 0, 1}:
             raise ValueError(f"hinge targets must be in {{-1, 1}} or {{0, 1}}, got values "
@@ -374,7 +358,7 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, *,
     """
     _check_reduction(reduction)
     _check_same_shape(logits, targets, "logits", "targets")
-    _check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+    check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
     x, t = _as_float(logits, targets)
     if x.ndim < 1:
         raise ValueError(f"logits must have a class axis (last), got shape {x.shape}")
@@ -412,7 +396,7 @@ def softmax_cross_entropy_with_integer_labels(logits: ArrayLike, labels: ArrayLi
       0.6931 1000.0
     """
     _check_reduction(reduction)
-    _check_range(label_smoothing, "label_smoothing", 0.0, 1.0)
+    check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
     x = _to_compute(logits)
     labels = _check_integer_labels(x, labels)
     logp = _log_softmax(x)
@@ -460,7 +444,7 @@ def multiclass_hinge(predictions: ArrayLike, labels: ArrayLike, *, p: int = 1,
         raise ValueError(f"p must be 1 or 2, got {p!r}")
     if mode not in ("weston_watkins", "crammer_singer"):
         raise ValueError(f"mode must be 'weston_watkins' or 'crammer_singer', got {mode!r}")
-    if not _is_traced(margin) and not math.isfinite(float(margin)):
+    if not is_traced(margin) and not math.isfinite(float(margin)):
         raise ValueError(f"margin must be a finite number, got {margin!r}")
     x = _to_compute(predictions)
     labels = _check_integer_labels(x, labels)

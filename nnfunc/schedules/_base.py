@@ -1,4 +1,5 @@
-"""The ``Schedule`` type, the argument checks every schedule shares, and ``constant``.
+"""The ``Schedule`` type, the helpers every schedule shares (step arrays, milestones), and
+``constant``.
 
 A schedule is a pure function ``step -> value``. ``step`` is an integer (a Python int or a
 JAX integer array of any shape, traced or not), counted from 0 for the first optimizer
@@ -11,96 +12,55 @@ through unchecked.
 """
 from __future__ import annotations
 
-import math
 import operator
 from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import check_int, check_real
+
 Schedule = Callable[[Any], jax.Array]
 
 __all__ = ["Schedule", "constant"]
 
 
-def _is_traced(x: Any) -> bool:
-    return isinstance(x, jax.core.Tracer)
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    """Raise ``ValueError`` unless ``value`` is an integer >= ``minimum`` (tracers pass)."""
-    if _is_traced(value):
-        return
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        v = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` is a finite real in the given interval."""
-    if _is_traced(value):
-        return
-    lo = "(" if low_open else "["
-    hi = ")" if high_open else "]"
-    allowed = f"in {lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number {allowed}, got {value!r}") from None
-    bad = (not math.isfinite(v)
-           or (low is not None and (v <= low if low_open else v < low))
-           or (high is not None and (v >= high if high_open else v > high)))
-    if bad:
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-
-
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
-def _check_milestones(name: str, milestones: Any) -> tuple[int, ...]:
+def check_milestones(name: str, milestones: Any) -> tuple[int, ...]:
     """Validate a non-decreasing sequence of integers >= 0 and return it as a tuple."""
     try:
         ms = tuple(milestones)
     except TypeError:
         raise ValueError(f"{name} must be a sequence of integers, got {milestones!r}") from None
     for m in ms:
-        _check_int(f"every entry of {name}", m, minimum=0)
+        check_int(f"every entry of {name}", m, minimum=0)
     ms = tuple(operator.index(m) for m in ms)
     if any(b < a for a, b in zip(ms, ms[1:])):
         raise ValueError(f"{name} must be sorted in non-decreasing order, got {list(ms)}")
     return ms
 
 
-def _check_schedule(name: str, schedule: Any) -> Schedule:
+def check_schedule(name: str, schedule: Any) -> Schedule:
     """Accept a schedule or a number (turned into a constant schedule)."""
     if callable(schedule):
         return schedule
-    _check_real(name, schedule)
+    check_real(name, schedule)
     return constant(schedule)
 
 
-def _float_dtype() -> Any:
+def float_dtype() -> Any:
     # float64 only when x64 is on at call time (the schedule may be built in either mode).
     return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
-def _steps(step: Any) -> tuple[jax.Array, jax.Array]:
+def as_steps(step: Any) -> tuple[jax.Array, jax.Array]:
     """``step`` as an integer array and as a float array of the default float dtype."""
     k = jnp.asarray(step)
     if not jnp.issubdtype(k.dtype, jnp.integer):
         raise TypeError(f"a schedule's step must be an integer, got dtype {k.dtype}")
-    return k, k.astype(_float_dtype())
+    return k, k.astype(float_dtype())
 
 
-def _count_reached(k: jax.Array, milestones: Sequence[int]) -> jax.Array:
+def count_reached(k: jax.Array, milestones: Sequence[int]) -> jax.Array:
     """How many milestones are <= k, elementwise (repeated milestones count repeatedly)."""
     if not milestones:
         return jnp.zeros(k.shape, k.dtype)
@@ -126,10 +86,10 @@ def constant(value: float) -> Schedule:
       >>> print(round(float(sched(1000)), 6))
       0.1
     """
-    _check_real("value", value)
+    check_real("value", value)
 
     def schedule(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         return jnp.zeros_like(t) + value
 
     return schedule

@@ -6,8 +6,8 @@ import operator
 
 import jax.numpy as jnp
 
-from nnfunc.schedules._base import (
-    Schedule, _check_int, _check_real, _count_reached, _is_traced, _steps)
+from nnfunc._checks import check_int, check_real, is_traced
+from nnfunc.schedules._base import Schedule, count_reached, as_steps
 
 __all__ = ["cosine_annealing", "cosine_warm_restarts"]
 
@@ -40,12 +40,12 @@ def cosine_annealing(init_value: float, T_max: int, eta_min: float = 0.0) -> Sch
       >>> [round(float(sched(t)), 4) for t in (0, 5, 10, 15, 20)]
       [1.0, 0.5, 0.0, 0.5, 1.0]
     """
-    _check_real("init_value", init_value)
-    _check_int("T_max", T_max, minimum=1)
-    _check_real("eta_min", eta_min)
+    check_real("init_value", init_value)
+    check_int("T_max", T_max, minimum=1)
+    check_real("eta_min", eta_min)
 
     def schedule(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         return eta_min + (init_value - eta_min) * (1.0 + jnp.cos(jnp.pi * t / T_max)) / 2
 
     return schedule
@@ -82,17 +82,17 @@ def cosine_warm_restarts(init_value: float, T_0: int, T_mult: int = 1,
       >>> [round(float(sched(t)), 4) for t in (0, 2, 4, 8, 12)]
       [1.0, 0.5, 1.0, 0.5, 1.0]
     """
-    _check_real("init_value", init_value)
+    check_real("init_value", init_value)
     for name, value in (("T_0", T_0), ("T_mult", T_mult)):
-        if _is_traced(value):
+        if is_traced(value):
             raise ValueError(f"{name} must be a concrete integer (it shapes the cycle table), "
                              f"got a traced value")
-        _check_int(name, value, minimum=1)
+        check_int(name, value, minimum=1)
     T_0, T_mult = operator.index(T_0), operator.index(T_mult)
-    _check_real("eta_min", eta_min)
+    check_real("eta_min", eta_min)
 
     def schedule(step):
-        k, t = _steps(step)
+        k, t = as_steps(step)
         if T_mult == 1:
             t_cur = (k % T_0).astype(t.dtype)
             t_i = T_0
@@ -103,7 +103,7 @@ def cosine_warm_restarts(init_value: float, T_0: int, T_mult: int = 1,
             while starts[-1] + lengths[-1] <= limit:
                 starts.append(starts[-1] + lengths[-1])
                 lengths.append(lengths[-1] * T_mult)
-            n = _count_reached(k, starts[1:])
+            n = count_reached(k, starts[1:])
             t_cur = (k - jnp.asarray(starts, k.dtype)[n]).astype(t.dtype)
             t_i = jnp.asarray([float(x) for x in lengths], t.dtype)[n]
         return eta_min + (init_value - eta_min) * (1.0 + jnp.cos(jnp.pi * t_cur / t_i)) / 2

@@ -15,7 +15,8 @@ from typing import Callable
 
 import jax.numpy as jnp
 
-from nnfunc.schedules._base import Schedule, _check_choice, _check_int, _check_real, _steps
+from nnfunc._checks import check_choice, check_int, check_real
+from nnfunc.schedules._base import Schedule, as_steps
 
 __all__ = ["cyclic", "cyclic_momentum", "one_cycle", "one_cycle_momentum"]
 
@@ -24,12 +25,12 @@ _CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 def _cyclic_shape(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode):
     """Validate the shared arguments; return ``step -> (scale_factor, scale)``."""
-    _check_int("step_size_up", step_size_up, minimum=1)
+    check_int("step_size_up", step_size_up, minimum=1)
     if step_size_down is not None:
-        _check_int("step_size_down", step_size_down, minimum=1)
-    _check_choice("mode", mode, _CYCLIC_MODES)
-    _check_real("gamma", gamma, low=0.0)
-    _check_choice("scale_mode", scale_mode, ("cycle", "iterations"))
+        check_int("step_size_down", step_size_down, minimum=1)
+    check_choice("mode", mode, _CYCLIC_MODES)
+    check_real("gamma", gamma, low=0.0)
+    check_choice("scale_mode", scale_mode, ("cycle", "iterations"))
     if scale_fn is not None and not callable(scale_fn):
         raise ValueError(f"scale_fn must be callable or None, got {scale_fn!r}")
     up = float(step_size_up)
@@ -44,7 +45,7 @@ def _cyclic_shape(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mod
         scale_mode = "iterations" if mode == "exp_range" else "cycle"
 
     def shape(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         cycle = jnp.floor(1 + t / total_size)
         x = 1.0 + t / total_size - cycle
         scale_factor = jnp.where(x <= step_ratio, x / step_ratio, (x - 1) / (step_ratio - 1))
@@ -89,8 +90,8 @@ def cyclic(base_lr: float, max_lr: float, step_size_up: int = 2000,
       >>> [round(float(sched(t)), 4) for t in (0, 1, 2, 4, 6)]
       [0.1, 0.55, 1.0, 0.55, 0.1]
     """
-    _check_real("base_lr", base_lr)
-    _check_real("max_lr", max_lr)
+    check_real("base_lr", base_lr)
+    check_real("max_lr", max_lr)
     shape = _cyclic_shape(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
 
     def schedule(step):
@@ -126,8 +127,8 @@ def cyclic_momentum(base_momentum: float = 0.8, max_momentum: float = 0.9,
       >>> [round(float(mom(t)), 4) for t in (0, 1, 2, 4)]
       [0.9, 0.85, 0.8, 0.9]
     """
-    _check_real("base_momentum", base_momentum)
-    _check_real("max_momentum", max_momentum)
+    check_real("base_momentum", base_momentum)
+    check_real("max_momentum", max_momentum)
     shape = _cyclic_shape(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
 
     def schedule(step):
@@ -140,9 +141,9 @@ def cyclic_momentum(base_momentum: float = 0.8, max_momentum: float = 0.9,
 def _one_cycle(total_steps, pct_start, anneal_strategy, three_phase, low, peak, final):
     """The piecewise anneal of ``OneCycleLR``: ``low -> peak -> final`` (two phases) or
     ``low -> peak -> low -> final`` (three phases), phase ends as torch computes them."""
-    _check_int("total_steps", total_steps, minimum=1)
-    _check_real("pct_start", pct_start, low=0.0, high=1.0, low_open=True, high_open=True)
-    _check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
+    check_int("total_steps", total_steps, minimum=1)
+    check_real("pct_start", pct_start, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
     if not isinstance(three_phase, bool):
         raise ValueError(f"three_phase must be a bool, got {three_phase!r}")
     if three_phase:
@@ -159,7 +160,7 @@ def _one_cycle(total_steps, pct_start, anneal_strategy, three_phase, low, peak, 
         return (end - start) * pct + start
 
     def schedule(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         # torch refuses steps past total_steps; hold the value it gives at total_steps.
         t = jnp.minimum(t, total_steps)
         values, begin = [], 0.0
@@ -216,9 +217,9 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3,
       >>> [round(float(sched(t)), 4) for t in (0, 2, 4, 10)]
       [0.1, 0.5, 0.9, 0.0]
     """
-    _check_real("max_lr", max_lr, low=0.0)
-    _check_real("div_factor", div_factor, low=0.0, low_open=True)
-    _check_real("final_div_factor", final_div_factor, low=0.0, low_open=True)
+    check_real("max_lr", max_lr, low=0.0)
+    check_real("div_factor", div_factor, low=0.0, low_open=True)
+    check_real("final_div_factor", final_div_factor, low=0.0, low_open=True)
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
     return _one_cycle(total_steps, pct_start, anneal_strategy, three_phase,
@@ -252,7 +253,7 @@ def one_cycle_momentum(total_steps: int, pct_start: float = 0.3, anneal_strategy
       >>> [round(float(mom(t)), 4) for t in (0, 4, 10)]
       [0.95, 0.85, 0.95]
     """
-    _check_real("base_momentum", base_momentum)
-    _check_real("max_momentum", max_momentum)
+    check_real("base_momentum", base_momentum)
+    check_real("max_momentum", max_momentum)
     return _one_cycle(total_steps, pct_start, anneal_strategy, three_phase,
                       max_momentum, base_momentum, max_momentum)

@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 
 import jax.numpy as jnp
 
-from nnfunc.schedules._base import (
-    Schedule, _check_int, _check_milestones, _check_real, _count_reached, _steps)
+from nnfunc._checks import check_int, check_real
+from nnfunc.schedules._base import Schedule, check_milestones, count_reached, as_steps
 
 __all__ = ["step_decay", "multistep_decay", "exponential_decay", "time_based_decay",
            "lambda_schedule", "constant_factor", "linear", "polynomial"]
@@ -37,12 +37,12 @@ def step_decay(init_value: float, step_size: int, gamma: float = 0.1) -> Schedul
       >>> [float(sched(t)) for t in (0, 9, 10, 25)]
       [1.0, 1.0, 0.5, 0.25]
     """
-    _check_real("init_value", init_value)
-    _check_int("step_size", step_size, minimum=1)
-    _check_real("gamma", gamma, low=0.0)
+    check_real("init_value", init_value)
+    check_int("step_size", step_size, minimum=1)
+    check_real("gamma", gamma, low=0.0)
 
     def schedule(step):
-        k, t = _steps(step)
+        k, t = as_steps(step)
         return init_value * jnp.power(gamma, (k // step_size).astype(t.dtype))
 
     return schedule
@@ -69,13 +69,13 @@ def multistep_decay(init_value: float, milestones: Sequence[int], gamma: float =
       >>> [float(sched(t)) for t in (0, 3, 4, 5)]
       [1.0, 0.5, 0.5, 0.125]
     """
-    _check_real("init_value", init_value)
-    ms = _check_milestones("milestones", milestones)
-    _check_real("gamma", gamma, low=0.0)
+    check_real("init_value", init_value)
+    ms = check_milestones("milestones", milestones)
+    check_real("gamma", gamma, low=0.0)
 
     def schedule(step):
-        k, t = _steps(step)
-        return init_value * jnp.power(gamma, _count_reached(k, ms).astype(t.dtype))
+        k, t = as_steps(step)
+        return init_value * jnp.power(gamma, count_reached(k, ms).astype(t.dtype))
 
     return schedule
 
@@ -98,11 +98,11 @@ def exponential_decay(init_value: float, gamma: float) -> Schedule:
       >>> [float(sched(t)) for t in (0, 1, 3)]
       [1.0, 0.5, 0.125]
     """
-    _check_real("init_value", init_value)
-    _check_real("gamma", gamma, low=0.0)
+    check_real("init_value", init_value)
+    check_real("gamma", gamma, low=0.0)
 
     def schedule(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         return init_value * jnp.power(gamma, t)
 
     return schedule
@@ -126,11 +126,11 @@ def time_based_decay(init_value: float, decay_rate: float) -> Schedule:
       >>> [float(sched(t)) for t in (0, 2, 6)]
       [1.0, 0.5, 0.25]
     """
-    _check_real("init_value", init_value)
-    _check_real("decay_rate", decay_rate, low=0.0)
+    check_real("init_value", init_value)
+    check_real("decay_rate", decay_rate, low=0.0)
 
     def schedule(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         return init_value / (1.0 + decay_rate * t)
 
     return schedule
@@ -157,12 +157,12 @@ def lambda_schedule(init_value: float, fn: Callable) -> Schedule:
       >>> [float(sched(t)) for t in (0, 1, 2)]
       [2.0, 1.0, 0.5]
     """
-    _check_real("init_value", init_value)
+    check_real("init_value", init_value)
     if not callable(fn):
         raise ValueError(f"fn must be callable, got {fn!r}")
 
     def schedule(step):
-        k, t = _steps(step)
+        k, t = as_steps(step)
         return (init_value * jnp.asarray(fn(k))).astype(t.dtype)
 
     return schedule
@@ -192,12 +192,12 @@ def constant_factor(init_value: float, factor: float = 1.0 / 3, total_iters: int
       >>> [float(sched(t)) for t in (0, 1, 2, 3)]
       [0.5, 0.5, 1.0, 1.0]
     """
-    _check_real("init_value", init_value)
-    _check_real("factor", factor, low=0.0, high=1.0)
-    _check_int("total_iters", total_iters, minimum=0)
+    check_real("init_value", init_value)
+    check_real("factor", factor, low=0.0, high=1.0)
+    check_int("total_iters", total_iters, minimum=0)
 
     def schedule(step):
-        k, t = _steps(step)
+        k, t = as_steps(step)
         return init_value * jnp.where(k < total_iters, jnp.asarray(factor, t.dtype), 1.0)
 
     return schedule
@@ -226,13 +226,13 @@ def linear(init_value: float, start_factor: float = 1.0 / 3, end_factor: float =
       >>> [float(sched(t)) for t in (0, 1, 2, 9)]
       [0.5, 0.75, 1.0, 1.0]
     """
-    _check_real("init_value", init_value)
-    _check_real("start_factor", start_factor, low=0.0, high=1.0, low_open=True)
-    _check_real("end_factor", end_factor, low=0.0, high=1.0)
-    _check_int("total_iters", total_iters, minimum=1)
+    check_real("init_value", init_value)
+    check_real("start_factor", start_factor, low=0.0, high=1.0, low_open=True)
+    check_real("end_factor", end_factor, low=0.0, high=1.0)
+    check_int("total_iters", total_iters, minimum=1)
 
     def schedule(step):
-        k, t = _steps(step)
+        k, t = as_steps(step)
         frac = jnp.minimum(t, total_iters) / total_iters
         ramp = start_factor + (end_factor - start_factor) * frac
         # XLA may divide by multiplying with a reciprocal; pin the end value exactly.
@@ -261,12 +261,12 @@ def polynomial(init_value: float, total_iters: int = 5, power: float = 1.0) -> S
       >>> [float(sched(t)) for t in (0, 2, 4, 8)]
       [1.0, 0.25, 0.0, 0.0]
     """
-    _check_real("init_value", init_value)
-    _check_int("total_iters", total_iters, minimum=1)
-    _check_real("power", power, low=0.0)
+    check_real("init_value", init_value)
+    check_int("total_iters", total_iters, minimum=1)
+    check_real("power", power, low=0.0)
 
     def schedule(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         # (T - min(t, T)) / T rather than 1 - t / T: an exact 0 at T even when XLA
         # divides by multiplying with a reciprocal (a negative base would give NaN).
         return init_value * jnp.power((total_iters - jnp.minimum(t, total_iters)) / total_iters,

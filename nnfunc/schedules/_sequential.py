@@ -5,7 +5,7 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
-from nnfunc.schedules._base import Schedule, _check_milestones, _check_schedule, _steps
+from nnfunc.schedules._base import Schedule, check_milestones, check_schedule, as_steps
 
 __all__ = ["sequential"]
 
@@ -39,14 +39,14 @@ def sequential(schedules: Sequence[Schedule], milestones: Sequence[int]) -> Sche
         raise ValueError(f"schedules must be a sequence of schedules, got {schedules!r}") from None
     if not scheds:
         raise ValueError("schedules must hold at least one schedule, got an empty sequence")
-    scheds = [_check_schedule(f"schedules[{i}]", s) for i, s in enumerate(scheds)]
-    ms = _check_milestones("milestones", milestones)
+    scheds = [check_schedule(f"schedules[{i}]", s) for i, s in enumerate(scheds)]
+    ms = check_milestones("milestones", milestones)
     if len(ms) != len(scheds) - 1:
         raise ValueError(f"milestones must have len(schedules) - 1 = {len(scheds) - 1} "
                          f"entries, got {len(ms)}: {list(ms)}")
 
     def schedule(step):
-        k, t = _steps(step)
+        k, t = as_steps(step)
         out = jnp.asarray(scheds[0](k), t.dtype)
         # Milestones are sorted, so the last one reached wins, as bisect_right in torch.
         for m, s in zip(ms, scheds[1:]):

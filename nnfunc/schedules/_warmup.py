@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from nnfunc.schedules._base import (
-    Schedule, _check_choice, _check_int, _check_real, _check_schedule, _steps)
+from nnfunc._checks import check_choice, check_int, check_real
+from nnfunc.schedules._base import Schedule, check_schedule, as_steps
 
 __all__ = ["warmup", "warmup_cosine", "inverse_sqrt", "warmup_stable_decay"]
 
@@ -37,13 +37,13 @@ def warmup(schedule: Schedule, warmup_steps: int, init_value: float = 0.0, *,
       >>> [float(sched(t)) for t in (0, 2, 4, 5)]
       [0.0, 0.5, 1.0, 0.5]
     """
-    inner = _check_schedule("schedule", schedule)
-    _check_int("warmup_steps", warmup_steps, minimum=0)
-    _check_real("init_value", init_value)
-    _check_choice("strategy", strategy, ("linear", "cos"))
+    inner = check_schedule("schedule", schedule)
+    check_int("warmup_steps", warmup_steps, minimum=0)
+    check_real("init_value", init_value)
+    check_choice("strategy", strategy, ("linear", "cos"))
 
     def wrapped(step):
-        k, t = _steps(step)
+        k, t = as_steps(step)
         target = jnp.asarray(inner(jnp.zeros_like(k)), t.dtype)
         p = t / max(warmup_steps, 1)
         ramp = p if strategy == "linear" else (1.0 - jnp.cos(jnp.pi * p)) / 2
@@ -62,7 +62,7 @@ def warmup_cosine(peak_value: float, warmup_steps: int, total_steps: int,
     .. math:: \eta_t = \begin{cases} \eta_{init} + (\eta_{peak} - \eta_{init})\, t / W
               & t < W \\ \eta_{end} + \tfrac12 (\eta_{peak} - \eta_{end})
               (1 + \cos \frac{\pi \min(t - W, D)}{D}) & t \ge W \end{cases},\quad
-              D = \text{total\_steps} - W
+              D = \text{total\as_steps} - W
 
     Args:
       peak_value: the value at the end of warmup.
@@ -80,17 +80,17 @@ def warmup_cosine(peak_value: float, warmup_steps: int, total_steps: int,
       >>> [round(float(sched(t)), 4) for t in (0, 1, 2, 4, 6, 100)]
       [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
     """
-    _check_real("peak_value", peak_value)
-    _check_int("warmup_steps", warmup_steps, minimum=0)
-    _check_int("total_steps", total_steps, minimum=1)
+    check_real("peak_value", peak_value)
+    check_int("warmup_steps", warmup_steps, minimum=0)
+    check_int("total_steps", total_steps, minimum=1)
     if total_steps <= warmup_steps:
         raise ValueError(f"total_steps must be > warmup_steps = {warmup_steps}, "
                          f"got {total_steps}")
-    _check_real("end_value", end_value)
+    check_real("end_value", end_value)
     decay_steps = total_steps - warmup_steps
 
     def decay(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         return end_value + (peak_value - end_value) * (
             1.0 + jnp.cos(jnp.pi * jnp.minimum(t, decay_steps) / decay_steps)) / 2
 
@@ -121,11 +121,11 @@ def inverse_sqrt(peak_value: float, warmup_steps: int) -> Schedule:
       >>> [float(sched(t)) for t in (0, 1, 3, 15)]
       [0.25, 0.5, 1.0, 0.5]
     """
-    _check_real("peak_value", peak_value)
-    _check_int("warmup_steps", warmup_steps, minimum=1)
+    check_real("peak_value", peak_value)
+    check_int("warmup_steps", warmup_steps, minimum=1)
 
     def schedule(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         s = t + 1.0
         return peak_value * jnp.minimum(s / warmup_steps, jnp.sqrt(warmup_steps / s))
 
@@ -166,15 +166,15 @@ def warmup_stable_decay(peak_value: float, warmup_steps: int, stable_steps: int,
       >>> [float(sched(t)) for t in (0, 1, 2, 4, 5, 7, 9, 50)]
       [0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
     """
-    _check_real("peak_value", peak_value)
-    _check_int("warmup_steps", warmup_steps, minimum=0)
-    _check_int("stable_steps", stable_steps, minimum=0)
-    _check_int("decay_steps", decay_steps, minimum=1)
-    _check_real("end_value", end_value)
-    _check_choice("decay_strategy", decay_strategy, ("linear", "cos", "1-sqrt"))
+    check_real("peak_value", peak_value)
+    check_int("warmup_steps", warmup_steps, minimum=0)
+    check_int("stable_steps", stable_steps, minimum=0)
+    check_int("decay_steps", decay_steps, minimum=1)
+    check_real("end_value", end_value)
+    check_choice("decay_strategy", decay_strategy, ("linear", "cos", "1-sqrt"))
 
     def stable_decay(step):
-        _, t = _steps(step)
+        _, t = as_steps(step)
         done = jnp.clip(t - stable_steps, 0, decay_steps)
         # Each g is written to be exactly 0 at the end (XLA may divide via a reciprocal).
         if decay_strategy == "linear":

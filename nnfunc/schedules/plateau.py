@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc.schedules._base import _check_choice, _check_int, _check_real, _float_dtype, _is_traced
+from nnfunc._checks import check_choice, check_int, check_real, is_traced
+from nnfunc.schedules._base import float_dtype
 
 __all__ = ["PlateauState", "Plateau", "reduce_on_plateau"]
 
@@ -129,14 +130,14 @@ def reduce_on_plateau(mode: str = "min", factor: float = 0.1, patience: int = 10
       >>> print(round(float(sched(0) * scale.lr), 6))
       0.05
     """
-    _check_choice("mode", mode, ("min", "max"))
-    _check_real("factor", factor, low=0.0, high=1.0, high_open=True)
-    _check_int("patience", patience, minimum=0)
-    _check_real("threshold", threshold, low=0.0)
-    _check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
-    _check_int("cooldown", cooldown, minimum=0)
-    _check_real("eps", eps, low=0.0)
-    if not _is_traced(min_lr):
+    check_choice("mode", mode, ("min", "max"))
+    check_real("factor", factor, low=0.0, high=1.0, high_open=True)
+    check_int("patience", patience, minimum=0)
+    check_real("threshold", threshold, low=0.0)
+    check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
+    check_int("cooldown", cooldown, minimum=0)
+    check_real("eps", eps, low=0.0)
+    if not is_traced(min_lr):
         try:
             floors = np.asarray(min_lr, dtype=np.float64)
         except (TypeError, ValueError):
@@ -157,7 +158,7 @@ def reduce_on_plateau(mode: str = "min", factor: float = 0.1, patience: int = 10
         return a > best + threshold
 
     def init(lr: Any) -> PlateauState:
-        dtype = _float_dtype()
+        dtype = float_dtype()
         return PlateauState(lr=jnp.asarray(lr, dtype), best=jnp.asarray(worst, dtype),
                             num_bad_epochs=jnp.asarray(0, jnp.int32),
                             cooldown_counter=jnp.asarray(0, jnp.int32))
