@@ -1,6 +1,6 @@
-"""The ``Layer`` type, shape inference and the argument checks every layer shares.
+"""The ``Layer`` type, shape inference, and the internal API that layers and models share.
 
-A ``Layer`` is a NamedTuple of exactly two pure functions, as the contract pins::
+A ``Layer`` is a 2-tuple of pure functions, as the contract pins::
 
     params, state = layer.init(key, input_shape)      # input_shape excludes the batch axis
     y, state = layer.apply(params, state, x, *, train=False, key=None)
@@ -8,12 +8,20 @@ A ``Layer`` is a NamedTuple of exactly two pure functions, as the contract pins:
 Output shapes are not a third field: they are worked out by abstract evaluation
 (``jax.eval_shape``) of ``init`` and ``apply``, so any pair of functions that follows the
 contract (including one a user writes by hand) takes part in shape inference for free.
-A layer's display name and, for containers, its children ride along as attributes of its
-``apply`` function; ``Layer.name`` and ``Layer.children`` read them back.
+A layer's display name and, for containers, its children are keyword-only metadata of
+the ``Layer`` (see :class:`Layer`).
+
+Internal API: the names below without an underscore and outside ``__all__``
+(``as_shape``, ``no_params_init``, ``kernel_params``, ``as_pair``, ``as_padding``,
+``check_fits``, ``split_key``, ``infer_out_shape``, ``apply_child``, ``layer_outputs``)
+are what the layer modules, ``nnfunc.models`` and ``nnfunc.train`` share; they are not
+part of the public contract.
 """
 from __future__ import annotations
 
+import contextvars
 import math
+import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
@@ -25,9 +33,41 @@ Shape = tuple[int, ...]
 
 __all__ = ["Layer", "output_shape"]
 
+POSITIVE_INT = "a positive int"   # the wording of layer size errors
 
-class Layer(NamedTuple):
-    """A layer: the pair ``(init, apply)`` of pure functions.
+
+class _Fields(NamedTuple):
+    init: Callable[..., tuple[Any, Any]]
+    apply: Callable[..., tuple[Any, Any]]
+
+
+# Metadata of every layer built with a name or children, keyed weakly by its functions:
+# ``Layer(init, jax.jit(apply))`` (a user re-wrapping a layer's functions) finds it again
+# through ``init`` (or through ``apply.__wrapped__``), so wrapping never loses it.
+_META: "weakref.WeakKeyDictionary[Callable, tuple[str, tuple]]" = weakref.WeakKeyDictionary()
+
+
+def _remember(fn: Callable, meta: tuple[str, tuple]) -> None:
+    try:
+        _META.setdefault(fn, meta)      # the first layer built on a function names it
+    except TypeError:                   # not weakly referenceable: nothing to remember
+        pass
+
+
+def _recall(fn: Any) -> tuple[str, tuple] | None:
+    while fn is not None:
+        try:
+            meta = _META.get(fn)
+        except TypeError:
+            meta = None
+        if meta is not None:
+            return meta
+        fn = getattr(fn, "__wrapped__", None)
+    return None
+
+
+class Layer(_Fields):
+    """A layer: the pair ``(init, apply)`` of pure functions, with a name and children.
 
     ``init(key, input_shape) -> (params, state)`` builds the parameters (a dict of named
     arrays, e.g. ``{'w': ..., 'b': ...}``) and the non-trained state (e.g. batch-norm
@@ -40,6 +80,12 @@ class Layer(NamedTuple):
     and ``key`` feeds the layers that draw random numbers. Shapes are checked when
     ``apply`` is traced, so a wrong input raises ``ValueError`` before any arithmetic.
 
+    A ``Layer`` is a 2-tuple, so ``init, apply = layer`` works as in stax. Its display
+    ``name`` and, for containers, ``children`` (the sub-layers, in the order of the
+    params tuple) are keyword-only metadata: ``Layer(init, apply, name='block',
+    children=(a, b))``. Rebuilding a layer from its functions keeps them:
+    ``Layer(layer.init, jax.jit(layer.apply))`` has the same name and children.
+
     Example:
       >>> import jax, jax.numpy as jnp
       >>> from nnfunc import layers
@@ -49,29 +95,49 @@ class Layer(NamedTuple):
       >>> y, state = apply(params, state, jnp.ones((5, 2)))
       >>> y.shape, layer.name
       ((5, 3), 'dense')
+      >>> net = layers.serial(layer, layers.activation(jnp.tanh))
+      >>> [c.name for c in Layer(net.init, jax.jit(net.apply)).children]
+      ['dense', 'tanh']
     """
 
-    init: Callable[..., tuple[Any, Any]]
-    apply: Callable[..., tuple[Any, Any]]
+    def __new__(cls, init: Callable, apply: Callable, *, name: str | None = None,
+                children: Sequence["Layer"] | None = None) -> "Layer":
+        self = super().__new__(cls, init, apply)
+        if name is None and children is None:
+            meta = _recall(init) or _recall(apply)
+        else:
+            meta = (name or getattr(apply, "__name__", "layer"),
+                    tuple(c if isinstance(c, Layer) else Layer(*c) for c in children or ()))
+            _remember(init, meta)
+            _remember(apply, meta)
+        self.__dict__["_meta"] = meta
+        return self
+
+    @classmethod
+    def _make(cls, iterable: Any) -> "Layer":
+        return cls(*iterable)
+
+    def _replace(self, **fields: Any) -> "Layer":
+        """A copy with ``init`` and/or ``apply`` replaced; name and children are kept."""
+        new = super()._replace(**fields)
+        return Layer(new.init, new.apply, name=self.name, children=self.children)
 
     @property
     def name(self) -> str:
         """A short display name (``'dense'``, ``'conv2d'``, ``'serial'``, ...)."""
-        return getattr(self.apply, "_nnfunc_name", getattr(self.apply, "__name__", "layer"))
+        meta = self.__dict__.get("_meta")
+        return meta[0] if meta else getattr(self.apply, "__name__", "layer")
 
     @property
     def children(self) -> tuple["Layer", ...]:
-        """The sub-layers of a ``serial`` container, applied in order; ``()`` otherwise."""
-        return getattr(self.apply, "_nnfunc_children", ())
+        """The sub-layers of a container (``serial``, ``parallel``, ``residual``, models
+        built on them), one per entry of its params tuple; ``()`` for other layers."""
+        meta = self.__dict__.get("_meta")
+        return meta[1] if meta else ()
 
-
-def _make(name: str, init: Callable, apply: Callable,
-          children: Sequence[Layer] = ()) -> Layer:
-    # Metadata is attached to the (closure-local, hence unique) apply function so the
-    # NamedTuple keeps exactly the two contracted fields.
-    apply._nnfunc_name = name
-    apply._nnfunc_children = tuple(children)
-    return Layer(init, apply)
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(c) for c in self.children)
+        return f"{self.name}({inner})" if self.children else f"{self.name}()"
 
 
 def output_shape(layer: Layer, input_shape: Sequence[int], *,
@@ -94,12 +160,12 @@ def output_shape(layer: Layer, input_shape: Sequence[int], *,
       >>> layers.output_shape(layers.conv2d(8, 3, stride=2), (28, 28, 1))
       (14, 14, 8)
     """
-    shape = _as_shape(input_shape, layer.name)
+    shape = as_shape(input_shape, layer.name)
     params, state = jax.eval_shape(lambda: layer.init(jax.random.key(0), shape))
-    return _infer_out_shape(layer, params, state, shape, dtype)
+    return infer_out_shape(layer, params, state, shape, dtype)
 
 
-def _infer_out_shape(layer: Layer, params: Any, state: Any, shape: Shape,
+def infer_out_shape(layer: Layer, params: Any, state: Any, shape: Shape,
                      dtype: Any = jnp.float32) -> Shape:
     # A batch of 2 keeps any layer that needs more than one example per batch happy.
     x = jax.ShapeDtypeStruct((2,) + tuple(shape), dtype)
@@ -107,11 +173,7 @@ def _infer_out_shape(layer: Layer, params: Any, state: Any, shape: Shape,
     return tuple(int(d) for d in y.shape[1:])
 
 
-def _is_tracer(x: Any) -> bool:
-    return isinstance(x, jax.core.Tracer)
-
-
-def _as_shape(input_shape: Any, layer_name: str) -> Shape:
+def as_shape(input_shape: Any, layer_name: str) -> Shape:
     if isinstance(input_shape, int) and not isinstance(input_shape, bool):
         input_shape = (input_shape,)        # a bare width means a 1-D input
     try:
@@ -126,21 +188,15 @@ def _as_shape(input_shape: Any, layer_name: str) -> Shape:
     return tuple(int(d) for d in shape)
 
 
-def _no_params_init(layer_name: str) -> Callable[..., tuple[dict, dict]]:
+def no_params_init(layer_name: str) -> Callable[..., tuple[dict, dict]]:
     """``init`` of a layer without parameters or state that takes any input shape."""
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        _as_shape(input_shape, layer_name)
+        as_shape(input_shape, layer_name)
         return {}, {}
     return init
 
 
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _pair(name: str, value: Any) -> tuple[int, int]:
+def as_pair(name: str, value: Any) -> tuple[int, int]:
     """An int or a pair of ints, as a validated pair of positive ints."""
     pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
     try:
@@ -154,7 +210,7 @@ def _pair(name: str, value: Any) -> tuple[int, int]:
     return pair
 
 
-def _padding(value: Any) -> str | tuple[tuple[int, int], tuple[int, int]]:
+def as_padding(value: Any) -> str | tuple[tuple[int, int], tuple[int, int]]:
     """'SAME' / 'VALID' / int / (ph, pw) / ((top, bottom), (left, right)) -> lax padding."""
     if isinstance(value, str):
         if value.upper() not in ("SAME", "VALID"):
@@ -191,7 +247,7 @@ def _window_out(size: int, window: int, stride: int, pad: Any, axis: int,
     return (size + lo + hi - eff) // stride + 1
 
 
-def _split(key: Any, n: int) -> list[Any]:
+def split_key(key: Any, n: int) -> list[Any]:
     if key is None:
         return [None] * n
     return list(jax.random.split(key, n))
@@ -207,7 +263,7 @@ def _torch_bias_init(fan_in: int) -> Callable[..., jax.Array]:
     return init
 
 
-def _kernel_params(key: jax.Array, w_shape: tuple[int, ...], fan_in: int, w_init: Any,
+def kernel_params(key: jax.Array, w_shape: tuple[int, ...], fan_in: int, w_init: Any,
                    b_init: Any, use_bias: bool) -> dict:
     """``{'w', 'b'}`` of a dense or conv layer, torch's defaults unless inits are given."""
     k_w, k_b = jax.random.split(key)
@@ -221,7 +277,7 @@ def _pad_desc(pad: Any) -> str:
     return repr(pad) if isinstance(pad, str) else str(tuple(tuple(p) for p in pad))
 
 
-def _check_fits(name: str, spatial: tuple[int, ...], window: tuple[int, int],
+def check_fits(name: str, spatial: tuple[int, ...], window: tuple[int, int],
                 strides: tuple[int, int], pad: Any, dilation: tuple[int, int] = (1, 1)) -> None:
     for axis, (size, k, s, d) in enumerate(zip(spatial, window, strides, dilation)):
         if _window_out(int(size), k, s, pad, axis, d) < 1:
@@ -231,3 +287,54 @@ def _check_fits(name: str, spatial: tuple[int, ...], window: tuple[int, int],
                 f"{'hw'[axis]}) does not fit the input of spatial shape {tuple(spatial)} "
                 f"with padding {_pad_desc(pad)}; use a smaller kernel, padding='SAME' or "
                 f"larger inputs")
+
+
+# ---------------------------------------------------------------------------------------
+# children of containers, and recording every layer's output (activation statistics)
+
+_TAPE: contextvars.ContextVar[list | None] = contextvars.ContextVar("nnfunc_tape", default=None)
+_PATH: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("nnfunc_path",
+                                                                         default=())
+
+
+def apply_child(where: str, index: int, layer: Layer, params: Any, state: Any, x: Any, *,
+                train: bool, key: Any) -> tuple[Any, Any]:
+    """How a container runs its ``index``-th child: errors name the child (``where``, e.g.
+    ``'serial: layer 2'``), and inside :func:`layer_outputs` the output is recorded under
+    the child's path."""
+    tape = _TAPE.get()
+    token = None if tape is None else _PATH.set(_PATH.get() + (index,))
+    try:
+        y, state = layer.apply(params, state, x, train=train, key=key)
+    except ValueError as err:
+        raise ValueError(f"{where} ({layer.name}): {err}") from err
+    finally:
+        if token is not None:
+            _PATH.reset(token)
+    if tape is not None and not isinstance(y, jax.core.Tracer):
+        tape.append((_PATH.get() + (index,), layer, y))
+    return y, state
+
+
+def layer_outputs(layer: Layer, params: Any, state: Any, x: Any, *, train: bool = False,
+                  key: Any = None) -> list[tuple[str, Layer, Any]]:
+    """Run ``layer`` once and return ``(path, leaf layer, output)`` for every innermost
+    layer, in execution order; ``path`` is ``'2/0/dense'`` for child 0 of child 2.
+
+    Containers are opened through :func:`apply_child`, so the real ``apply`` runs (keys
+    split exactly as in training). A container compiled with ``jax.jit`` cannot be
+    opened (its children run inside the compiled program) and counts as one layer.
+    """
+    tape: list = []
+    token = _TAPE.set(tape)
+    try:
+        y, _ = layer.apply(params, state, x, train=train, key=key)
+    finally:
+        _TAPE.reset(token)
+    if not tape:
+        return [(layer.name, layer, y)]
+    paths = {path for path, _, _ in tape}
+    leaves = [(path, child, out) for path, child, out in tape
+              if not any(p[:len(path)] == path and len(p) > len(path) for p in paths)]
+    return [("/".join(map(str, path)) + "/" + child.name, child, out)
+            for path, child, out in leaves]

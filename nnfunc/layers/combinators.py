@@ -6,7 +6,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc.layers._base import Layer, _as_shape, _infer_out_shape, _make, _split
+from nnfunc.layers._base import Layer, apply_child, as_shape, infer_out_shape, split_key
 
 __all__ = ["serial", "parallel", "residual"]
 
@@ -29,7 +29,7 @@ def _init_child(where: str, layer: Layer, key: jax.Array, shape: tuple[int, ...]
     """Initialise one child and infer its output shape, naming it in any shape error."""
     try:
         params, state = layer.init(key, shape)
-        out = _infer_out_shape(layer, params, state, shape)
+        out = infer_out_shape(layer, params, state, shape)
     except ValueError as err:
         raise ValueError(f"{where} ({layer.name}) received input_shape {shape}: {err}") from err
     return params, state, out
@@ -67,9 +67,9 @@ def serial(*layers: Layer) -> Layer:
     n = len(layers)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[tuple, tuple]:
-        shape = _as_shape(input_shape, "serial")
+        shape = as_shape(input_shape, "serial")
         all_params, all_states = [], []
-        for i, (layer, k) in enumerate(zip(layers, _split(key, n))):
+        for i, (layer, k) in enumerate(zip(layers, split_key(key, n))):
             params, state, shape = _init_child(f"serial: layer {i}", layer, k, shape)
             all_params.append(params)
             all_states.append(state)
@@ -81,15 +81,12 @@ def serial(*layers: Layer) -> Layer:
             raise ValueError(f"serial of {n} layers got params of length {len(params)} and "
                              f"state of length {len(state)}")
         new_states = []
-        for i, (layer, p, s, k) in enumerate(zip(layers, params, state, _split(key, n))):
-            try:
-                x, s = layer.apply(p, s, x, train=train, key=k)
-            except ValueError as err:
-                raise ValueError(f"serial: layer {i} ({layer.name}): {err}") from err
+        for i, (layer, p, s, k) in enumerate(zip(layers, params, state, split_key(key, n))):
+            x, s = apply_child(f"serial: layer {i}", i, layer, p, s, x, train=train, key=k)
             new_states.append(s)
         return x, tuple(new_states)
 
-    return _make("serial", init, apply, children=layers)
+    return Layer(init, apply, name="serial", children=layers)
 
 
 def parallel(*layers: Layer, merge: str = "concat") -> Layer:
@@ -104,7 +101,7 @@ def parallel(*layers: Layer, merge: str = "concat") -> Layer:
       merge: ``'concat'`` or ``'add'``.
 
     Returns:
-      A ``Layer``.
+      A ``Layer``; ``layer.children`` lists the branches.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -122,9 +119,9 @@ def parallel(*layers: Layer, merge: str = "concat") -> Layer:
     n = len(layers)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[tuple, tuple]:
-        shape = _as_shape(input_shape, "parallel")
+        shape = as_shape(input_shape, "parallel")
         outs, all_params, all_states = [], [], []
-        for i, (layer, k) in enumerate(zip(layers, _split(key, n))):
+        for i, (layer, k) in enumerate(zip(layers, split_key(key, n))):
             params, state, out = _init_child(f"parallel: branch {i}", layer, k, shape)
             all_params.append(params)
             all_states.append(state)
@@ -141,17 +138,14 @@ def parallel(*layers: Layer, merge: str = "concat") -> Layer:
     def apply(params: tuple, state: tuple, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, tuple]:
         ys, new_states = [], []
-        for i, (layer, p, s, k) in enumerate(zip(layers, params, state, _split(key, n))):
-            try:
-                y, s = layer.apply(p, s, x, train=train, key=k)
-            except ValueError as err:
-                raise ValueError(f"parallel: branch {i} ({layer.name}): {err}") from err
+        for i, (layer, p, s, k) in enumerate(zip(layers, params, state, split_key(key, n))):
+            y, s = apply_child(f"parallel: branch {i}", i, layer, p, s, x, train=train, key=k)
             ys.append(y)
             new_states.append(s)
         y = jnp.concatenate(ys, axis=-1) if merge == "concat" else sum(ys[1:], ys[0])
         return y, tuple(new_states)
 
-    return _make("parallel", init, apply)
+    return Layer(init, apply, name="parallel", children=layers)
 
 
 def residual(*layers: Layer) -> Layer:
@@ -164,7 +158,7 @@ def residual(*layers: Layer) -> Layer:
       *layers: the body ``f``, applied in order.
 
     Returns:
-      A ``Layer``.
+      A ``Layer``; ``layer.children`` lists the body's layers (its params are the body's).
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -180,7 +174,7 @@ def residual(*layers: Layer) -> Layer:
     body = serial(*layers)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[tuple, tuple]:
-        shape = _as_shape(input_shape, "residual")
+        shape = as_shape(input_shape, "residual")
         params, state, out = _init_child("residual: body", body, key, shape)
         if out != shape:
             raise ValueError(f"residual: the body must preserve the shape: expected output "
@@ -192,4 +186,4 @@ def residual(*layers: Layer) -> Layer:
         y, state = body.apply(params, state, x, train=train, key=key)
         return x + y, state
 
-    return _make("residual", init, apply)
+    return Layer(init, apply, name="residual", children=body.children)

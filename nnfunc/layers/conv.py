@@ -19,8 +19,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from nnfunc.layers._base import (Layer, _as_shape, _check_fits, _check_positive_int, _make,
-                                 _kernel_params, _padding, _pair)
+from nnfunc._checks import check_int
+from nnfunc.layers._base import (Layer, as_shape, check_fits, kernel_params, as_padding,
+                                as_pair, POSITIVE_INT)
 
 __all__ = ["conv2d"]
 
@@ -94,20 +95,20 @@ def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tupl
       >>> y.shape
       (4, 14, 14, 8)
     """
-    _check_positive_int("features", features)
-    kernel = _pair("kernel_size", kernel_size)
-    strides = _pair("stride", stride)
-    dil = _pair("dilation", dilation)
-    pad = _padding(padding)
+    check_int("features", features, minimum=1, allowed=POSITIVE_INT)
+    kernel = as_pair("kernel_size", kernel_size)
+    strides = as_pair("stride", stride)
+    dil = as_pair("dilation", dilation)
+    pad = as_padding(padding)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        shape = _as_shape(input_shape, "conv2d")
+        shape = as_shape(input_shape, "conv2d")
         if len(shape) != 3:
             raise ValueError(f"conv2d expects input_shape (height, width, channels), "
                              f"got {shape}")
-        _check_fits("conv2d", shape[:2], kernel, strides, pad, dil)
+        check_fits("conv2d", shape[:2], kernel, strides, pad, dil)
         fan_in = kernel[0] * kernel[1] * shape[2]
-        return _kernel_params(key, (*kernel, shape[2], features), fan_in, w_init, b_init,
+        return kernel_params(key, (*kernel, shape[2], features), fan_in, w_init, b_init,
                               use_bias), {}
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
@@ -116,11 +117,11 @@ def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tupl
         if x.ndim != 4 or x.shape[-1] != w.shape[2]:
             raise ValueError(f"conv2d expects NHWC inputs (batch, height, width, "
                              f"{w.shape[2]}), got {tuple(x.shape)}")
-        _check_fits("conv2d", x.shape[1:3], kernel, strides, pad, dil)
+        check_fits("conv2d", x.shape[1:3], kernel, strides, pad, dil)
         y = _conv(x, w, strides, pad, dil)
         if use_bias:
             y = y + params["b"]
         return y, state
 
-    return _make("conv2d", init, apply)
+    return Layer(init, apply, name="conv2d")
 

@@ -6,7 +6,8 @@ from typing import Any, Callable, Optional
 import jax
 import jax.numpy as jnp
 
-from nnfunc.layers._base import Layer, _as_shape, _check_positive_int, _kernel_params, _make
+from nnfunc._checks import check_int
+from nnfunc.layers._base import Layer, as_shape, kernel_params, POSITIVE_INT
 
 __all__ = ["dense"]
 
@@ -44,15 +45,15 @@ def dense(features: int, *, w_init: Optional[Initializer] = None,
       >>> bool(jnp.allclose(y, jnp.ones((2, 3)) @ params['w'] + params['b']))
       True
     """
-    _check_positive_int("features", features)
+    check_int("features", features, minimum=1, allowed=POSITIVE_INT)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        shape = _as_shape(input_shape, "dense")
+        shape = as_shape(input_shape, "dense")
         if len(shape) < 1:
             raise ValueError(f"dense expects input_shape (..., in_features) with at least "
                              f"one axis, got {shape}")
         fan_in = shape[-1]
-        return _kernel_params(key, (fan_in, features), fan_in, w_init, b_init, use_bias), {}
+        return kernel_params(key, (fan_in, features), fan_in, w_init, b_init, use_bias), {}
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:
@@ -65,4 +66,4 @@ def dense(features: int, *, w_init: Optional[Initializer] = None,
             y = y + params["b"]
         return y, state
 
-    return _make("dense", init, apply)
+    return Layer(init, apply, name="dense")

@@ -1,35 +1,30 @@
-"""Per-layer activation statistics and dead-ReLU fractions for a model on a batch."""
+"""Per-layer activation statistics and dead-ReLU fractions for a model on a batch.
+
+``dead_relu_fraction`` (no underscore, not in ``__all__``) is internal API for
+``nnfunc.train``'s diagnostics.
+"""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from nnfunc.layers._base import Layer, _split
+from nnfunc.layers._base import Layer, layer_outputs
+from nnfunc.layers.activation import is_relu
 
 __all__ = ["activation_stats"]
-
-
-def _walk(layer: Layer, params: Any, state: Any, x: jax.Array, prefix: str,
-          train: bool, key: Any, out: list) -> jax.Array:
-    children = layer.children
-    if not children:
-        y, _ = layer.apply(params, state, x, train=train, key=key)
-        out.append((f"{prefix}{layer.name}", y))
-        return y
-    for i, (child, p, s, k) in enumerate(zip(children, params, state,
-                                             _split(key, len(children)))):
-        x = _walk(child, p, s, x, f"{prefix}{i}/", train, k, out)
-    return x
 
 
 def activation_stats(layer: Layer, params: Any, state: Any, x: jax.Array, *,
                      train: bool = False, key: Any = None) -> list[dict[str, Any]]:
     """Statistics of every layer's output on one batch, including dead-unit fractions.
 
-    ``serial`` containers (and models built on them: ``mlp``, ``cnn``, ...) are opened and
-    each inner layer reported, named by its path (``'2/relu'`` is layer 2). For an output
+    Containers (``serial``, ``parallel``, ``residual`` and the models built on them:
+    ``mlp``, ``cnn``, ...) are opened and each innermost layer reported, named by its path
+    (``'2/relu'`` is child 2, ``'1/0/dense'`` child 0 of child 1). The model's real
+    ``apply`` runs once, so random keys are split exactly as in training. For an output
     ``y`` of shape ``(batch, ..., units)`` the record holds::
 
         mean, std, min, max        over all of y
@@ -60,13 +55,10 @@ def activation_stats(layer: Layer, params: Any, state: Any, x: jax.Array, *,
       >>> [(s['layer'], s['dead_fraction']) for s in stats]
       [('0/dense', 0.0), ('1/relu', 1.0)]
     """
-    outputs: list = []
-    _walk(layer, params, state, jnp.asarray(x), "", train, key, outputs)
     records = []
-    for name, y in outputs:
+    for name, _, y in layer_outputs(layer, params, state, jnp.asarray(x), train=train, key=key):
         y = jnp.asarray(y)
         zero = y == 0
-        dead = jnp.all(zero.reshape(-1, y.shape[-1]), axis=0) if y.ndim >= 2 else zero
         records.append({
             "layer": name,
             "shape": tuple(y.shape),
@@ -75,6 +67,22 @@ def activation_stats(layer: Layer, params: Any, state: Any, x: jax.Array, *,
             "min": float(jnp.min(y)),
             "max": float(jnp.max(y)),
             "zero_fraction": float(jnp.mean(zero)),
-            "dead_fraction": float(jnp.mean(dead)),
+            "dead_fraction": float(jnp.mean(_dead_units(y))),
         })
     return records
+
+
+def _dead_units(y: jax.Array) -> jax.Array:
+    """Per unit (last axis): zero for every example and position."""
+    zero = y == 0
+    return jnp.all(zero.reshape(-1, y.shape[-1]), axis=0) if y.ndim >= 2 else zero
+
+
+def dead_relu_fraction(layer: Layer, params: Any, state: Any, x: jax.Array) -> float:
+    """Fraction of the units of all ReLU layers (``activation`` layers whose function is
+    ``max(x, 0)``, see ``is_relu``) that output 0 for every example of ``x``; NaN when
+    the model has no ReLU."""
+    dead = [_dead_units(jnp.asarray(y)) for _, child, y in
+            layer_outputs(layer, params, state, jnp.asarray(x)) if is_relu(child)]
+    units = sum(int(d.size) for d in dead)
+    return float(sum(jnp.sum(d) for d in dead)) / units if units else math.nan

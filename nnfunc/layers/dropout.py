@@ -6,7 +6,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc.layers._base import Layer, _is_tracer, _make, _no_params_init
+from nnfunc._checks import is_traced
+from nnfunc.layers._base import Layer, no_params_init
 
 __all__ = ["dropout"]
 
@@ -38,11 +39,11 @@ def dropout(rate: float) -> Layer:
       >>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [0.0], [2.0])
       True
     """
-    if not _is_tracer(rate):
+    if not is_traced(rate):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
 
-    init = _no_params_init("dropout")
+    init = no_params_init("dropout")
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:
@@ -55,4 +56,4 @@ def dropout(rate: float) -> Layer:
         # One multiply by a precomputed 1/(1-rate): exact and identical on every backend.
         return jnp.where(keep, x * (1.0 / (1.0 - rate)), jnp.zeros((), x.dtype)), state
 
-    return _make("dropout", init, apply)
+    return Layer(init, apply, name="dropout")

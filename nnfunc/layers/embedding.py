@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc import init as _init
-from nnfunc.layers._base import Layer, _as_shape, _check_positive_int, _is_tracer, _make
+from nnfunc._checks import check_int, is_traced
+from nnfunc.layers._base import Layer, as_shape, POSITIVE_INT
 
 __all__ = ["embedding"]
 
@@ -39,11 +40,11 @@ def embedding(num_embeddings: int, features: int, *,
       >>> y.shape, bool(jnp.all(y[0, 0] == params['w'][1]))
       ((1, 3, 4), True)
     """
-    _check_positive_int("num_embeddings", num_embeddings)
-    _check_positive_int("features", features)
+    check_int("num_embeddings", num_embeddings, minimum=1, allowed=POSITIVE_INT)
+    check_int("features", features, minimum=1, allowed=POSITIVE_INT)
 
     def init_fn(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        _as_shape(input_shape, "embedding")
+        as_shape(input_shape, "embedding")
         table_init = init or _init.normal(1.0)
         return {"w": table_init(key, (num_embeddings, features))}, {}
 
@@ -55,10 +56,10 @@ def embedding(num_embeddings: int, features: int, *,
                              f"{tuple(x.shape)}")
         if not jnp.issubdtype(x.dtype, jnp.integer):
             x = x.astype(jnp.int32)
-        if not _is_tracer(x) and x.size and (
+        if not is_traced(x) and x.size and (
                 int(x.min()) < 0 or int(x.max()) >= num_embeddings):
             raise ValueError(f"embedding ids must be in [0, {num_embeddings}), got values in "
                              f"[{int(x.min())}, {int(x.max())}]")
         return jnp.take(params["w"], x, axis=0), state
 
-    return _make("embedding", init_fn, apply)
+    return Layer(init_fn, apply, name="embedding")

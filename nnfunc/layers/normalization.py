@@ -7,13 +7,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc.layers._base import Layer, _as_shape, _is_tracer, _make
+from nnfunc._checks import is_traced
+from nnfunc.layers._base import Layer, as_shape
 
 __all__ = ["batch_norm", "layer_norm"]
 
 
 def _check_eps(eps: Any) -> None:
-    if not _is_tracer(eps) and (isinstance(eps, bool) or not isinstance(eps, (int, float))
+    if not is_traced(eps) and (isinstance(eps, bool) or not isinstance(eps, (int, float))
                                 or eps <= 0):
         raise ValueError(f"eps must be a positive number, got {eps!r}")
 
@@ -52,14 +53,14 @@ def batch_norm(momentum: float = 0.1, eps: float = 1e-5) -> Layer:
       >>> [round(v, 3) for v in state['mean'].tolist()]
       [0.2, 0.4, 0.6]
     """
-    if not _is_tracer(momentum) and (isinstance(momentum, bool)
+    if not is_traced(momentum) and (isinstance(momentum, bool)
                                      or not isinstance(momentum, (int, float))
                                      or not 0 <= momentum <= 1):
         raise ValueError(f"batch_norm momentum must be in [0, 1], got {momentum!r}")
     _check_eps(eps)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        shape = _as_shape(input_shape, "batch_norm")
+        shape = as_shape(input_shape, "batch_norm")
         if len(shape) < 1:
             raise ValueError(f"batch_norm expects input_shape (channels,) or "
                              f"(height, width, channels), got {shape}")
@@ -94,7 +95,7 @@ def batch_norm(momentum: float = 0.1, eps: float = 1e-5) -> Layer:
         y = (x - mean) * inv + params["bias"]
         return y.astype(x.dtype), new_state
 
-    return _make("batch_norm", init, apply)
+    return Layer(init, apply, name="batch_norm")
 
 
 def layer_norm(eps: float = 1e-5) -> Layer:
@@ -121,7 +122,7 @@ def layer_norm(eps: float = 1e-5) -> Layer:
     _check_eps(eps)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        shape = _as_shape(input_shape, "layer_norm")
+        shape = as_shape(input_shape, "layer_norm")
         if len(shape) < 1:
             raise ValueError(f"layer_norm expects input_shape (..., features), got {shape}")
         c = shape[-1]
@@ -138,4 +139,4 @@ def layer_norm(eps: float = 1e-5) -> Layer:
         y = (x - mean) * jax.lax.rsqrt(var + eps) * params["scale"] + params["bias"]
         return y.astype(x.dtype), state
 
-    return _make("layer_norm", init, apply)
+    return Layer(init, apply, name="layer_norm")

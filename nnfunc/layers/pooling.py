@@ -9,31 +9,31 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from nnfunc.layers._base import (Layer, _as_shape, _check_fits, _make, _no_params_init, _padding,
-                                 _pair)
+from nnfunc.layers._base import (Layer, as_shape, check_fits, no_params_init, as_padding,
+                                as_pair)
 
 __all__ = ["max_pool", "avg_pool", "flatten"]
 
 
 def _pool_setup(name: str, window: Any, stride: Any, padding: Any):
-    win = _pair("window", window)
-    strides = win if stride is None else _pair("stride", stride)
-    pad = _padding(padding)
+    win = as_pair("window", window)
+    strides = win if stride is None else as_pair("stride", stride)
+    pad = as_padding(padding)
     lax_pad = pad if isinstance(pad, str) else ((0, 0), *pad, (0, 0))
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        shape = _as_shape(input_shape, name)
+        shape = as_shape(input_shape, name)
         if len(shape) != 3:
             raise ValueError(f"{name} expects input_shape (height, width, channels), "
                              f"got {shape}")
-        _check_fits(name, shape[:2], win, strides, pad)
+        check_fits(name, shape[:2], win, strides, pad)
         return {}, {}
 
     def check(x: jax.Array) -> None:
         if x.ndim != 4:
             raise ValueError(f"{name} expects NHWC inputs (batch, height, width, channels), "
                              f"got {tuple(x.shape)}")
-        _check_fits(name, x.shape[1:3], win, strides, pad)
+        check_fits(name, x.shape[1:3], win, strides, pad)
 
     return init, check, (1, *win, 1), (1, *strides, 1), lax_pad
 
@@ -71,7 +71,7 @@ def max_pool(window: int | tuple[int, int], stride: Optional[int | tuple[int, in
         y = lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, pad)
         return y, state
 
-    return _make("max_pool", init, apply)
+    return Layer(init, apply, name="max_pool")
 
 
 def avg_pool(window: int | tuple[int, int], stride: Optional[int | tuple[int, int]] = None,
@@ -118,7 +118,7 @@ def avg_pool(window: int | tuple[int, int], stride: Optional[int | tuple[int, in
                                    strides[1:3], pad if isinstance(pad, str) else pad[1:3])
         return total / counts[None, :, :, None], state
 
-    return _make("avg_pool", init, apply)
+    return Layer(init, apply, name="avg_pool")
 
 
 def flatten() -> Layer:
@@ -133,7 +133,7 @@ def flatten() -> Layer:
       >>> y.shape
       (2, 48)
     """
-    init = _no_params_init("flatten")
+    init = no_params_init("flatten")
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:
@@ -142,4 +142,4 @@ def flatten() -> Layer:
                              f"{tuple(x.shape)}")
         return x.reshape(x.shape[0], -1), state
 
-    return _make("flatten", init, apply)
+    return Layer(init, apply, name="flatten")

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 from nnfunc import activations as _act
 from nnfunc import init as _init
 from nnfunc.layers import Layer, dense
-from nnfunc.layers._base import _as_shape, _check_positive_int, _is_tracer, _make
+from nnfunc._checks import check_int, is_traced
+from nnfunc.layers._base import as_shape, POSITIVE_INT
 
 __all__ = ["perceptron", "perceptron_update", "fit_perceptron", "linear_regression",
            "linear_regression_closed_form", "linear_regression_gd", "logistic_regression",
@@ -28,7 +29,7 @@ def _affine_model(name: str, features: int, out_fn: Optional[Callable],
     inner = dense(features, w_init=w_init or _init.zeros, b_init=_init.zeros)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        shape = _as_shape(input_shape, name)
+        shape = as_shape(input_shape, name)
         if len(shape) != 1:
             raise ValueError(f"{name} expects input_shape (in_features,), got {shape}")
         return inner.init(key, shape)
@@ -41,11 +42,11 @@ def _affine_model(name: str, features: int, out_fn: Optional[Callable],
         y, state = inner.apply(params, state, x)
         return (y if out_fn is None else out_fn(y)), state
 
-    return _make(name, init, apply)
+    return Layer(init, apply, name=name)
 
 
 def _check_lr(learning_rate: Any) -> None:
-    if not _is_tracer(learning_rate) and not float(learning_rate) > 0:
+    if not is_traced(learning_rate) and not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
 
 
@@ -79,7 +80,7 @@ def perceptron(features: int = 1, *, w_init: Optional[Initializer] = None) -> La
       >>> y[:, 0].tolist()                     # logical AND
       [0.0, 0.0, 1.0]
     """
-    _check_positive_int("features", features)
+    check_int("features", features, minimum=1, allowed=POSITIVE_INT)
     return _affine_model("perceptron", features, _act.step, w_init)
 
 
@@ -182,7 +183,7 @@ def fit_perceptron(params: dict, X: jax.Array, Y: jax.Array, *, learning_rate: f
       >>> int(mistakes)
       0
     """
-    _check_positive_int("max_epochs", max_epochs)
+    check_int("max_epochs", max_epochs, minimum=1, allowed=POSITIVE_INT)
     X, Y, lr = _perceptron_args("fit_perceptron", params, X, Y, learning_rate)
     params, epochs, mistakes = _perceptron_fit(params, X, Y, lr, jnp.asarray(max_epochs))
     return params, epochs, mistakes
@@ -207,7 +208,7 @@ def linear_regression(features: int = 1) -> Layer:
       >>> params['w'].shape, params['b'].shape
       ((3, 1), (1,))
     """
-    _check_positive_int("features", features)
+    check_int("features", features, minimum=1, allowed=POSITIVE_INT)
     return _affine_model("linear_regression", features, None, None)
 
 
@@ -280,7 +281,7 @@ def linear_regression_gd(params: dict, X: jax.Array, Y: jax.Array, *,
       (2.0, 1.0)
     """
     X, Y = _check_xy("linear_regression_gd", X, Y)
-    _check_positive_int("steps", steps)
+    check_int("steps", steps, minimum=1, allowed=POSITIVE_INT)
     _check_lr(learning_rate)
     Y = Y.reshape(Y.shape[0], -1)
     if params["w"].shape != (X.shape[1], Y.shape[1]):
@@ -337,7 +338,7 @@ def softmax_regression(num_classes: int, *, logits: bool = False) -> Layer:
       >>> p[0].tolist()
       [0.25, 0.25, 0.25, 0.25]
     """
-    _check_positive_int("num_classes", num_classes)
+    check_int("num_classes", num_classes, minimum=1, allowed=POSITIVE_INT)
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
     return _affine_model("softmax_regression", num_classes,

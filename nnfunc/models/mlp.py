@@ -8,7 +8,8 @@ import jax
 from nnfunc import activations as _act
 from nnfunc.layers import (Layer, activation as _activation, batch_norm as _batch_norm,
                            conv2d, dense, dropout as _dropout, flatten, max_pool, serial)
-from nnfunc.layers._base import _as_shape, _check_positive_int, _make
+from nnfunc._checks import check_int
+from nnfunc.layers._base import as_shape, POSITIVE_INT
 
 __all__ = ["mlp", "cnn"]
 
@@ -72,13 +73,13 @@ def mlp(sizes: Sequence[int], activation: Callable[[jax.Array], jax.Array] = _ac
     body = serial(*layers)
 
     def init_fn(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[tuple, tuple]:
-        shape = _as_shape(input_shape, "mlp")
+        shape = as_shape(input_shape, "mlp")
         if shape != (sizes[0],):
             raise ValueError(f"mlp expects input_shape ({sizes[0]},) (sizes[0]), got {shape}; "
                              f"flatten images first, e.g. serial(flatten(), mlp(...))")
         return body.init(key, shape)
 
-    return _make("mlp", init_fn, body.apply, children=body.children)
+    return Layer(init_fn, body.apply, name="mlp", children=body.children)
 
 
 def cnn(num_classes: int = 10, *,
@@ -105,9 +106,13 @@ def cnn(num_classes: int = 10, *,
       >>> logits.shape
       (2, 10)
     """
-    _check_positive_int("num_classes", num_classes)
+    check_int("num_classes", num_classes, minimum=1, allowed=POSITIVE_INT)
     act = _activation(activation)
     body = serial(conv2d(6, 5, padding=2), act, max_pool(2),
                   conv2d(16, 5, padding="VALID"), act, max_pool(2), flatten(),
                   dense(120), act, dense(84), act, dense(num_classes))
-    return _make("cnn", body.init, body.apply, children=body.children)
+
+    def init_fn(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[tuple, tuple]:
+        return body.init(key, input_shape)
+
+    return Layer(init_fn, body.apply, name="cnn", children=body.children)
