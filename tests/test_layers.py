@@ -571,3 +571,64 @@ def test_activation_stats_reports_dead_relus_per_layer():
     assert relu["max"] == pytest.approx(hidden.max(), rel=1e-5)
     assert relu["shape"] == (16, 4)
     assert stats[0]["dead_fraction"] == 0.0
+
+
+# ---------------------------------------------------------------- layer metadata
+
+def test_rewrapping_a_containers_functions_keeps_name_and_children():
+    net = L.serial(L.dense(3), L.activation(jnp.tanh), L.dense(2))
+    names = ["dense", "tanh", "dense"]
+    jitted = L.Layer(net.init, jax.jit(net.apply))
+    assert jitted.name == "serial" and [c.name for c in jitted.children] == names
+    replaced = net._replace(apply=jax.jit(net.apply))
+    assert replaced.name == "serial" and [c.name for c in replaced.children] == names
+    init, apply = net                            # stax-style unpacking still works
+    assert L.Layer(init, apply).children == net.children
+    params, state = jitted.init(KEY, (4,))
+    y, _ = jitted.apply(params, state, jnp.ones((5, 4)))
+    assert y.shape == (5, 2)
+
+
+def test_a_model_built_on_a_serial_does_not_rename_it():
+    body = L.serial(L.dense(3), L.dense(2))
+    outer = L.Layer(body.init, body.apply, name="mine", children=body.children)
+    assert (outer.name, body.name) == ("mine", "serial")
+    mlp = nf.models.mlp([4, 8, 2])
+    assert mlp.name == "mlp" and [c.name for c in mlp.children] == ["dense", "relu", "dense"]
+    assert nf.models.cnn().name == "cnn"
+    assert repr(L.serial(L.dense(2), L.flatten())) == "serial(dense(), flatten())"
+
+
+def test_every_container_reports_its_children():
+    a, b = L.dense(2), L.dense(3)
+    assert L.parallel(a, b).children == (a, b)
+    assert L.residual(a, L.activation(jnp.tanh)).children[0] is a
+
+
+def test_activation_stats_opens_parallel_and_residual():
+    relu = L.activation(nf.activations.relu)
+    net = L.serial(L.dense(4), L.parallel(L.dense(2), L.serial(L.dense(3), relu)),
+                   L.residual(L.dense(5), relu))
+    params, state = net.init(KEY, (3,))
+    x = jnp.asarray(_float_input((8, 3)), jnp.float32)
+    stats = L.activation_stats(net, params, state, x)
+    assert [s["layer"] for s in stats] == ["0/dense", "1/0/dense", "1/1/0/dense",
+                                           "1/1/1/relu", "2/0/dense", "2/1/relu"]
+    # the residual body's relu output is what the body computes, before the skip
+    h = np.asarray(x) @ np.asarray(params[0]["w"]) + np.asarray(params[0]["b"])
+    p = np.concatenate([h @ np.asarray(params[1][0]["w"]) + np.asarray(params[1][0]["b"]),
+                        np.maximum(h @ np.asarray(params[1][1][0]["w"])
+                                   + np.asarray(params[1][1][0]["b"]), 0)], axis=-1)
+    body = np.maximum(p @ np.asarray(params[2][0]["w"]) + np.asarray(params[2][0]["b"]), 0)
+    assert stats[-1]["mean"] == pytest.approx(body.mean(), rel=1e-5)
+    assert stats[-1]["shape"] == (8, 5)
+
+
+def test_relus_are_recognised_by_their_values_not_their_names():
+    from nnfunc.layers.activation import is_relu
+    assert is_relu(L.activation(nf.activations.relu))
+    assert is_relu(L.activation(jax.nn.relu))
+    assert is_relu(L.activation(lambda x: jnp.maximum(x, 0.0)))       # a lambda counts
+    assert not is_relu(L.activation(nf.activations.leaky_relu))      # negative slope
+    assert not is_relu(L.activation(jnp.tanh))
+    assert not is_relu(L.dense(3))

@@ -1,4 +1,4 @@
-"""nnfunc.train core: init_state, make_step, make_epoch, evaluate, checkpoints, sweep."""
+"""nnfunc.train core: init_state, make_step, make_epoch, evaluate, checkpoints."""
 
 import jax
 import jax.numpy as jnp
@@ -294,48 +294,3 @@ def test_checkpoint_corrupt_truncated_and_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz", "good.npz"]
     np.testing.assert_array_equal(nf.train.load_checkpoint(good, {"w": jnp.zeros(1000)})["w"],
                                   np.arange(1000.0))
-
-
-# ------------------------------------------------------------------- sweep
-
-def test_sweep_runs_equal_separate_fits():
-    lrs = [0.003, 0.03]
-    res = nf.train.sweep(MODEL, ADAM, CE, (X, Y), hparams={"learning_rate": lrs}, epochs=2,
-                         batch_size=25, key=7, eval_data=(X[:40], Y[:40]))
-    assert res.history["loss"].shape == (2, 2) and res.state.params[0]["w"].shape == (2, 8, 16)
-    assert not res.diverged.any()
-    for i, lr in enumerate(lrs):
-        # == fit(adam(learning_rate=lr), key=7): the same start state, one compilation
-        ts = nf.train.init_state(MODEL, ADAM, 7, (8,))
-        ts = ts._replace(opt_state=nf.optim.set_hparams(ts.opt_state, learning_rate=lr))
-        r = nf.train.fit(MODEL, ADAM, CE, (X, Y), epochs=2, state=ts,
-                         batch_size=25, eval_data=(X[:40], Y[:40]), progress=False)
-        for a, b in zip(jax.tree_util.tree_leaves(r.state.params),
-                        jax.tree_util.tree_leaves(res.state.params)):
-            np.testing.assert_allclose(b[i], a, rtol=2e-5, atol=2e-6)
-        for k in ("loss", "accuracy", "eval_loss", "eval_accuracy", "lr"):
-            np.testing.assert_allclose(res.history[k][i], r.history[k], rtol=2e-5, atol=1e-6)
-        assert int(res.state.step[i]) == 8
-
-
-def test_sweep_over_seeds_and_hparams():
-    res = nf.train.sweep(MODEL, SGD, CE, (X, Y), hparams={"learning_rate": [0.1, 0.1]},
-                         seeds=[1, 2], epochs=1, batch_size=50, key=0)
-    w = res.state.params[0]["w"]
-    assert not np.allclose(w[0], w[1])              # different seeds, different runs
-    k1 = jax.random.fold_in(jax.random.key(0), 1)
-    r = nf.train.fit(MODEL, SGD, CE, (X, Y), epochs=1, batch_size=50, key=k1, progress=False)
-    np.testing.assert_allclose(w[0], r.state.params[0]["w"], rtol=2e-5, atol=2e-6)
-
-
-@pytest.mark.parametrize("kwargs,match", [
-    ({}, "hparams"),
-    ({"hparams": {"learning_rate": [0.1, 0.2]}, "seeds": [1]}, "same length"),
-    ({"hparams": {"nope": [0.1]}}, "unknown hyperparameter"),
-    ({"hparams": {"learning_rate": [-1.0]}}, "learning_rate must be >= 0"),
-    ({"hparams": {"learning_rate": 0.1}}, "1-D"),
-    ({"seeds": [-1]}, "seeds"),
-])
-def test_sweep_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        nf.train.sweep(MODEL, SGD, CE, (X, Y), epochs=1, batch_size=50, **kwargs)

@@ -326,10 +326,35 @@ def test_mnist_mlp_reaches_94_5_percent():
     assert r.history["eval_accuracy"][-1] >= 0.945, r.history["eval_accuracy"]
 
 
-@pytest.mark.parametrize("train_fn", ["fit", "sweep"])
-def test_bad_eval_batch_size_names_its_argument(train_fn):
-    kwargs = {"progress": False} if train_fn == "fit" else {}
-    with pytest.raises(ValueError, match=r"eval_batch_size must be an int >= 1, got 0"):
-        getattr(nf.train, train_fn)(nf.models.mlp([X.shape[1], 2]), nf.optim.sgd(0.1), CE,
-                                    (X, Y), epochs=1, batch_size=10, eval_batch_size=0,
-                                    **kwargs)
+def test_dead_relu_counts_a_lambda_relu_and_not_leaky_relu():
+    def dead_model(act):
+        return nf.layers.serial(nf.layers.dense(16, b_init=nf.init.constant(-100.0)),
+                                nf.layers.activation(act), nf.layers.dense(3))
+    for act, expected in ((lambda x: jnp.maximum(x, 0.0), 1.0),
+                          (nf.activations.leaky_relu, None)):
+        r = nf.train.fit(dead_model(act), ADAM, CE, (X, Y), epochs=1, batch_size=25, key=0,
+                         progress=False, diagnostics=True)
+        if expected is None:            # no ReLU in the model: NaN, not a dead fraction
+            assert np.isnan(r.history["dead_relu"][0])
+        else:
+            assert r.history["dead_relu"] == [expected]
+
+
+def test_only_the_skip_nonfinite_state_type_lets_training_go_on():
+    from typing import NamedTuple
+
+    class MySkipNonfiniteState(NamedTuple):      # a look-alike name is not the marker
+        count: jax.Array
+        hparams: dict
+
+    sgd = nf.optim.sgd(learning_rate=0.1)
+    lookalike = nf.optim.Optimizer(
+        lambda p: MySkipNonfiniteState(jnp.zeros((), jnp.int32), {}),
+        lambda g, s, p=None: (jax.tree_util.tree_map(lambda x: -0.1 * x, g), s))
+    def loss(logits, y):
+        return CE(logits, y) * jnp.nan
+    with pytest.raises(nf.train.NonFiniteLossError):
+        nf.train.fit(MODEL, lookalike, loss, (X, Y), epochs=1, batch_size=25, progress=False)
+    wrapped = nf.optim.chain(nf.optim.skip_nonfinite(sgd))      # found inside a chain too
+    r = nf.train.fit(MODEL, wrapped, loss, (X, Y), epochs=1, batch_size=25, progress=False)
+    assert bool(jnp.all(jnp.isfinite(r.state.params[0]["w"])))

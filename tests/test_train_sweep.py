@@ -1,13 +1,30 @@
-"""nf.train.sweep: the scanned-runs program (large models on CPU) and how it is chosen."""
+"""nf.train.sweep: runs equal separate fits (vmapped and scanned), seeds, bad arguments."""
 import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
+
 import nnfunc as nf
 
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
 X = jax.random.normal(jax.random.key(0), (100, 8))
 Y = (X[:, 0] + X[:, 1] > 0).astype(jnp.int32)
+MODEL = nf.models.mlp([8, 16, 3])
+SGD = nf.optim.sgd(learning_rate=0.1)
+ADAM = nf.optim.adam(learning_rate=0.01)
+
+
+def _blobs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n).astype(np.int32)
+    centers = rng.normal(size=(3, 8)) * 2
+    x = (centers[y] + rng.normal(size=(n, 8))).astype(np.float32)
+    return jnp.asarray(x), jnp.asarray(y)
+
+
+XB, YB = _blobs(100)      # three classes, as in test_train_core / test_train_fit
 
 
 def test_sweep_scanned_runs_equal_separate_fits(monkeypatch):
@@ -64,3 +81,57 @@ def test_sweep_over_weight_decay_of_an_optimizer_built_without_it():
     # the decay really acted: the decayed run's weights are smaller
     assert float(jnp.sum(res.state.params[0]["w"][1] ** 2)) < \
         float(jnp.sum(res.state.params[0]["w"][0] ** 2))
+
+
+# ------------------------------------------------------------------- sweep
+
+def test_sweep_runs_equal_separate_fits():
+    lrs = [0.003, 0.03]
+    res = nf.train.sweep(MODEL, ADAM, CE, (XB, YB), hparams={"learning_rate": lrs}, epochs=2,
+                         batch_size=25, key=7, eval_data=(XB[:40], YB[:40]))
+    assert res.history["loss"].shape == (2, 2) and res.state.params[0]["w"].shape == (2, 8, 16)
+    assert not res.diverged.any()
+    for i, lr in enumerate(lrs):
+        # == fit(adam(learning_rate=lr), key=7): the same start state, one compilation
+        ts = nf.train.init_state(MODEL, ADAM, 7, (8,))
+        ts = ts._replace(opt_state=nf.optim.set_hparams(ts.opt_state, learning_rate=lr))
+        r = nf.train.fit(MODEL, ADAM, CE, (XB, YB), epochs=2, state=ts,
+                         batch_size=25, eval_data=(XB[:40], YB[:40]), progress=False)
+        for a, b in zip(jax.tree_util.tree_leaves(r.state.params),
+                        jax.tree_util.tree_leaves(res.state.params)):
+            np.testing.assert_allclose(b[i], a, rtol=2e-5, atol=2e-6)
+        for k in ("loss", "accuracy", "eval_loss", "eval_accuracy", "lr"):
+            np.testing.assert_allclose(res.history[k][i], r.history[k], rtol=2e-5, atol=1e-6)
+        assert int(res.state.step[i]) == 8
+
+
+def test_sweep_over_seeds_and_hparams():
+    res = nf.train.sweep(MODEL, SGD, CE, (XB, YB), hparams={"learning_rate": [0.1, 0.1]},
+                         seeds=[1, 2], epochs=1, batch_size=50, key=0)
+    w = res.state.params[0]["w"]
+    assert not np.allclose(w[0], w[1])              # different seeds, different runs
+    k1 = jax.random.fold_in(jax.random.key(0), 1)
+    r = nf.train.fit(MODEL, SGD, CE, (XB, YB), epochs=1, batch_size=50, key=k1, progress=False)
+    np.testing.assert_allclose(w[0], r.state.params[0]["w"], rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({}, "hparams"),
+    ({"hparams": {"learning_rate": [0.1, 0.2]}, "seeds": [1]}, "same length"),
+    ({"hparams": {"nope": [0.1]}}, "unknown hyperparameter"),
+    ({"hparams": {"learning_rate": [-1.0]}}, "learning_rate must be >= 0"),
+    ({"hparams": {"learning_rate": 0.1}}, "1-D"),
+    ({"seeds": [-1]}, "seeds"),
+])
+def test_sweep_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        nf.train.sweep(MODEL, SGD, CE, (XB, YB), epochs=1, batch_size=50, **kwargs)
+
+
+@pytest.mark.parametrize("train_fn", ["fit", "sweep"])
+def test_bad_eval_batch_size_names_its_argument(train_fn):
+    kwargs = {"progress": False} if train_fn == "fit" else {}
+    with pytest.raises(ValueError, match=r"eval_batch_size must be an int >= 1, got 0"):
+        getattr(nf.train, train_fn)(nf.models.mlp([XB.shape[1], 2]), nf.optim.sgd(0.1), CE,
+                                    (XB, YB), epochs=1, batch_size=10, eval_batch_size=0,
+                                    **kwargs)

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from nnfunc import schedules as _schedules
+from nnfunc._checks import check_int
 from nnfunc.optim import get_hparams, set_hparams
 from nnfunc.train.checkpoint import save_checkpoint
-from nnfunc.train.state import TrainState, _check_int, _copy_state
+from nnfunc.train.state import TrainState, copy_state
 
 __all__ = ["Run", "Callback", "EarlyStopping", "Checkpoint", "ReduceLROnPlateau",
            "LearningRateLogger", "LambdaCallback"]
@@ -110,7 +111,7 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "eval_loss", *, patience: int = 5,
                  min_delta: float = 0.0, mode: str = "auto", restore_best: bool = False):
         self.monitor = monitor
-        self.patience = _check_int("patience", patience, 1)
+        self.patience = check_int("patience", patience, minimum=1, allowed="an int >= 1")
         if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
             raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
         self.min_delta = float(min_delta)
@@ -131,7 +132,7 @@ class EarlyStopping(Callback):
         if better:
             self.best, self.best_epoch, self.wait = value, run.epoch, 0
             if self.restore_best:
-                self._best_state = _copy_state(run.state)
+                self._best_state = copy_state(run.state)
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -166,8 +167,8 @@ class Checkpoint(Callback):
     def __init__(self, directory: str | os.PathLike, *, every: int = 1, keep: int = 3,
                  prefix: str = "checkpoint"):
         self.directory = os.fspath(directory)
-        self.every = _check_int("every", every, 1)
-        self.keep = _check_int("keep", keep, 1)
+        self.every = check_int("every", every, minimum=1, allowed="an int >= 1")
+        self.keep = check_int("keep", keep, minimum=1, allowed="an int >= 1")
         if not re.fullmatch(r"[\w.-]+", prefix):
             raise ValueError(f"prefix must be letters, digits, '_', '-' or '.', got {prefix!r}")
         self.prefix = prefix

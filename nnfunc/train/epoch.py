@@ -11,105 +11,16 @@ batch is padded and the padding masked out).
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Optional, Sequence
-
-import jax
-import jax.numpy as jnp
 
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
-from nnfunc.train.metrics import _forward, is_classification
+from nnfunc.train._program import LossFn, Regularizer, jitted_epoch, jitted_eval
+from nnfunc.train._validate import check_batch_size, check_builder_args, check_data_shapes
 from nnfunc.train.parallel import make_mesh, replicate
-from nnfunc.train.state import TrainState, _check_int
-from nnfunc.train.step import (LossFn, Regularizer, _cached, _check_builder_args,
-                               _check_loss_output, _learning_rate, _step_body)
+from nnfunc.train.state import TrainState
 
 __all__ = ["make_epoch", "evaluate"]
-
-
-def _check_batch_size(batch_size: Any) -> int:
-    return _check_int("batch_size", batch_size, 1)
-
-
-def _check_data_shapes(x: Any, y: Any, batch_size: int, *, name: str = "data") -> None:
-    """Static checks (shapes only), so they also run while tracing."""
-    if jnp.ndim(x) < 1 or jnp.ndim(y) < 1:
-        raise ValueError(f"{name}: X and Y need a leading example axis, got shapes "
-                         f"{jnp.shape(x)} and {jnp.shape(y)}")
-    if jnp.shape(x)[0] != jnp.shape(y)[0]:
-        raise ValueError(f"{name}: X and Y must have the same number of examples, got "
-                         f"{jnp.shape(x)[0]} and {jnp.shape(y)[0]}")
-    if batch_size > jnp.shape(x)[0]:
-        raise ValueError(f"batch_size must be <= the number of examples "
-                         f"({jnp.shape(x)[0]}), got {batch_size}")
-
-
-def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, jax.Array]:
-    """Advance the key and draw this epoch's batches: indices of shape (N // B, B)."""
-    key, perm_key = jax.random.split(ts.key)
-    steps = n // batch_size
-    idx = jax.random.permutation(perm_key, n)[: steps * batch_size].reshape(steps, batch_size)
-    return ts._replace(key=key), idx.astype(jnp.int32)
-
-
-def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: jax.Array,
-                 idx: jax.Array) -> tuple[TrainState, dict]:
-    """``lax.scan`` of the step over the rows of ``idx``; per-step metrics stacked, except
-    ``lr``, which the final optimizer state holds (one GPU kernel less per step)."""
-    names: list[str] = []       # the metric names, in stacking order (set while tracing)
-
-    def scan_body(ts, i):
-        xb = x.at[i].get(mode="promise_in_bounds")
-        yb = y.at[i].get(mode="promise_in_bounds")
-        ts, metrics = body(ts, xb, yb)
-        del metrics["lr"]
-        names[:] = sorted(metrics)
-        # One stacked vector per step: one dynamic-update-slice kernel, not one per metric.
-        return ts, jnp.stack([metrics[k] for k in names])
-
-    ts, stacked = jax.lax.scan(scan_body, ts, idx)
-    return ts, {k: stacked[:, j] for j, k in enumerate(names)}
-
-
-def _summarize(per_step: dict, opt_state: Any) -> dict:
-    """Epoch metrics from per-step ones: means, the first non-finite step, and the lr of
-    the last step (read from the optimizer state after it)."""
-    out = {k: jnp.mean(v) for k, v in per_step.items()}
-    out["lr"] = _learning_rate(opt_state)
-    bad = ~jnp.isfinite(per_step["loss"])
-    out["nonfinite_step"] = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
-    return out
-
-
-@_cached
-def _epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                 mesh):
-    """The un-jitted pieces of an epoch: (start, run_batches, whole_epoch)."""
-    body = _step_body(model, opt, loss_fn, regularizer=regularizer,
-                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh)
-
-    def start(ts, x, y):
-        _check_data_shapes(x, y, batch_size)
-        return _epoch_start(ts, x.shape[0], batch_size)
-
-    def run(ts, x, y, idx):
-        return _run_batches(body, ts, x, y, idx)
-
-    def epoch(ts, x, y):
-        ts, idx = start(ts, x, y)
-        ts, per_step = run(ts, x, y, idx)
-        return ts, _summarize(per_step, ts.opt_state)
-
-    return start, run, epoch
-
-
-@_cached
-def _jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                  mesh, donate):
-    epoch = _epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                         diagnostics, mesh)[2]
-    return jax.jit(epoch, donate_argnums=(0,) if donate else ())
 
 
 def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *,
@@ -152,10 +63,10 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
       >>> int(ts.step), bool(m['accuracy'] > 0.8)
       (20, True)
     """
-    _check_builder_args(model, opt, loss_fn, regularizer)
-    batch_size = _check_batch_size(batch_size)
+    check_builder_args(model, opt, loss_fn, regularizer)
+    batch_size = check_batch_size(batch_size)
     mesh = None if devices is None else make_mesh(devices, batch_size=batch_size)
-    fn = _jitted_epoch(model, opt, loss_fn, batch_size, regularizer, bool(mixed_precision),
+    fn = jitted_epoch(model, opt, loss_fn, batch_size, regularizer, bool(mixed_precision),
                        bool(diagnostics), mesh, bool(donate))
     if mesh is None:
         return fn
@@ -168,43 +79,6 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
 
 # ---------------------------------------------------------------------------------------
 # evaluation
-
-@_cached
-def _jitted_eval(model, loss_fn, batch_size, mixed_precision):
-    def ev(params, model_state, x, y):
-        n = x.shape[0]
-        bs = min(batch_size, n)
-        steps = math.ceil(n / bs)
-        pad = steps * bs - n
-        xp = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
-        yp = jnp.pad(y, [(0, pad)] + [(0, 0)] * (y.ndim - 1))
-        valid = (jnp.arange(steps * bs) < n).reshape(steps, bs)
-
-        def body(carry, j):
-            xb = jax.lax.dynamic_slice_in_dim(xp, j * bs, bs)
-            yb = jax.lax.dynamic_slice_in_dim(yp, j * bs, bs)
-            logits, _ = _forward(model, params, model_state, xb, train=False, key=None,
-                                 mixed_precision=mixed_precision)
-            per_example = loss_fn(logits, yb)
-            _check_loss_output(per_example, bs)
-            w = valid[j]
-            loss_sum = jnp.sum(jnp.where(w, per_example, 0.0))
-            out = {"loss": carry["loss"] + loss_sum}
-            if "accuracy" in carry:
-                hit = jnp.argmax(logits, axis=-1) == yb
-                out["accuracy"] = carry["accuracy"] + jnp.sum(jnp.where(w, hit, False))
-            return out, None
-
-        logits_shape = jax.eval_shape(
-            lambda: _forward(model, params, model_state, xp[:bs], train=False, key=None,
-                             mixed_precision=mixed_precision)[0])
-        init = {"loss": jnp.zeros((), jnp.float32)}
-        if is_classification(logits_shape, yp[:bs]):
-            init["accuracy"] = jnp.zeros((), jnp.float32)
-        totals, _ = jax.lax.scan(body, init, jnp.arange(steps))
-        return {k: v / n for k, v in totals.items()}
-
-    return jax.jit(ev)
 
 
 def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: tuple[Any, Any], *,
@@ -237,8 +111,8 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: tuple[Any, Any
       >>> sorted(m)
       ['accuracy', 'loss']
     """
-    batch_size = _check_batch_size(batch_size)
+    batch_size = check_batch_size(batch_size)
     x, y = data
-    _check_data_shapes(x, y, 1, name="eval data")
-    fn = _jitted_eval(model, loss_fn, batch_size, bool(mixed_precision))
+    check_data_shapes(x, y, 1, name="eval data")
+    fn = jitted_eval(model, loss_fn, batch_size, bool(mixed_precision))
     return fn(ts.params, ts.model_state, x, y)

@@ -3,27 +3,28 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, NamedTuple, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from nnfunc import optim as _optim
-from nnfunc.layers import Layer, activation_stats
-from nnfunc.optim import Optimizer
+from nnfunc._checks import check_int
+from nnfunc.layers import Layer
+from nnfunc.layers.diagnostics import dead_relu_fraction
+from nnfunc.optim import Optimizer, SkipNonfiniteState
+from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
+                                   epoch_parts, jitted_epoch, jitted_eval, summarize)
+from nnfunc.train._validate import as_train_data, check_batch_size, check_builder_args
 from nnfunc.train.callbacks import Callback, Run
-from nnfunc.train.epoch import (_check_batch_size, _check_data_shapes, _epoch_parts,
-                                _jitted_epoch, _jitted_eval, _summarize)
-from nnfunc.train.metrics import _forward, is_classification
 from nnfunc.train.parallel import make_mesh, replicate
-from nnfunc.train.state import TrainState, _check_int, _copy_state, init_state
-from nnfunc.train.step import LossFn, Regularizer, _cached, _check_builder_args
+from nnfunc.train.state import TrainState, copy_state, init_state
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit"]
 
 # Batch-progress granularity: an epoch runs as this many compiled scans when the
 # progress bar is on (one scan otherwise).
 _PROGRESS_CHUNKS = 10
+_HOOKS = ("on_train_begin", "on_epoch_end", "on_train_end")
 
 
 class FitResult(NamedTuple):
@@ -38,103 +39,90 @@ class NonFiniteLossError(FloatingPointError, ValueError):
     """The training loss became NaN or infinite; the message names the epoch and step."""
 
 
+class _Plan(NamedTuple):
+    """Everything :func:`fit` prepares once, before its first epoch."""
+
+    model: Layer
+    state: TrainState
+    x: jax.Array
+    y: jax.Array
+    eval_data: Optional[tuple[jax.Array, jax.Array]]
+    run_epoch: Callable          # (ts, batch_bar) -> (ts, metrics)
+    evaluate: Callable           # (params, model_state, X, Y) -> metrics
+    steps: int
+    batch_size: int
+    skips_nonfinite: bool
+    probe: Optional[jax.Array]   # examples for the dead-ReLU diagnostic
+
+
 # ---------------------------------------------------------------------------------------
-# validation before training
+# before the first epoch
 
-def _check_finite(name: str, a: jax.Array) -> None:
-    if jnp.issubdtype(a.dtype, jnp.inexact) and not bool(jnp.all(jnp.isfinite(a))):
-        bad = int(jnp.sum(~jnp.isfinite(a)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean the data "
-                         f"before training")
+def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, callbacks,
+             progress, devices, state, regularizer, mixed_precision, diagnostics,
+             eval_batch_size) -> _Plan:
+    """Validate everything, build or copy the state, shard it, pick the compiled epoch."""
+    check_builder_args(model, opt, loss_fn, regularizer)
+    check_int("epochs", epochs, minimum=0, allowed="an int >= 0")
+    batch_size = check_batch_size(batch_size)
+    eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1,
+                                allowed="an int >= 1")
+    for cb in callbacks:
+        if not any(hasattr(cb, h) for h in _HOOKS):
+            raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
+                             f"hooks (subclass nf.train.Callback), got {cb!r}")
+    x, y, ev = as_train_data(data, eval_data, batch_size)
+    mixed_precision, diagnostics = bool(mixed_precision), bool(diagnostics)
+    ts = _starting_state(model, opt, key, x, state)
+    check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
+    if ev is not None:
+        check_model_fits(model, loss_fn, ts, *ev, "eval_data", mixed_precision)
+
+    mesh = None
+    if devices is not None:
+        mesh = make_mesh(devices, batch_size=batch_size)
+        ts, x, y = replicate((ts, x, y), mesh)
+        ev = None if ev is None else replicate(ev, mesh)
+    args = (model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics, mesh)
+    if progress:
+        parts = _progress_parts(*args)
+        run_epoch = lambda ts, bar: _chunked_epoch(parts, ts, x, y, bar)  # noqa: E731
+    else:
+        epoch_fn = jitted_epoch(*args, True)
+        run_epoch = lambda ts, bar: epoch_fn(ts, x, y)  # noqa: E731
+    probe = (ev[0] if ev is not None else x)[:1000] if diagnostics else None
+    return _Plan(model, ts, x, y, ev, run_epoch,
+                 jitted_eval(model, loss_fn, eval_batch_size, mixed_precision),
+                 x.shape[0] // batch_size, batch_size, _skips_nonfinite(ts.opt_state), probe)
 
 
-def _as_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
-    if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise ValueError(f"{name} must be a pair (X, Y) of arrays, got {type(data).__name__}")
-    x, y = (d if isinstance(d, jax.Array) else jnp.asarray(d) for d in data)
-    _check_data_shapes(x, y, 1, name=name)
-    _check_finite(f"{name} X", x)
-    _check_finite(f"{name} Y", y)
-    return x, y
-
-
-def _as_train_data(data: Any, eval_data: Any, batch_size: int):
-    """Validated ``(X, Y, eval)``: ``eval`` is ``None`` or the validated ``eval_data``."""
-    x, y = _as_data(data, "data")
-    _check_data_shapes(x, y, batch_size)
-    return x, y, None if eval_data is None else _as_data(eval_data, "eval_data")
-
-
-def _check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array,
-                      y: jax.Array, name: str, mixed_precision: bool) -> None:
-    """Shape-check model and loss abstractly; check label ranges for classification."""
-    xs, ys = x[:2], y[:2]
-    try:
-        logits = jax.eval_shape(lambda p, s, v: _forward(
-            model, p, s, v, train=False, key=None, mixed_precision=mixed_precision)[0],
-            ts.params, ts.model_state, xs)
-    except Exception as err:  # the model's own message says what is wrong
-        raise ValueError(f"the model cannot be applied to {name} X of example shape "
-                         f"{tuple(x.shape[1:])}: {err}") from err
-    try:
-        per_example = jax.eval_shape(loss_fn, logits, ys)
-    except Exception as err:
-        raise ValueError(f"the model's output shape {tuple(logits.shape[1:])} (per example) "
-                         f"does not fit loss_fn with {name} Y of example shape "
-                         f"{tuple(y.shape[1:])}: {err}") from err
-    if tuple(per_example.shape) != (xs.shape[0],):
-        raise ValueError(f"loss_fn must return one loss per example, shape ({xs.shape[0]},), "
-                         f"got {tuple(per_example.shape)} for model output shape "
-                         f"{tuple(logits.shape)}; use reduction='none'")
-    if is_classification(logits, ys):
-        classes = logits.shape[-1]
-        lo, hi = int(jnp.min(y)), int(jnp.max(y))
-        if lo < 0 or hi >= classes:
-            raise ValueError(f"{name} labels must be in [0, {classes}) for a model with "
-                             f"{classes} outputs, got values in [{lo}, {hi}]")
+def _starting_state(model, opt, key, x, state) -> TrainState:
+    if state is None:
+        return init_state(model, opt, key, x.shape[1:])
+    if not isinstance(state, TrainState):
+        raise ValueError(f"state must be a TrainState, got {type(state).__name__}")
+    return copy_state(state)  # never consume the caller's
 
 
 def _skips_nonfinite(opt_state: Any) -> bool:
-    """Whether the optimizer is wrapped in a skip-non-finite transform (it then leaves the
-    parameters unchanged on a non-finite step, so training may go on)."""
-    def visit(x) -> bool:
-        if isinstance(x, tuple) and hasattr(x, "_fields") and (
-                isinstance(x, _optim.SkipNonfiniteState)
-                or "skipnonfinite" in type(x).__name__.lower()):
-            return True
-        if isinstance(x, (tuple, list)):
-            return any(visit(c) for c in x)
-        return isinstance(x, dict) and any(visit(c) for c in x.values())
-    return visit(opt_state)
-
-
-@jax.jit
-def _all_finite(tree: Any) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)
-              if jnp.issubdtype(a.dtype, jnp.inexact)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
-def _dead_relu_fraction(model: Layer, ts: TrainState, x: jax.Array) -> float:
-    """Fraction of ReLU units (over all ReLU layers) that output 0 for every example."""
-    stats = activation_stats(model, ts.params, ts.model_state, x)
-    relus = [s for s in stats if "relu" in s["layer"].rsplit("/", 1)[-1].lower()]
-    units = sum(s["shape"][-1] for s in relus)
-    if not units:
-        return math.nan
-    return sum(s["dead_fraction"] * s["shape"][-1] for s in relus) / units
+    """Whether the optimizer is wrapped in ``nf.optim.skip_nonfinite`` (found by its state
+    type): it then leaves the parameters unchanged on a non-finite step, so training may
+    go on."""
+    found = jax.tree_util.tree_leaves(
+        opt_state, is_leaf=lambda s: isinstance(s, SkipNonfiniteState))
+    return any(isinstance(s, SkipNonfiniteState) for s in found)
 
 
 # ---------------------------------------------------------------------------------------
-# the loop
+# one epoch: train, check, evaluate
 
-@_cached
+@cached
 def _progress_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
                     diagnostics, mesh):
-    start, run, _ = _epoch_parts(model, opt, loss_fn, batch_size, regularizer,
-                                 mixed_precision, diagnostics, mesh)
+    start, run, _ = epoch_parts(model, opt, loss_fn, batch_size, regularizer,
+                                mixed_precision, diagnostics, mesh)
     return (jax.jit(start, donate_argnums=(0,)), jax.jit(run, donate_argnums=(0,)),
-            jax.jit(lambda chunks, opt_state: _summarize(
+            jax.jit(lambda chunks, opt_state: summarize(
                 {k: jnp.concatenate([c[k] for c in chunks]) for k in chunks[0]}, opt_state)))
 
 
@@ -142,7 +130,7 @@ def _chunked_epoch(parts, ts, x, y, bar):
     """One epoch as several scans, updating the batch bar between them. The next chunk
     is dispatched before the previous one's metrics are read, so the device never waits
     for the host."""
-    start, run, summarize = parts
+    start, run, summarize_chunks = parts
     ts, idx = start(ts, x, y)
     steps = idx.shape[0]
     size = max(1, math.ceil(steps / _PROGRESS_CHUNKS))
@@ -154,18 +142,99 @@ def _chunked_epoch(parts, ts, x, y, bar):
         pending = per_step
         chunks.append(per_step)
     _show_chunk(bar, pending)
-    return ts, summarize(chunks, ts.opt_state)
+    return ts, summarize_chunks(chunks, ts.opt_state)
 
 
 def _show_chunk(bar, per_step) -> None:
-    if bar is None:
-        return
     post = {"loss": f"{float(jnp.mean(per_step['loss'])):.4f}"}
     if "accuracy" in per_step:
         post["acc"] = f"{float(jnp.mean(per_step['accuracy'])):.4f}"
     bar.set_postfix(post, refresh=False)
     bar.update(int(per_step["loss"].shape[0]))
 
+
+def _train_epoch(plan: _Plan, ts: TrainState, epoch: int, bar) -> tuple[TrainState, dict]:
+    """Run one compiled epoch; its mean metrics, wall time and throughput as floats."""
+    start_step = int(ts.step)
+    t0 = time.perf_counter()
+    ts, metrics = plan.run_epoch(ts, bar)
+    metrics = jax.device_get(metrics)
+    seconds = time.perf_counter() - t0
+    bad_step = int(metrics.pop("nonfinite_step"))
+    if (bad_step >= 0 and not plan.skips_nonfinite) or not bool(all_finite(ts.params)):
+        where = (f"step {bad_step} of the epoch (global step {start_step + bad_step})"
+                 if bad_step >= 0 else "an unknown step (the loss stayed finite)")
+        raise NonFiniteLossError(
+            f"non-finite training loss or parameters in epoch {epoch} (0-based) at "
+            f"{where}; lower the learning rate, check the data, or wrap the "
+            f"optimizer in nf.optim.skip_nonfinite to skip such steps")
+    logs = {k: float(v) for k, v in metrics.items()}
+    logs["seconds"] = seconds
+    logs["samples_per_s"] = plan.steps * plan.batch_size / seconds
+    return ts, logs
+
+
+def _evaluate_epoch(plan: _Plan, ts: TrainState) -> dict:
+    """``eval_*`` metrics on the evaluation data, and the dead-ReLU diagnostic."""
+    logs = {}
+    if plan.eval_data is not None:
+        metrics = plan.evaluate(ts.params, ts.model_state, *plan.eval_data)
+        logs.update({"eval_" + k: float(v) for k, v in jax.device_get(metrics).items()})
+    if plan.probe is not None:
+        logs["dead_relu"] = dead_relu_fraction(plan.model, ts.params, ts.model_state,
+                                               plan.probe)
+    return logs
+
+
+# ---------------------------------------------------------------------------------------
+# progress bars and callbacks
+
+class _Bars:
+    """The epoch and batch progress bars (tqdm), or nothing with ``progress=False``."""
+
+    def __init__(self, progress: bool, epochs: int, steps: int):
+        self.epoch = self.batch = None
+        if progress:
+            from tqdm.auto import tqdm
+            self.epoch = tqdm(total=epochs, desc="epoch", unit="epoch")
+            self.batch = tqdm(total=steps, desc="batch", unit="batch", leave=False)
+        self.steps = steps
+
+    def __enter__(self) -> "_Bars":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.epoch is not None:
+            self.batch.close()
+            self.epoch.close()
+
+    def start_epoch(self):
+        """The batch bar, reset for a new epoch (``None`` without bars)."""
+        if self.batch is not None:
+            self.batch.reset(total=self.steps)
+        return self.batch
+
+    def end_epoch(self, logs: dict) -> None:
+        if self.epoch is not None:
+            shown = {k: f"{logs[k]:.4f}" for k in ("loss", "accuracy", "eval_loss",
+                                                   "eval_accuracy") if k in logs}
+            self.epoch.set_postfix(shown, refresh=False)
+            self.epoch.update(1)
+
+
+def _notify(callbacks: Sequence[Callback], hook: str, run: Run) -> None:
+    for cb in callbacks:
+        getattr(cb, hook, lambda r: None)(run)
+
+
+def _record(run: Run, epoch: int, logs: dict) -> None:
+    for k, v in logs.items():
+        run.history.setdefault(k, []).append(v)
+    run.epoch, run.logs = epoch, logs
+
+
+# ---------------------------------------------------------------------------------------
+# the loop
 
 def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
         epochs: int = 1, batch_size: int = 32, key: Any = 0,
@@ -239,96 +308,21 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
       >>> len(result.history['loss']), bool(result.history['eval_accuracy'][-1] > 0.8)
       (30, True)
     """
-    _check_builder_args(model, opt, loss_fn, regularizer)
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_batch_size(batch_size)
-    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
-    for cb in callbacks:
-        if not any(hasattr(cb, h) for h in ("on_train_begin", "on_epoch_end", "on_train_end")):
-            raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
-                             f"hooks (subclass nf.train.Callback), got {cb!r}")
-    x, y, ev = _as_train_data(data, eval_data, batch_size)
-    mixed_precision, diagnostics = bool(mixed_precision), bool(diagnostics)
-
-    if state is None:
-        ts = init_state(model, opt, key, x.shape[1:])
-    else:
-        if not isinstance(state, TrainState):
-            raise ValueError(f"state must be a TrainState, got {type(state).__name__}")
-        ts = _copy_state(state)  # never consume the caller's
-    _check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
-    if ev is not None:
-        _check_model_fits(model, loss_fn, ts, *ev, "eval_data", mixed_precision)
-
-    mesh = None
-    if devices is not None:
-        mesh = make_mesh(devices, batch_size=batch_size)
-        ts, x, y = replicate((ts, x, y), mesh)
-        ev = None if ev is None else replicate(ev, mesh)
-
-    builder_args = (model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                    diagnostics, mesh)
-    evaluate = _jitted_eval(model, loss_fn, eval_batch_size, mixed_precision)
-    if progress:
-        parts = _progress_parts(*builder_args)
-    else:
-        epoch_fn = _jitted_epoch(*builder_args, True)
-    skips = _skips_nonfinite(ts.opt_state)
-    steps = x.shape[0] // batch_size
-    probe = (ev[0] if ev is not None else x)[:1000] if diagnostics else None
-
-    run = Run(state=ts, epochs=epochs, history={})
-    for cb in callbacks:
-        getattr(cb, "on_train_begin", lambda r: None)(run)
-    epoch_bar = batch_bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        epoch_bar = tqdm(total=epochs, desc="epoch", unit="epoch")
-        batch_bar = tqdm(total=steps, desc="batch", unit="batch", leave=False)
-    try:
+    plan = _prepare(model, opt, loss_fn, data, epochs=epochs, batch_size=batch_size, key=key,
+                    eval_data=eval_data, callbacks=callbacks, progress=progress,
+                    devices=devices, state=state, regularizer=regularizer,
+                    mixed_precision=mixed_precision, diagnostics=diagnostics,
+                    eval_batch_size=eval_batch_size)
+    run = Run(state=plan.state, epochs=epochs, history={})
+    _notify(callbacks, "on_train_begin", run)
+    with _Bars(progress, epochs, plan.steps) as bars:
         for epoch in range(epochs):
-            start_step = int(run.state.step)
-            t0 = time.perf_counter()
-            if progress:
-                batch_bar.reset(total=steps)
-                ts, metrics = _chunked_epoch(parts, run.state, x, y, batch_bar)
-            else:
-                ts, metrics = epoch_fn(run.state, x, y)
-            metrics = jax.device_get(metrics)
-            seconds = time.perf_counter() - t0
-            run.state = ts
-            bad_step = int(metrics.pop("nonfinite_step"))
-            if (bad_step >= 0 and not skips) or not bool(_all_finite(ts.params)):
-                where = (f"step {bad_step} of the epoch (global step {start_step + bad_step})"
-                         if bad_step >= 0 else "an unknown step (the loss stayed finite)")
-                raise NonFiniteLossError(
-                    f"non-finite training loss or parameters in epoch {epoch} (0-based) at "
-                    f"{where}; lower the learning rate, check the data, or wrap the "
-                    f"optimizer in nf.optim.skip_nonfinite to skip such steps")
-            logs = {k: float(v) for k, v in metrics.items()}
-            if ev is not None:
-                for k, v in jax.device_get(evaluate(ts.params, ts.model_state, *ev)).items():
-                    logs["eval_" + k] = float(v)
-            logs["seconds"] = seconds
-            logs["samples_per_s"] = steps * batch_size / seconds
-            if diagnostics:
-                logs["dead_relu"] = _dead_relu_fraction(model, ts, probe)
-            for k, v in logs.items():
-                run.history.setdefault(k, []).append(v)
-            run.epoch, run.logs = epoch, logs
-            for cb in callbacks:
-                getattr(cb, "on_epoch_end", lambda r: None)(run)
-            if epoch_bar is not None:
-                shown = {k: f"{logs[k]:.4f}" for k in ("loss", "accuracy", "eval_loss",
-                                                       "eval_accuracy") if k in logs}
-                epoch_bar.set_postfix(shown, refresh=False)
-                epoch_bar.update(1)
+            run.state, logs = _train_epoch(plan, run.state, epoch, bars.start_epoch())
+            logs.update(_evaluate_epoch(plan, run.state))
+            _record(run, epoch, logs)
+            _notify(callbacks, "on_epoch_end", run)
+            bars.end_epoch(logs)
             if run.stop:
                 break
-        for cb in callbacks:
-            getattr(cb, "on_train_end", lambda r: None)(run)
-    finally:
-        if progress:
-            batch_bar.close()
-            epoch_bar.close()
+        _notify(callbacks, "on_train_end", run)
     return FitResult(run.state, run.history)

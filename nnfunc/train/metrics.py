@@ -1,5 +1,4 @@
-"""Batch metrics: when a task counts as classification, accuracy, and the forward pass
-(optionally in bfloat16) that training and evaluation share."""
+"""Batch metrics: when a task counts as classification, and accuracy."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,13 +6,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc import tree as _tree
-from nnfunc.layers import Layer
 
 __all__ = ["is_classification", "accuracy"]
-
-PyTree = Any
-
 
 def is_classification(logits: Any, labels: Any) -> bool:
     """Whether ``(logits, labels)`` is a classification pair (decided from shapes and dtypes).
@@ -59,14 +53,3 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
 
 
-def _forward(model: Layer, params: PyTree, model_state: PyTree, x: jax.Array, *,
-             train: bool, key: Any, mixed_precision: bool) -> tuple[jax.Array, PyTree]:
-    """``model.apply``; with mixed precision, params and inputs are cast to bfloat16 for
-    the computation while the float32 master copy is what gets differentiated (the cast
-    is part of the graph), and outputs and model state come back in their own dtypes."""
-    if not mixed_precision:
-        return model.apply(params, model_state, x, train=train, key=key)
-    y, new_state = model.apply(_tree.cast(params, jnp.bfloat16), model_state,
-                               _tree.cast(x, jnp.bfloat16), train=train, key=key)
-    new_state = jax.tree_util.tree_map(lambda n, o: n.astype(o.dtype), new_state, model_state)
-    return _tree.cast(y, jnp.float32), new_state

@@ -36,18 +36,12 @@ class TrainState(NamedTuple):
     key: jax.Array
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _copy_state(ts: TrainState) -> TrainState:
+def copy_state(ts: TrainState) -> TrainState:
     # The training loop donates the state's buffers to the next epoch: keep a real copy.
     return jax.tree_util.tree_map(lambda a: a.copy(), ts)
 
 
-def _as_key(key: Any) -> jax.Array:
+def as_key(key: Any) -> jax.Array:
     """An int seed becomes a typed key; keys (typed or raw uint32) pass through."""
     if isinstance(key, int) and not isinstance(key, bool):
         return jax.random.key(key)
@@ -87,7 +81,7 @@ def init_state(model: Layer, opt: Optimizer, key: Any, input_shape: Sequence[int
       >>> ts.params[0]['w'].shape, int(ts.step)
       ((4, 8), 0)
     """
-    key = _as_key(key)
+    key = as_key(key)
     k_init, k_train = jax.random.split(key)
     params, model_state = model.init(k_init, tuple(input_shape))
     opt_state = opt.init(params)

@@ -19,12 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnfunc._checks import check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
-from nnfunc.train.epoch import _check_batch_size, _epoch_parts, _jitted_eval
-from nnfunc.train.fit import _all_finite, _as_train_data, _check_model_fits
-from nnfunc.train.state import TrainState, _as_key, _check_int, init_state
-from nnfunc.train.step import LossFn, Regularizer, _cached, _check_builder_args, _step_body
+from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
+                                   epoch_parts, jitted_eval, step_body)
+from nnfunc.train._validate import as_train_data, check_batch_size, check_builder_args
+from nnfunc.train.state import TrainState, as_key, init_state
 
 __all__ = ["SweepResult", "sweep"]
 
@@ -86,7 +87,7 @@ def _step_flops(model, opt, loss_fn, batch_size, regularizer, mixed_precision, i
                 x_dtype, y_shape, y_dtype) -> Optional[float]:
     """XLA's FLOP count of one run's training step (from the lowered, uncompiled program;
     ``None`` where the backend gives none)."""
-    body = _step_body(model, opt, loss_fn, regularizer=regularizer,
+    body = step_body(model, opt, loss_fn, regularizer=regularizer,
                       mixed_precision=mixed_precision, diagnostics=False, mesh=None)
     ts = jax.eval_shape(lambda: init_state(model, opt, jax.random.key(0), input_shape))
     xb = jax.ShapeDtypeStruct((batch_size,) + input_shape, x_dtype)
@@ -98,7 +99,7 @@ def _step_flops(model, opt, loss_fn, batch_size, regularizer, mixed_precision, i
     return None if flops is None or flops < 0 else float(flops)
 
 
-@_cached
+@cached
 def _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision, input_shape,
                x_dtype, y_shape, y_dtype) -> bool:
     """Whether to scan over the runs instead of vmapping them (see the module notes)."""
@@ -109,14 +110,14 @@ def _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision, in
     return flops is not None and flops >= _SCAN_FLOPS
 
 
-@_cached
+@cached
 def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
                    eval_batch_size, epochs, input_shape, key_axis, runs, scan):
     """The jitted program of all runs: ``vmap`` of whole runs, or (``scan``) ``lax.map``
     over them (cached: repeated sweeps reuse the compilation)."""
-    epoch = _epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
+    epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
                          False, None)[2]
-    evaluate = _jitted_eval(model, loss_fn, eval_batch_size, mixed_precision)
+    evaluate = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision)
 
     def one_run(run_key, hp, x, y, ev):
         ts = init_state(model, opt, run_key, input_shape)
@@ -130,7 +131,7 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
                           evaluate(ts.params, ts.model_state, *ev).items()})
             return ts, m
         ts, history = jax.lax.scan(epoch_body, ts, None, length=epochs)
-        return ts, history, _all_finite(ts.params)
+        return ts, history, all_finite(ts.params)
 
     if not scan:
         return jax.jit(jax.vmap(one_run, in_axes=(key_axis, 0, None, None, None),
@@ -193,20 +194,20 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], 
       >>> res.history['loss'].shape, res.state.params[0]['w'].shape
       ((3, 3), (3, 2, 8))
     """
-    _check_builder_args(model, opt, loss_fn, regularizer)
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_batch_size(batch_size)
-    eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
+    check_builder_args(model, opt, loss_fn, regularizer)
+    epochs = check_int("epochs", epochs, minimum=1, allowed="an int >= 1")
+    batch_size = check_batch_size(batch_size)
+    eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1, allowed="an int >= 1")
     values, seed_arr, runs = _runs(dict(hparams or {}), seeds)
-    x, y, ev = _as_train_data(data, eval_data, batch_size)
-    base_key = _as_key(key)
+    x, y, ev = as_train_data(data, eval_data, batch_size)
+    base_key = as_key(key)
     input_shape = tuple(x.shape[1:])
 
     # Concrete checks before compiling: model/loss fit, hyperparameter names and values.
     ts0 = init_state(model, opt, base_key, input_shape)
-    _check_model_fits(model, loss_fn, ts0, x, y, "data", mixed_precision)
+    check_model_fits(model, loss_fn, ts0, x, y, "data", mixed_precision)
     if ev is not None:
-        _check_model_fits(model, loss_fn, ts0, *ev, "eval_data", mixed_precision)
+        check_model_fits(model, loss_fn, ts0, *ev, "eval_data", mixed_precision)
     if values:
         set_hparams(ts0.opt_state, **values)
     del ts0

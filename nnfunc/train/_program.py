@@ -1,0 +1,318 @@
+"""The compiled training programs that ``make_step``, ``make_epoch``, ``evaluate``, ``fit``
+and ``sweep`` are built from: the forward pass, the step, the epoch scan and the batched
+evaluation, each built once per configuration (:func:`cached`).
+
+Internal API of ``nnfunc.train`` (names without an underscore, not exported by the package).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable, Optional
+
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from nnfunc import tree as _tree
+from nnfunc.layers import Layer
+from nnfunc.optim import Optimizer, apply_updates, get_hparams
+from nnfunc.train.metrics import accuracy, is_classification
+from nnfunc.train.state import TrainState
+from nnfunc.train._validate import check_data_shapes
+
+PyTree = Any
+
+
+LossFn = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+Regularizer = Optional[Callable[[Any], jax.Array]]
+
+
+
+def cached(builder: Callable) -> Callable:
+    """Memoise a builder of jitted functions so that equal arguments reuse one compiled
+    program (``jax.jit`` caches by function identity); unhashable arguments skip the cache."""
+    cached = functools.lru_cache(maxsize=64)(builder)
+
+    @functools.wraps(builder)
+    def get(*args):
+        try:
+            return cached(*args)
+        except TypeError:
+            return builder(*args)
+    return get
+
+
+
+def forward(model: Layer, params: PyTree, model_state: PyTree, x: jax.Array, *,
+             train: bool, key: Any, mixed_precision: bool) -> tuple[jax.Array, PyTree]:
+    """``model.apply``; with mixed precision, params and inputs are cast to bfloat16 for
+    the computation while the float32 master copy is what gets differentiated (the cast
+    is part of the graph), and outputs and model state come back in their own dtypes."""
+    if not mixed_precision:
+        return model.apply(params, model_state, x, train=train, key=key)
+    y, new_state = model.apply(_tree.cast(params, jnp.bfloat16), model_state,
+                               _tree.cast(x, jnp.bfloat16), train=train, key=key)
+    new_state = jax.tree_util.tree_map(lambda n, o: n.astype(o.dtype), new_state, model_state)
+    return _tree.cast(y, jnp.float32), new_state
+
+
+
+def learning_rate(opt_state: Any) -> jax.Array:
+    """The learning rate the optimizer used last (``nan`` if it has none)."""
+    lr = get_hparams(opt_state).get("learning_rate")
+    return jnp.asarray(jnp.nan if lr is None else lr, jnp.float32).reshape(())
+
+
+
+def check_loss_output(per_example: jax.Array, batch: int) -> None:
+    if jnp.shape(per_example) != (batch,):
+        raise ValueError(f"loss_fn must return one loss per example, shape ({batch},), got "
+                         f"shape {jnp.shape(per_example)}; use reduction='none'")
+
+
+
+def _first_elements(grads: Any) -> jax.Array:
+    """A scalar ``>= 0`` (or NaN) that depends on every gradient leaf but reads only one
+    element of each: what :func:`_after` needs, without a pass over all gradients."""
+    firsts = [jnp.abs(jnp.ravel(g)[0]).astype(jnp.float32)
+              for g in jax.tree_util.tree_leaves(grads)
+              if jnp.issubdtype(g.dtype, jnp.inexact) and jnp.size(g)]
+    return sum(firsts, jnp.zeros((), jnp.float32))
+
+
+
+def _after(scalar: jax.Array, grads: Any) -> Any:
+    """``grads`` unchanged, but data-dependent on ``scalar`` (``>= 0`` or NaN, computed
+    from all of them).
+
+    Every parameter update then waits for the whole backward pass, so XLA can prove that
+    the backward matmuls reading a weight run before its in-place update and does not copy
+    the weight every step (on CPU, MLP 784-1024-1024-10: a 4 MB copy per step). Dividing
+    by a 1 that XLA cannot fold (``s >= 0`` or ``s`` is NaN: always true) is exact.
+    """
+    one = jnp.logical_or(scalar >= 0, jnp.isnan(scalar))
+    return jax.tree_util.tree_map(
+        lambda g: g / one.astype(g.dtype) if jnp.issubdtype(g.dtype, jnp.inexact) else g,
+        grads)
+
+
+
+def _after_on_cpu(scalar: jax.Array, grads: Any) -> Any:
+    """:func:`_after` where the program is lowered for a CPU; elsewhere ``grads`` as they
+    are (XLA:GPU orders the updates without copies, and the extra kernel would cost)."""
+    return jax.lax.platform_dependent(scalar, grads, cpu=_after, default=lambda _, g: g)
+
+
+
+def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Regularizer,
+               mixed_precision: bool, diagnostics: bool, mesh: Optional[Mesh],
+               with_grad_norm: Optional[bool] = None) -> Callable:
+    """The un-jitted step ``(ts, x, y) -> (ts, metrics)`` shared by step, epoch and sweep.
+
+    ``with_grad_norm`` (default: ``diagnostics``) adds ``grad_norm``: a pass over every
+    gradient, about nine more GPU kernels per step, so the fused epoch reports it only on
+    request while the single step always does."""
+    if with_grad_norm is None:
+        with_grad_norm = diagnostics
+    batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("data"))
+
+    def body(ts: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, dict]:
+        if batch_sharding is not None:
+            # Each device computes on its slice of the batch; XLA inserts the all-reduce
+            # of the gradients because the parameters are replicated.
+            x = jax.lax.with_sharding_constraint(x, batch_sharding)
+            y = jax.lax.with_sharding_constraint(y, batch_sharding)
+        # Derived, not split: a model that draws no random numbers then costs no key
+        # arithmetic at all (XLA drops the unused fold_in), and ts.key stays put.
+        sub = jax.random.fold_in(ts.key, ts.step)
+
+        def objective(params):
+            logits, model_state = forward(model, params, ts.model_state, x, train=True,
+                                           key=sub, mixed_precision=mixed_precision)
+            per_example = loss_fn(logits, y)
+            check_loss_output(per_example, x.shape[0])
+            loss = jnp.mean(per_example)
+            total = loss if regularizer is None else loss + regularizer(params)
+            acc = accuracy(logits, y) if is_classification(logits, y) else None
+            return total, (loss, acc, model_state)
+
+        (_, (loss, acc, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
+            ts.params)
+        grad_norm = _tree.l2_norm(grads) if with_grad_norm else None
+        grads = _after_on_cpu(_first_elements(grads) if grad_norm is None else grad_norm,
+                              grads)
+        updates, opt_state = opt.update(grads, ts.opt_state, ts.params)
+        params = apply_updates(ts.params, updates)
+        metrics = {"loss": loss, "lr": learning_rate(opt_state)}
+        if acc is not None:
+            metrics["accuracy"] = acc
+        if with_grad_norm:
+            metrics["grad_norm"] = grad_norm
+        if diagnostics:
+            metrics["update_ratio"] = _tree.l2_norm(updates) / jnp.maximum(
+                _tree.l2_norm(ts.params), jnp.finfo(jnp.float32).tiny)
+        return ts._replace(params=params, model_state=model_state, opt_state=opt_state,
+                           step=ts.step + 1), metrics
+
+    return body
+
+
+
+@cached
+def jitted_step(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, donate):
+    body = step_body(model, opt, loss_fn, regularizer=regularizer,
+                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=None,
+                      with_grad_norm=True)
+    return jax.jit(body, donate_argnums=(0,) if donate else ())
+
+
+
+def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, jax.Array]:
+    """Advance the key and draw this epoch's batches: indices of shape (N // B, B)."""
+    key, perm_key = jax.random.split(ts.key)
+    steps = n // batch_size
+    idx = jax.random.permutation(perm_key, n)[: steps * batch_size].reshape(steps, batch_size)
+    return ts._replace(key=key), idx.astype(jnp.int32)
+
+
+
+def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: jax.Array,
+                 idx: jax.Array) -> tuple[TrainState, dict]:
+    """``lax.scan`` of the step over the rows of ``idx``; per-step metrics stacked, except
+    ``lr``, which the final optimizer state holds (one GPU kernel less per step)."""
+    names: list[str] = []       # the metric names, in stacking order (set while tracing)
+
+    def scan_body(ts, i):
+        xb = x.at[i].get(mode="promise_in_bounds")
+        yb = y.at[i].get(mode="promise_in_bounds")
+        ts, metrics = body(ts, xb, yb)
+        del metrics["lr"]
+        names[:] = sorted(metrics)
+        # One stacked vector per step: one dynamic-update-slice kernel, not one per metric.
+        return ts, jnp.stack([metrics[k] for k in names])
+
+    ts, stacked = jax.lax.scan(scan_body, ts, idx)
+    return ts, {k: stacked[:, j] for j, k in enumerate(names)}
+
+
+
+def summarize(per_step: dict, opt_state: Any) -> dict:
+    """Epoch metrics from per-step ones: means, the first non-finite step, and the lr of
+    the last step (read from the optimizer state after it)."""
+    out = {k: jnp.mean(v) for k, v in per_step.items()}
+    out["lr"] = learning_rate(opt_state)
+    bad = ~jnp.isfinite(per_step["loss"])
+    out["nonfinite_step"] = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
+    return out
+
+
+
+@cached
+def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
+                 mesh):
+    """The un-jitted pieces of an epoch: (start, run_batches, whole_epoch)."""
+    body = step_body(model, opt, loss_fn, regularizer=regularizer,
+                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh)
+
+    def start(ts, x, y):
+        check_data_shapes(x, y, batch_size)
+        return _epoch_start(ts, x.shape[0], batch_size)
+
+    def run(ts, x, y, idx):
+        return _run_batches(body, ts, x, y, idx)
+
+    def epoch(ts, x, y):
+        ts, idx = start(ts, x, y)
+        ts, per_step = run(ts, x, y, idx)
+        return ts, summarize(per_step, ts.opt_state)
+
+    return start, run, epoch
+
+
+
+@cached
+def jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
+                  mesh, donate):
+    epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
+                         diagnostics, mesh)[2]
+    return jax.jit(epoch, donate_argnums=(0,) if donate else ())
+
+
+
+@cached
+def jitted_eval(model, loss_fn, batch_size, mixed_precision):
+    def ev(params, model_state, x, y):
+        n = x.shape[0]
+        bs = min(batch_size, n)
+        steps = math.ceil(n / bs)
+        pad = steps * bs - n
+        xp = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
+        yp = jnp.pad(y, [(0, pad)] + [(0, 0)] * (y.ndim - 1))
+        valid = (jnp.arange(steps * bs) < n).reshape(steps, bs)
+
+        def body(carry, j):
+            xb = jax.lax.dynamic_slice_in_dim(xp, j * bs, bs)
+            yb = jax.lax.dynamic_slice_in_dim(yp, j * bs, bs)
+            logits, _ = forward(model, params, model_state, xb, train=False, key=None,
+                                 mixed_precision=mixed_precision)
+            per_example = loss_fn(logits, yb)
+            check_loss_output(per_example, bs)
+            w = valid[j]
+            loss_sum = jnp.sum(jnp.where(w, per_example, 0.0))
+            out = {"loss": carry["loss"] + loss_sum}
+            if "accuracy" in carry:
+                hit = jnp.argmax(logits, axis=-1) == yb
+                out["accuracy"] = carry["accuracy"] + jnp.sum(jnp.where(w, hit, False))
+            return out, None
+
+        logits_shape = jax.eval_shape(
+            lambda: forward(model, params, model_state, xp[:bs], train=False, key=None,
+                             mixed_precision=mixed_precision)[0])
+        init = {"loss": jnp.zeros((), jnp.float32)}
+        if is_classification(logits_shape, yp[:bs]):
+            init["accuracy"] = jnp.zeros((), jnp.float32)
+        totals, _ = jax.lax.scan(body, init, jnp.arange(steps))
+        return {k: v / n for k, v in totals.items()}
+
+    return jax.jit(ev)
+
+
+
+def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array,
+                      y: jax.Array, name: str, mixed_precision: bool) -> None:
+    """Shape-check model and loss abstractly; check label ranges for classification."""
+    xs, ys = x[:2], y[:2]
+    try:
+        logits = jax.eval_shape(lambda p, s, v: forward(
+            model, p, s, v, train=False, key=None, mixed_precision=mixed_precision)[0],
+            ts.params, ts.model_state, xs)
+    except Exception as err:  # the model's own message says what is wrong
+        raise ValueError(f"the model cannot be applied to {name} X of example shape "
+                         f"{tuple(x.shape[1:])}: {err}") from err
+    try:
+        per_example = jax.eval_shape(loss_fn, logits, ys)
+    except Exception as err:
+        raise ValueError(f"the model's output shape {tuple(logits.shape[1:])} (per example) "
+                         f"does not fit loss_fn with {name} Y of example shape "
+                         f"{tuple(y.shape[1:])}: {err}") from err
+    if tuple(per_example.shape) != (xs.shape[0],):
+        raise ValueError(f"loss_fn must return one loss per example, shape ({xs.shape[0]},), "
+                         f"got {tuple(per_example.shape)} for model output shape "
+                         f"{tuple(logits.shape)}; use reduction='none'")
+    if is_classification(logits, ys):
+        classes = logits.shape[-1]
+        lo, hi = int(jnp.min(y)), int(jnp.max(y))
+        if lo < 0 or hi >= classes:
+            raise ValueError(f"{name} labels must be in [0, {classes}) for a model with "
+                             f"{classes} outputs, got values in [{lo}, {hi}]")
+
+
+
+@jax.jit
+def all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)
+              if jnp.issubdtype(a.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)

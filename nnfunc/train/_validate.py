@@ -1,0 +1,69 @@
+"""Checks of what a user hands to ``make_step``, ``make_epoch``, ``evaluate``, ``fit`` and
+``sweep``: the builders' arguments, batch sizes and datasets, all before any compilation.
+
+Internal API of ``nnfunc.train`` (names without an underscore, not exported by the package).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from nnfunc._checks import check_int
+from nnfunc.layers import Layer
+from nnfunc.optim import Optimizer
+
+
+def check_builder_args(model: Any, opt: Any, loss_fn: Any, regularizer: Any) -> None:
+    if not isinstance(model, Layer):
+        raise ValueError(f"model must be an nf.layers.Layer (init, apply), got {type(model).__name__}")
+    if not isinstance(opt, Optimizer):
+        raise ValueError(f"opt must be an nf.optim.Optimizer (init, update), got {type(opt).__name__}")
+    if not callable(loss_fn):
+        raise ValueError(f"loss_fn must be callable (logits, labels) -> per-example losses, "
+                         f"got {loss_fn!r}")
+    if regularizer is not None and not callable(regularizer):
+        raise ValueError(f"regularizer must be None or a callable params -> scalar penalty, "
+                         f"got {regularizer!r}")
+
+
+def check_batch_size(batch_size: Any) -> int:
+    return check_int("batch_size", batch_size, minimum=1, allowed="an int >= 1")
+
+
+def check_data_shapes(x: Any, y: Any, batch_size: int, *, name: str = "data") -> None:
+    """Static checks (shapes only), so they also run while tracing."""
+    if jnp.ndim(x) < 1 or jnp.ndim(y) < 1:
+        raise ValueError(f"{name}: X and Y need a leading example axis, got shapes "
+                         f"{jnp.shape(x)} and {jnp.shape(y)}")
+    if jnp.shape(x)[0] != jnp.shape(y)[0]:
+        raise ValueError(f"{name}: X and Y must have the same number of examples, got "
+                         f"{jnp.shape(x)[0]} and {jnp.shape(y)[0]}")
+    if batch_size > jnp.shape(x)[0]:
+        raise ValueError(f"batch_size must be <= the number of examples "
+                         f"({jnp.shape(x)[0]}), got {batch_size}")
+
+
+def check_finite(name: str, a: jax.Array) -> None:
+    if jnp.issubdtype(a.dtype, jnp.inexact) and not bool(jnp.all(jnp.isfinite(a))):
+        bad = int(jnp.sum(~jnp.isfinite(a)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean the data "
+                         f"before training")
+
+
+def as_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise ValueError(f"{name} must be a pair (X, Y) of arrays, got {type(data).__name__}")
+    x, y = (d if isinstance(d, jax.Array) else jnp.asarray(d) for d in data)
+    check_data_shapes(x, y, 1, name=name)
+    check_finite(f"{name} X", x)
+    check_finite(f"{name} Y", y)
+    return x, y
+
+
+def as_train_data(data: Any, eval_data: Any, batch_size: int):
+    """Validated ``(X, Y, eval)``: ``eval`` is ``None`` or the validated ``eval_data``."""
+    x, y = as_data(data, "data")
+    check_data_shapes(x, y, batch_size)
+    return x, y, None if eval_data is None else as_data(eval_data, "eval_data")
