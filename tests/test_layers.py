@@ -225,7 +225,7 @@ def test_batch_norm_matches_torch_over_steps(image, x64):
     params = {"scale": jnp.asarray(scale), "bias": jnp.asarray(bias)}
     state = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float64), state)
     tbn = (torch.nn.BatchNorm2d if image else torch.nn.BatchNorm1d)(c, eps=1e-3,
-                                                                  momentum=momentum).double()
+                                                                    momentum=momentum).double()
     with torch.no_grad():
         tbn.weight.copy_(torch.from_numpy(scale))
         tbn.bias.copy_(torch.from_numpy(bias))

@@ -166,7 +166,7 @@ def output_shape(layer: Layer, input_shape: Sequence[int], *,
 
 
 def infer_out_shape(layer: Layer, params: Any, state: Any, shape: Shape,
-                     dtype: Any = jnp.float32) -> Shape:
+                    dtype: Any = jnp.float32) -> Shape:
     # A batch of 2 keeps any layer that needs more than one example per batch happy.
     x = jax.ShapeDtypeStruct((2,) + tuple(shape), dtype)
     y, _ = jax.eval_shape(lambda p, s, v: layer.apply(p, s, v), params, state, x)
@@ -264,7 +264,7 @@ def _torch_bias_init(fan_in: int) -> Callable[..., jax.Array]:
 
 
 def kernel_params(key: jax.Array, w_shape: tuple[int, ...], fan_in: int, w_init: Any,
-                   b_init: Any, use_bias: bool) -> dict:
+                  b_init: Any, use_bias: bool) -> dict:
     """``{'w', 'b'}`` of a dense or conv layer, torch's defaults unless inits are given."""
     k_w, k_b = jax.random.split(key)
     params = {"w": (w_init or _init.fan_in_uniform)(k_w, w_shape)}
@@ -278,7 +278,7 @@ def _pad_desc(pad: Any) -> str:
 
 
 def check_fits(name: str, spatial: tuple[int, ...], window: tuple[int, int],
-                strides: tuple[int, int], pad: Any, dilation: tuple[int, int] = (1, 1)) -> None:
+               strides: tuple[int, int], pad: Any, dilation: tuple[int, int] = (1, 1)) -> None:
     for axis, (size, k, s, d) in enumerate(zip(spatial, window, strides, dilation)):
         if _window_out(int(size), k, s, pad, axis, d) < 1:
             eff = (k - 1) * d + 1
@@ -294,7 +294,7 @@ def check_fits(name: str, spatial: tuple[int, ...], window: tuple[int, int],
 
 _TAPE: contextvars.ContextVar[list | None] = contextvars.ContextVar("nnfunc_tape", default=None)
 _PATH: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("nnfunc_path",
-                                                                         default=())
+                                                                        default=())
 
 
 def apply_child(where: str, index: int, layer: Layer, params: Any, state: Any, x: Any, *,

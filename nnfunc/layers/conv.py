@@ -21,7 +21,7 @@ from jax import lax
 
 from nnfunc._checks import check_int
 from nnfunc.layers._base import (Layer, as_shape, check_fits, kernel_params, as_padding,
-                                as_pair, POSITIVE_INT)
+                                 as_pair, POSITIVE_INT)
 
 __all__ = ["conv2d"]
 
@@ -109,7 +109,7 @@ def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tupl
         check_fits("conv2d", shape[:2], kernel, strides, pad, dil)
         fan_in = kernel[0] * kernel[1] * shape[2]
         return kernel_params(key, (*kernel, shape[2], features), fan_in, w_init, b_init,
-                              use_bias), {}
+                             use_bias), {}
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:
@@ -124,4 +124,3 @@ def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tupl
         return y, state
 
     return Layer(init, apply, name="conv2d")
-

@@ -15,7 +15,7 @@ __all__ = ["batch_norm", "layer_norm"]
 
 def _check_eps(eps: Any) -> None:
     if not is_traced(eps) and (isinstance(eps, bool) or not isinstance(eps, (int, float))
-                                or eps <= 0):
+                               or eps <= 0):
         raise ValueError(f"eps must be a positive number, got {eps!r}")
 
 
@@ -54,8 +54,8 @@ def batch_norm(momentum: float = 0.1, eps: float = 1e-5) -> Layer:
       [0.2, 0.4, 0.6]
     """
     if not is_traced(momentum) and (isinstance(momentum, bool)
-                                     or not isinstance(momentum, (int, float))
-                                     or not 0 <= momentum <= 1):
+                                    or not isinstance(momentum, (int, float))
+                                    or not 0 <= momentum <= 1):
         raise ValueError(f"batch_norm momentum must be in [0, 1], got {momentum!r}")
     _check_eps(eps)
 

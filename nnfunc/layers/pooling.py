@@ -10,7 +10,7 @@ import numpy as np
 from jax import lax
 
 from nnfunc.layers._base import (Layer, as_shape, check_fits, no_params_init, as_padding,
-                                as_pair)
+                                 as_pair)
 
 __all__ = ["max_pool", "avg_pool", "flatten"]
 

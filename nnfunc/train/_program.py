@@ -30,7 +30,6 @@ LossFn = Callable[[jax.Array, jax.Array], jax.Array]
 Regularizer = Optional[Callable[[Any], jax.Array]]
 
 
-
 def cached(builder: Callable) -> Callable:
     """Memoise a builder of jitted functions so that equal arguments reuse one compiled
     program (``jax.jit`` caches by function identity); unhashable arguments skip the cache."""
@@ -45,9 +44,8 @@ def cached(builder: Callable) -> Callable:
     return get
 
 
-
 def forward(model: Layer, params: PyTree, model_state: PyTree, x: jax.Array, *,
-             train: bool, key: Any, mixed_precision: bool) -> tuple[jax.Array, PyTree]:
+            train: bool, key: Any, mixed_precision: bool) -> tuple[jax.Array, PyTree]:
     """``model.apply``; with mixed precision, params and inputs are cast to bfloat16 for
     the computation while the float32 master copy is what gets differentiated (the cast
     is part of the graph), and outputs and model state come back in their own dtypes."""
@@ -59,19 +57,16 @@ def forward(model: Layer, params: PyTree, model_state: PyTree, x: jax.Array, *,
     return _tree.cast(y, jnp.float32), new_state
 
 
-
 def learning_rate(opt_state: Any) -> jax.Array:
     """The learning rate the optimizer used last (``nan`` if it has none)."""
     lr = get_hparams(opt_state).get("learning_rate")
     return jnp.asarray(jnp.nan if lr is None else lr, jnp.float32).reshape(())
 
 
-
 def check_loss_output(per_example: jax.Array, batch: int) -> None:
     if jnp.shape(per_example) != (batch,):
         raise ValueError(f"loss_fn must return one loss per example, shape ({batch},), got "
                          f"shape {jnp.shape(per_example)}; use reduction='none'")
-
 
 
 def _first_elements(grads: Any) -> jax.Array:
@@ -81,7 +76,6 @@ def _first_elements(grads: Any) -> jax.Array:
               for g in jax.tree_util.tree_leaves(grads)
               if jnp.issubdtype(g.dtype, jnp.inexact) and jnp.size(g)]
     return sum(firsts, jnp.zeros((), jnp.float32))
-
 
 
 def _after(scalar: jax.Array, grads: Any) -> Any:
@@ -99,17 +93,15 @@ def _after(scalar: jax.Array, grads: Any) -> Any:
         grads)
 
 
-
 def _after_on_cpu(scalar: jax.Array, grads: Any) -> Any:
     """:func:`_after` where the program is lowered for a CPU; elsewhere ``grads`` as they
     are (XLA:GPU orders the updates without copies, and the extra kernel would cost)."""
     return jax.lax.platform_dependent(scalar, grads, cpu=_after, default=lambda _, g: g)
 
 
-
 def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Regularizer,
-               mixed_precision: bool, diagnostics: bool, mesh: Optional[Mesh],
-               with_grad_norm: Optional[bool] = None) -> Callable:
+              mixed_precision: bool, diagnostics: bool, mesh: Optional[Mesh],
+              with_grad_norm: Optional[bool] = None) -> Callable:
     """The un-jitted step ``(ts, x, y) -> (ts, metrics)`` shared by step, epoch and sweep.
 
     ``with_grad_norm`` (default: ``diagnostics``) adds ``grad_norm``: a pass over every
@@ -131,7 +123,7 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
 
         def objective(params):
             logits, model_state = forward(model, params, ts.model_state, x, train=True,
-                                           key=sub, mixed_precision=mixed_precision)
+                                          key=sub, mixed_precision=mixed_precision)
             per_example = loss_fn(logits, y)
             check_loss_output(per_example, x.shape[0])
             loss = jnp.mean(per_example)
@@ -160,14 +152,12 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
     return body
 
 
-
 @cached
 def jitted_step(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, donate):
     body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=None,
-                      with_grad_norm=True)
+                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=None,
+                     with_grad_norm=True)
     return jax.jit(body, donate_argnums=(0,) if donate else ())
-
 
 
 def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, jax.Array]:
@@ -176,7 +166,6 @@ def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, j
     steps = n // batch_size
     idx = jax.random.permutation(perm_key, n)[: steps * batch_size].reshape(steps, batch_size)
     return ts._replace(key=key), idx.astype(jnp.int32)
-
 
 
 def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: jax.Array,
@@ -198,7 +187,6 @@ def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: jax.Array,
     return ts, {k: stacked[:, j] for j, k in enumerate(names)}
 
 
-
 def summarize(per_step: dict, opt_state: Any) -> dict:
     """Epoch metrics from per-step ones: means, the first non-finite step, and the lr of
     the last step (read from the optimizer state after it)."""
@@ -209,13 +197,12 @@ def summarize(per_step: dict, opt_state: Any) -> dict:
     return out
 
 
-
 @cached
 def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                 mesh):
+                mesh):
     """The un-jitted pieces of an epoch: (start, run_batches, whole_epoch)."""
     body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh)
+                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh)
 
     def start(ts, x, y):
         check_data_shapes(x, y, batch_size)
@@ -232,14 +219,12 @@ def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, d
     return start, run, epoch
 
 
-
 @cached
 def jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                  mesh, donate):
+                 mesh, donate):
     epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                         diagnostics, mesh)[2]
+                        diagnostics, mesh)[2]
     return jax.jit(epoch, donate_argnums=(0,) if donate else ())
-
 
 
 @cached
@@ -257,7 +242,7 @@ def jitted_eval(model, loss_fn, batch_size, mixed_precision):
             xb = jax.lax.dynamic_slice_in_dim(xp, j * bs, bs)
             yb = jax.lax.dynamic_slice_in_dim(yp, j * bs, bs)
             logits, _ = forward(model, params, model_state, xb, train=False, key=None,
-                                 mixed_precision=mixed_precision)
+                                mixed_precision=mixed_precision)
             per_example = loss_fn(logits, yb)
             check_loss_output(per_example, bs)
             w = valid[j]
@@ -270,7 +255,7 @@ def jitted_eval(model, loss_fn, batch_size, mixed_precision):
 
         logits_shape = jax.eval_shape(
             lambda: forward(model, params, model_state, xp[:bs], train=False, key=None,
-                             mixed_precision=mixed_precision)[0])
+                            mixed_precision=mixed_precision)[0])
         init = {"loss": jnp.zeros((), jnp.float32)}
         if is_classification(logits_shape, yp[:bs]):
             init["accuracy"] = jnp.zeros((), jnp.float32)
@@ -280,9 +265,8 @@ def jitted_eval(model, loss_fn, batch_size, mixed_precision):
     return jax.jit(ev)
 
 
-
 def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array,
-                      y: jax.Array, name: str, mixed_precision: bool) -> None:
+                     y: jax.Array, name: str, mixed_precision: bool) -> None:
     """Shape-check model and loss abstractly; check label ranges for classification."""
     xs, ys = x[:2], y[:2]
     try:
@@ -308,7 +292,6 @@ def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array
         if lo < 0 or hi >= classes:
             raise ValueError(f"{name} labels must be in [0, {classes}) for a model with "
                              f"{classes} outputs, got values in [{lo}, {hi}]")
-
 
 
 @jax.jit

@@ -67,13 +67,13 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
     batch_size = check_batch_size(batch_size)
     mesh = None if devices is None else make_mesh(devices, batch_size=batch_size)
     fn = jitted_epoch(model, opt, loss_fn, batch_size, regularizer, bool(mixed_precision),
-                       bool(diagnostics), mesh, bool(donate))
+                      bool(diagnostics), mesh, bool(donate))
     if mesh is None:
         return fn
 
     def sharded_epoch(ts, x, y):
+        """The epoch on state and data replicated over ``devices``, each batch sharded."""
         return fn(*replicate((ts, x, y), mesh))
-    sharded_epoch.__doc__ = fn.__doc__
     return sharded_epoch
 
 

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 __all__ = ["is_classification", "accuracy"]
 
+
 def is_classification(logits: Any, labels: Any) -> bool:
     """Whether ``(logits, labels)`` is a classification pair (decided from shapes and dtypes).
 
@@ -51,5 +52,3 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
       0.5
     """
     return jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
-
-

@@ -55,4 +55,4 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
     """
     check_builder_args(model, opt, loss_fn, regularizer)
     return jitted_step(model, opt, loss_fn, regularizer, bool(mixed_precision),
-                        bool(diagnostics), bool(donate))
+                       bool(diagnostics), bool(donate))

@@ -88,7 +88,7 @@ def _step_flops(model, opt, loss_fn, batch_size, regularizer, mixed_precision, i
     """XLA's FLOP count of one run's training step (from the lowered, uncompiled program;
     ``None`` where the backend gives none)."""
     body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                      mixed_precision=mixed_precision, diagnostics=False, mesh=None)
+                     mixed_precision=mixed_precision, diagnostics=False, mesh=None)
     ts = jax.eval_shape(lambda: init_state(model, opt, jax.random.key(0), input_shape))
     xb = jax.ShapeDtypeStruct((batch_size,) + input_shape, x_dtype)
     yb = jax.ShapeDtypeStruct((batch_size,) + y_shape, y_dtype)
@@ -116,7 +116,7 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
     """The jitted program of all runs: ``vmap`` of whole runs, or (``scan``) ``lax.map``
     over them (cached: repeated sweeps reuse the compilation)."""
     epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                         False, None)[2]
+                        False, None)[2]
     evaluate = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision)
 
     def one_run(run_key, hp, x, y, ev):
@@ -197,7 +197,8 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], 
     check_builder_args(model, opt, loss_fn, regularizer)
     epochs = check_int("epochs", epochs, minimum=1, allowed="an int >= 1")
     batch_size = check_batch_size(batch_size)
-    eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1, allowed="an int >= 1")
+    eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1,
+                                allowed="an int >= 1")
     values, seed_arr, runs = _runs(dict(hparams or {}), seeds)
     x, y, ev = as_train_data(data, eval_data, batch_size)
     base_key = as_key(key)
