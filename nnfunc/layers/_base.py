@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc import init as _init
+from nnfunc._checks import is_traced
 
 Shape = tuple[int, ...]
 
@@ -311,7 +312,7 @@ def apply_child(where: str, index: int, layer: Layer, params: Any, state: Any, x
     finally:
         if token is not None:
             _PATH.reset(token)
-    if tape is not None and not isinstance(y, jax.core.Tracer):
+    if tape is not None and not is_traced(y):
         tape.append((_PATH.get() + (index,), layer, y))
     return y, state
 

@@ -1,4 +1,8 @@
-"""``TrainState``: everything a training run carries from one step to the next, as a pytree."""
+"""``TrainState``: everything a training run carries from one step to the next, as a pytree.
+
+``as_key`` and ``copy_state`` (not exported by the package) are what ``fit``, ``sweep`` and
+the callbacks share: seeds or keys as typed keys, and a state that owns its buffers.
+"""
 from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence
@@ -6,6 +10,7 @@ from typing import Any, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import is_traced
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
 
@@ -45,7 +50,7 @@ def as_key(key: Any) -> jax.Array:
     """An int seed becomes a typed key; keys (typed or raw uint32) pass through."""
     if isinstance(key, int) and not isinstance(key, bool):
         return jax.random.key(key)
-    if isinstance(key, jax.core.Tracer):
+    if is_traced(key):
         return key
     try:
         arr = jnp.asarray(key)
@@ -89,5 +94,5 @@ def init_state(model: Layer, opt: Optimizer, key: Any, input_shape: Sequence[int
     # The steps donate the state's buffers, so the state must own them: an optimizer or
     # layer may hand out arrays it also keeps (e.g. hyperparameter constants).
     return jax.tree_util.tree_map(
-        lambda a: a.copy() if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer)
+        lambda a: a.copy() if isinstance(a, jax.Array) and not is_traced(a)
         else a, ts)
