@@ -20,9 +20,13 @@ from conftest import MNIST_DIR
 
 DATA_PKG = pathlib.Path(data.__file__).parent
 MNIST_TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MNIST_TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
 needs_mnist = pytest.mark.skipif(
     not all((MNIST_DIR / f).is_file() for f in MNIST_TEST_FILES),
     reason=f"MNIST test files not found in {MNIST_DIR}")
+needs_mnist_train = pytest.mark.skipif(
+    not all((MNIST_DIR / f).is_file() for f in MNIST_TRAIN_FILES),
+    reason=f"MNIST training files not found in {MNIST_DIR}")
 
 
 # ----------------------------------------------------------------------------- IDX
@@ -139,6 +143,11 @@ def test_registry_is_complete(name):
     assert _hexes(info.sha256, 64)
     assert len(set(info.sha256.values())) == 4
     assert len(info.class_names) == 10 and info.mirrors
+    payload = info.payload_md5 or {}
+    assert set(payload) <= files and _hexes(payload, 32)
+    assert len(set(payload.values())) == len(payload)
+    if name == "mnist":  # the published MD5s of the decompressed IDX files
+        assert set(payload) == files
 
 
 @needs_mnist
@@ -148,6 +157,8 @@ def test_registry_matches_the_real_mnist_test_files():
     for f in MNIST_TEST_FILES:
         assert data.DATASETS["mnist"].sha256[f] == sums[f]
         assert data.file_digest(MNIST_DIR / f) == sums[f]
+        md5 = hashlib.md5(gzip.decompress((MNIST_DIR / f).read_bytes())).hexdigest()
+        assert data.DATASETS["mnist"].payload_md5[f] == md5
 
 
 # ------------------------------------------------------------------------ downloads
@@ -367,6 +378,108 @@ def test_mnist_rejects_a_tampered_cached_file(tmp_path):
     # with verification off, the structural checks still run and the data loads
     x, y = data.mnist("test", root=tmp_path, download=False, verify=False)
     assert x.shape == (10000, 28, 28) and y.shape == (10000,)
+
+
+@needs_mnist_train
+def test_real_mnist_train_set_loads():
+    """The shared training files are re-compressed (their archive SHA-256 is not the
+    official one); they load because their decompressed IDX bytes are the official ones."""
+    x, y = data.mnist("train", root=MNIST_DIR, download=False)
+    assert x.shape == (60000, 28, 28) and x.dtype == np.uint8
+    assert y.shape == (60000,) and y.dtype == np.int32
+    assert set(np.unique(y).tolist()) == set(range(10))
+    # Published class counts and first labels of the MNIST training set.
+    assert np.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265,
+                                       5851, 5949]
+    assert y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+
+
+def _mnist_test_copy(tmp_path, labels_raw):
+    """tmp_path holding the official t10k images and a labels file with the given bytes."""
+    shutil.copy(MNIST_DIR / MNIST_TEST_FILES[0], tmp_path / MNIST_TEST_FILES[0])
+    labels = tmp_path / MNIST_TEST_FILES[1]
+    labels.write_bytes(labels_raw)
+    return labels
+
+
+def _official_test_labels():
+    return gzip.decompress((MNIST_DIR / MNIST_TEST_FILES[1]).read_bytes())
+
+
+@needs_mnist
+@pytest.mark.parametrize("wrap", ["recompressed", "uncompressed"])
+def test_mnist_accepts_the_official_payload_in_another_wrapper(tmp_path, wrap):
+    raw = _official_test_labels()
+    blob = gzip.compress(raw, compresslevel=1, mtime=12345) if wrap == "recompressed" else raw
+    labels = _mnist_test_copy(tmp_path, blob)
+    assert data.file_digest(labels) != data.DATASETS["mnist"].sha256[MNIST_TEST_FILES[1]]
+    _, y = data.mnist("test", root=tmp_path, download=False)
+    _, y_ref = data.mnist("test", root=MNIST_DIR, download=False)
+    np.testing.assert_array_equal(y, y_ref)
+
+
+@needs_mnist
+def test_mnist_rejects_a_modified_payload_naming_the_file(tmp_path):
+    raw = bytearray(_official_test_labels())
+    raw[5000] = (raw[5000] + 1) % 10  # still a valid label, so only the digest can tell
+    labels = _mnist_test_copy(tmp_path, gzip.compress(bytes(raw), mtime=0))
+    with pytest.raises(data.ChecksumError) as info:
+        data.mnist("test", root=tmp_path, download=False)
+    msg = str(info.value)
+    want = data.DATASETS["mnist"].payload_md5[MNIST_TEST_FILES[1]]
+    assert str(labels) in msg and "archive sha256 mismatch" in msg
+    assert data.DATASETS["mnist"].sha256[MNIST_TEST_FILES[1]] in msg
+    assert f"md5 mismatch: expected {want}, got {hashlib.md5(raw).hexdigest()}" in msg
+
+
+@needs_mnist
+@pytest.mark.parametrize("damage", ["truncated", "garbled", "bad crc"])
+def test_mnist_rejects_a_corrupt_gzip_with_checksum_error(tmp_path, damage):
+    blob = gzip.compress(_official_test_labels(), mtime=0)
+    if damage == "truncated":
+        blob = blob[: len(blob) // 2]
+    elif damage == "garbled":
+        blob = blob[:12] + b"\xff" * 40 + blob[52:]
+    else:  # the payload inflates in full, but the CRC-32 trailer is wrong
+        blob = blob[:-8] + bytes([blob[-8] ^ 0xFF]) + blob[-7:]
+    labels = _mnist_test_copy(tmp_path, blob)
+    with pytest.raises(data.ChecksumError, match="gzip stream") as info:
+        data.mnist("test", root=tmp_path, download=False)
+    assert str(labels) in str(info.value) and "archive sha256 mismatch" in str(info.value)
+
+
+@needs_mnist
+def test_mnist_payload_check_is_memoised_per_file_state(tmp_path, monkeypatch):
+    from nnfunc.data import datasets
+
+    labels = _mnist_test_copy(tmp_path, gzip.compress(_official_test_labels(), mtime=7))
+    calls = []
+    real = datasets._payload_md5
+    monkeypatch.setattr(datasets, "_payload_md5", lambda p: calls.append(p) or real(p))
+    data.mnist("test", root=tmp_path, download=False)
+    assert calls == [labels]  # only the labels failed the archive check
+    data.mnist("test", root=tmp_path, download=False)
+    assert calls == [labels]  # unchanged since: not hashed again
+    st = labels.stat()
+    os.utime(labels, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    data.mnist("test", root=tmp_path, download=False)
+    assert calls == [labels, labels]  # touched: checked again
+    # rewritten with other content: rejected, not served from the memo
+    raw = bytearray(_official_test_labels())
+    raw[-1] = (raw[-1] + 1) % 10
+    labels.write_bytes(gzip.compress(bytes(raw), mtime=7))
+    with pytest.raises(data.ChecksumError, match="md5 mismatch"):
+        data.mnist("test", root=tmp_path, download=False)
+
+
+def test_archive_only_datasets_keep_the_archive_error(tmp_path):
+    """Without payload digests (Fashion-MNIST here), only the archive digest counts."""
+    data.write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((3, 28, 28), np.uint8))
+    data.write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
+    with pytest.raises(data.ChecksumError, match="sha256 mismatch") as info:
+        data.fashion_mnist("test", root=tmp_path, download=False)
+    assert "payload" not in str(info.value) and "delete it" in str(info.value)
+    assert str(tmp_path / "t10k-images-idx3-ubyte.gz") in str(info.value)
 
 
 @pytest.mark.parametrize("kwargs, match", [

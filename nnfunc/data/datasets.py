@@ -8,16 +8,26 @@ against the published SHA-256 digests and, when missing, downloaded from the pub
 mirrors. Mirrors can be overridden with ``mirrors=`` or a comma-separated environment
 variable (``NNFUNC_MNIST_MIRRORS``, ``NNFUNC_FASHION_MNIST_MIRRORS``,
 ``NNFUNC_KMNIST_MIRRORS``).
+
+A present file whose archive digest differs (a re-compressed copy, say) is still accepted
+when the dataset publishes the MD5 of the decompressed IDX bytes and that matches; the
+payload is hashed only when the archive digest fails, and a file that passed is not
+hashed again in the same process while its size and modification time are unchanged.
+Downloads are always checked against the archive digest.
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
+import threading
+import zlib
 from pathlib import Path
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from nnfunc.data.download import ChecksumError, cache_dir, download_file, verify_file
+from nnfunc.data.download import ChecksumError, cache_dir, download_file, file_digest
 from nnfunc.data.idx import IDXError, read_idx
 
 __all__ = ["DatasetInfo", "DATASETS", "load_dataset", "mnist", "fashion_mnist", "kmnist"]
@@ -36,7 +46,13 @@ def _sums(text: str) -> Dict[str, str]:
 
 
 class DatasetInfo(NamedTuple):
-    """Where an MNIST-format dataset comes from and how to check it."""
+    """Where an MNIST-format dataset comes from and how to check it.
+
+    ``sha256`` maps each canonical ``.gz`` name to the SHA-256 of the official archive;
+    ``payload_md5`` (optional) maps some or all of them to the MD5 of the decompressed IDX
+    bytes, which lets a file with the official content in a different gzip wrapper pass
+    verification. A file without a payload digest is checked by its archive digest only.
+    """
     name: str
     mirrors: Tuple[str, ...]
     env_var: str
@@ -44,9 +60,13 @@ class DatasetInfo(NamedTuple):
     num_train: int
     num_test: int
     class_names: Tuple[str, ...]
+    payload_md5: Optional[Dict[str, str]] = None
 
 
-# SHA-256 digests of the official files, as listed by TensorFlow Datasets.
+# SHA-256 digests of the official archives, as listed by TensorFlow Datasets; for MNIST,
+# also the MD5 of the decompressed IDX files, as widely published (torchvision, LeCun's
+# page). Fashion-MNIST and KMNIST have no payload digests here: they could not be checked
+# against local copies, so those datasets are verified by their archive digests only.
 DATASETS: Dict[str, DatasetInfo] = {
     "mnist": DatasetInfo(
         name="mnist",
@@ -61,6 +81,12 @@ DATASETS: Dict[str, DatasetInfo] = {
         """),
         num_train=60000, num_test=10000,
         class_names=tuple(str(d) for d in range(10)),
+        payload_md5=_sums("""
+        6bbc9ace898e44ae57da46a324031adb  train-images-idx3-ubyte.gz
+        a25bea736e30d166cdddb491f175f624  train-labels-idx1-ubyte.gz
+        2646ac647ad5339dbf082846283269ea  t10k-images-idx3-ubyte.gz
+        27ae3e4e09519cfbb04c329615203637  t10k-labels-idx1-ubyte.gz
+        """),
     ),
     "fashion_mnist": DatasetInfo(
         name="fashion_mnist",
@@ -105,6 +131,59 @@ def _mirrors(info: DatasetInfo, mirrors: Optional[Sequence[str]]) -> Tuple[str, 
     return info.mirrors
 
 
+# Files that passed verification, keyed by what would change if the file were replaced
+# or rewritten, plus the digests they were checked against.
+_VERIFIED: set = set()
+_VERIFIED_LOCK = threading.Lock()
+
+
+def _stat_key(path: Path) -> tuple:
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+            st.st_ctime_ns)
+
+
+def _payload_md5(path: Path) -> str:
+    """MD5 of a file's IDX bytes: gunzipped in a stream when the file starts with the gzip
+    magic (as in :func:`read_idx`), the raw bytes otherwise."""
+    h = hashlib.md5()
+    with open(path, "rb") as raw:
+        is_gzip = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _verify_present(path: Path, sha256: str, payload_md5: Optional[str]) -> None:
+    """Accept ``path`` if its archive SHA-256 matches, else if its decompressed bytes match
+    ``payload_md5`` (when given); otherwise raise ChecksumError naming the file."""
+    key = _stat_key(path) + (sha256.lower(), (payload_md5 or "").lower())
+    if key in _VERIFIED:
+        return
+    got_sha = file_digest(path, "sha256")
+    archive = f"sha256 mismatch: expected {sha256.lower()}, got {got_sha}"
+    if got_sha != sha256.lower():
+        if payload_md5 is None:
+            raise ChecksumError(f"{path}: {archive}")
+        archive = "archive " + archive
+        try:
+            got_md5 = _payload_md5(path)
+        except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
+            raise ChecksumError(
+                f"{path}: {archive}; and the payload check failed: corrupt or truncated "
+                f"gzip stream ({err}), expected decompressed md5 {payload_md5.lower()}"
+            ) from None
+        if got_md5 != payload_md5.lower():
+            raise ChecksumError(f"{path}: {archive}; and payload (decompressed) md5 "
+                                f"mismatch: expected {payload_md5.lower()}, got {got_md5}")
+    # Remember the pass only if the file did not change while it was being read.
+    if _stat_key(path) == key[:-2]:
+        with _VERIFIED_LOCK:
+            _VERIFIED.add(key)
+
+
 def load_dataset(name: str, split: str = "train", root: Optional[PathLike] = None,
                  download: bool = True, *, normalize: bool = False, flatten: bool = False,
                  mirrors: Optional[Sequence[str]] = None, verify: bool = True,
@@ -124,7 +203,8 @@ def load_dataset(name: str, split: str = "train", root: Optional[PathLike] = Non
       normalize: return float32 images scaled to ``[0, 1]`` instead of uint8.
       flatten: return images as ``(N, 784)``.
       mirrors: base URLs overriding the defaults and the dataset's environment variable.
-      verify: check each file's SHA-256 before reading it.
+      verify: check each file before reading it: its archive SHA-256, or, when that
+        differs and the dataset lists one, the MD5 of its decompressed IDX bytes.
       progress: show a download progress bar.
 
     Returns:
@@ -133,7 +213,8 @@ def load_dataset(name: str, split: str = "train", root: Optional[PathLike] = Non
     Raises:
       ValueError: unknown ``name`` or ``split``.
       FileNotFoundError: files missing and ``download=False``.
-      ChecksumError: a present file does not match the published digest.
+      ChecksumError: a present file matches neither the published archive digest nor
+        (where listed) the payload digest.
       DownloadError: no mirror delivered a file.
       IDXError: a file is not a valid MNIST-format IDX file.
 
@@ -174,7 +255,7 @@ def load_dataset(name: str, split: str = "train", root: Optional[PathLike] = Non
             if f in missing:
                 continue  # download_file has just verified it
             try:
-                verify_file(root / f, sha256=info.sha256[f])
+                _verify_present(root / f, info.sha256[f], (info.payload_md5 or {}).get(f))
             except ChecksumError as err:
                 raise ChecksumError(f"{err}. The cached file is not the official {name} "
                                     f"file; delete it to download it again.") from None
@@ -209,6 +290,15 @@ def mnist(split: str = "train", root: Optional[PathLike] = None, download: bool 
     ``$NNFUNC_DATA/mnist`` or ``~/.cache/nnfunc/mnist``) and verified by SHA-256;
     mirrors can be overridden with ``mirrors=`` or ``NNFUNC_MNIST_MIRRORS``.
 
+    Note:
+      A present file whose archive SHA-256 differs from the official one, such as a
+      re-compressed copy, is accepted when its decompressed IDX bytes have the published
+      MD5 (``DATASETS["mnist"].payload_md5``); any other content raises
+      :class:`ChecksumError` naming the file and both digests. The payload is hashed only
+      when the archive digest fails, and a passed file is not re-hashed in the same process
+      while its size and modification time are unchanged. Downloads are checked against
+      the archive digest.
+
     Args:
       split: ``"train"`` or ``"test"``.
       root: directory holding the four canonical ``.gz`` files (or its parent, when the
@@ -217,7 +307,8 @@ def mnist(split: str = "train", root: Optional[PathLike] = None, download: bool 
       normalize: float32 images in ``[0, 1]`` instead of uint8.
       flatten: images as ``(N, 784)``.
       mirrors: base URLs to download from, overriding the defaults.
-      verify: check SHA-256 digests before reading.
+      verify: check each file's archive SHA-256, or else its decompressed MD5, before
+        reading.
       progress: show a download progress bar.
 
     Returns:
