@@ -1,4 +1,5 @@
-"""Weight penalties over a parameter pytree: L1 and L2, with an optional mask.
+"""Weight penalties over a parameter pytree (L1 and L2, with an optional mask), and activity
+penalties on a layer's outputs (KL sparsity and L1) for ``nf.layers.activity_regularizer``.
 
 ``l2`` is the plain squared norm ``Σ w²`` (no ½), so ``λ · l2(params)`` adds ``2λw`` to the
 gradient; ``λ/2 · l2(params)`` is the form equivalent to torch's ``weight_decay=λ`` in SGD.
@@ -17,8 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnfunc import tree as _tree
+from nnfunc._checks import check_real, is_traced
 
-__all__ = ["l1", "l2", "weights_only"]
+__all__ = ["l1", "l2", "weights_only", "kl_sparsity", "l1_activity"]
 
 PyTree = Any
 Mask = Union[PyTree, Callable[[PyTree], PyTree], None]
@@ -126,3 +128,81 @@ def weights_only(params: PyTree) -> PyTree:
       {'b': False, 'w': True}
     """
     return jax.tree_util.tree_map(lambda x: jnp.ndim(x) >= 2, params)
+
+
+# ---------------------------------------------------------------------------------------
+# activity penalties: functions of a batch of activations, for activity_regularizer
+
+# ρ̂ is clipped to [_KL_EPS, 1 − _KL_EPS] so that a unit whose sigmoid saturates at exactly
+# 0 or 1 over the batch gives a large, finite penalty instead of log 0.
+_KL_EPS = 1e-6
+
+
+def kl_sparsity(rho: float, beta: float = 1.0) -> Callable[[jax.Array], jax.Array]:
+    """The sparse autoencoder's KL penalty on the mean activation of each hidden unit.
+
+    ``ρ̂ⱼ = mean over the batch (and any spatial axes) of a_j``, then
+    ``β Σⱼ [ρ log(ρ/ρ̂ⱼ) + (1 − ρ) log((1 − ρ)/(1 − ρ̂ⱼ))]``: the KL divergence between
+    Bernoulli(ρ) and Bernoulli(ρ̂ⱼ), zero when every unit is active a fraction ρ of the
+    time. Activations must lie in [0, 1] (sigmoid units): concrete arrays outside raise
+    ``ValueError``; ``ρ̂`` is clipped to ``[1e-6, 1 − 1e-6]`` to avoid ``log 0``.
+
+    Args:
+      rho: the target sparsity ρ, ``0 < ρ < 1`` (e.g. 0.05).
+      beta: the weight β >= 0.
+
+    Returns:
+      ``penalty(activations) -> scalar``, for ``nf.layers.activity_regularizer``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> pen = kl_sparsity(0.5, beta=2.0)
+      >>> float(pen(jnp.full((4, 3), 0.5)))       # ρ̂ = ρ: no penalty
+      0.0
+      >>> round(float(pen(jnp.full((4, 1), 0.25))), 4)   # 2·[.5 log 2 + .5 log(2/3)]
+      0.2877
+    """
+    check_real("rho", rho, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_real("beta", beta, low=0.0)
+
+    def penalty(activations: jax.Array) -> jax.Array:
+        a = jnp.asarray(activations)
+        if a.ndim < 1:
+            raise ValueError(f"kl_sparsity needs a batch of activations, got shape {a.shape}")
+        if not is_traced(a) and a.size and not bool(jnp.all((a >= 0) & (a <= 1))):
+            raise ValueError(f"kl_sparsity: activations must lie in [0, 1] (sigmoid units), "
+                             f"got values in [{float(jnp.min(a))}, {float(jnp.max(a))}]")
+        a = a.astype(jnp.promote_types(a.dtype, jnp.float32))
+        axes = tuple(range(a.ndim - 1)) if a.ndim > 1 else (0,)
+        rho_hat = jnp.clip(jnp.mean(a, axis=axes), _KL_EPS, 1 - _KL_EPS)
+        kl = rho * jnp.log(rho / rho_hat) + (1 - rho) * jnp.log((1 - rho) / (1 - rho_hat))
+        return beta * jnp.sum(kl)
+
+    return penalty
+
+
+def l1_activity(scale: float) -> Callable[[jax.Array], jax.Array]:
+    """L1 activity penalty: ``λ · (1/N) Σₙ ‖aₙ‖₁`` (Keras's ``ActivityRegularization(l1=λ)``,
+    divided by the batch size N as Keras does).
+
+    Args:
+      scale: λ >= 0.
+
+    Returns:
+      ``penalty(activations) -> scalar``, for ``nf.layers.activity_regularizer``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> float(l1_activity(0.1)(jnp.array([[1., -2.], [3., 0.]])))   # 0.1 · 6 / 2
+      0.3
+    """
+    check_real("scale", scale, low=0.0)
+
+    def penalty(activations: jax.Array) -> jax.Array:
+        a = jnp.asarray(activations)
+        if a.ndim < 1 or a.shape[0] == 0:
+            raise ValueError(f"l1_activity needs a non-empty batch of activations, got "
+                             f"shape {a.shape}")
+        return scale * _sum([jnp.abs(a)]) / a.shape[0]
+
+    return penalty

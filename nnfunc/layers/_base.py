@@ -12,10 +12,10 @@ A layer's display name and, for containers, its children are keyword-only metada
 the ``Layer`` (see :class:`Layer`).
 
 Internal API: the names below without an underscore and outside ``__all__``
-(``as_shape``, ``no_params_init``, ``kernel_params``, ``as_pair``, ``as_padding``,
-``check_fits``, ``split_key``, ``infer_out_shape``, ``apply_child``, ``layer_outputs``)
-are what the layer modules, ``nnfunc.models`` and ``nnfunc.train`` share; they are not
-part of the public contract.
+(``as_shape``, ``no_params_init``, ``require_key``, ``kernel_params``, ``as_pair``,
+``as_padding``, ``check_fits``, ``split_key``, ``infer_out_shape``, ``apply_child``,
+``layer_outputs``) are what the layer modules, ``nnfunc.models`` and ``nnfunc.train``
+share; they are not part of the public contract.
 """
 from __future__ import annotations
 
@@ -197,6 +197,13 @@ def no_params_init(layer_name: str) -> Callable[..., tuple[dict, dict]]:
     return init
 
 
+def require_key(layer: str, key: Any) -> None:
+    """Raise unless a layer that draws random numbers in training was given a ``key``."""
+    if key is None:
+        raise ValueError(f"{layer} in train mode needs a random key: call "
+                         f"apply(..., train=True, key=jax.random.key(...))")
+
+
 def as_pair(name: str, value: Any) -> tuple[int, int]:
     """An int or a pair of ints, as a validated pair of positive ints."""
     pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -294,15 +301,14 @@ def check_fits(name: str, spatial: tuple[int, ...], window: tuple[int, int],
 # children of containers, and recording every layer's output (activation statistics)
 
 _TAPE: contextvars.ContextVar[list | None] = contextvars.ContextVar("nnfunc_tape", default=None)
-_PATH: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("nnfunc_path",
-                                                                        default=())
+_PATH: contextvars.ContextVar[tuple] = contextvars.ContextVar("nnfunc_path", default=())
 
 
-def apply_child(where: str, index: int, layer: Layer, params: Any, state: Any, x: Any, *,
-                train: bool, key: Any) -> tuple[Any, Any]:
-    """How a container runs its ``index``-th child: errors name the child (``where``, e.g.
-    ``'serial: layer 2'``), and inside :func:`layer_outputs` the output is recorded under
-    the child's path."""
+def apply_child(where: str, index: int | str, layer: Layer, params: Any, state: Any, x: Any,
+                *, train: bool, key: Any) -> tuple[Any, Any]:
+    """How a container runs a child: errors name the child (``where``, e.g. ``'serial:
+    layer 2'``), and inside :func:`layer_outputs` the output is recorded under the child's
+    path (``index``: its position in the params tuple, or its key in a params dict)."""
     tape = _TAPE.get()
     token = None if tape is None else _PATH.set(_PATH.get() + (index,))
     try:

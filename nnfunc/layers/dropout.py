@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc._checks import is_traced
-from nnfunc.layers._base import Layer, no_params_init
+from nnfunc.layers._base import Layer, no_params_init, require_key
 
 __all__ = ["dropout"]
 
@@ -49,9 +49,7 @@ def dropout(rate: float) -> Layer:
               key: Any = None) -> tuple[jax.Array, dict]:
         if not train:
             return x, state
-        if key is None:
-            raise ValueError(f"dropout(rate={rate}) in train mode needs a random key: call "
-                             f"apply(..., train=True, key=jax.random.key(...))")
+        require_key(f"dropout(rate={rate})", key)
         keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
         # One multiply by a precomputed 1/(1-rate): exact and identical on every backend.
         return jnp.where(keep, x * (1.0 / (1.0 - rate)), jnp.zeros((), x.dtype)), state

@@ -16,6 +16,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from nnfunc import tree as _tree
 from nnfunc.layers import Layer
+from nnfunc.layers.activity import total_penalty
 from nnfunc.optim import Optimizer, apply_updates, get_hparams
 from nnfunc.train.metrics import accuracy, is_classification
 from nnfunc.train.state import TrainState
@@ -111,12 +112,13 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
         with_grad_norm = diagnostics
     batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("data"))
 
-    def body(ts: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, dict]:
+    def body(ts: TrainState, x: jax.Array, y: Optional[jax.Array] = None
+             ) -> tuple[TrainState, dict]:
         if batch_sharding is not None:
             # Each device computes on its slice of the batch; XLA inserts the all-reduce
             # of the gradients because the parameters are replicated.
-            x = jax.lax.with_sharding_constraint(x, batch_sharding)
-            y = jax.lax.with_sharding_constraint(y, batch_sharding)
+            x, y = jax.lax.with_sharding_constraint((x, y), batch_sharding)
+        y = x if y is None else y           # unsupervised: the inputs are the targets
         # Derived, not split: a model that draws no random numbers then costs no key
         # arithmetic at all (XLA drops the unused fold_in), and ts.key stays put.
         sub = jax.random.fold_in(ts.key, ts.step)
@@ -127,12 +129,14 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
             per_example = loss_fn(logits, y)
             check_loss_output(per_example, x.shape[0])
             loss = jnp.mean(per_example)
-            total = loss if regularizer is None else loss + regularizer(params)
+            penalty = total_penalty(model_state)        # activity regularizers' sum
+            total = loss if penalty is None else loss + penalty
+            total = total if regularizer is None else total + regularizer(params)
             acc = accuracy(logits, y) if is_classification(logits, y) else None
-            return total, (loss, acc, model_state)
+            return total, (loss, acc, penalty, model_state)
 
-        (_, (loss, acc, model_state)), grads = jax.value_and_grad(objective, has_aux=True)(
-            ts.params)
+        (_, (loss, acc, penalty, model_state)), grads = jax.value_and_grad(
+            objective, has_aux=True)(ts.params)
         grad_norm = _tree.l2_norm(grads) if with_grad_norm else None
         grads = _after_on_cpu(_first_elements(grads) if grad_norm is None else grad_norm,
                               grads)
@@ -141,6 +145,8 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
         metrics = {"loss": loss, "lr": learning_rate(opt_state)}
         if acc is not None:
             metrics["accuracy"] = acc
+        if penalty is not None:
+            metrics["penalty"] = penalty
         if with_grad_norm:
             metrics["grad_norm"] = grad_norm
         if diagnostics:
@@ -168,15 +174,16 @@ def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, j
     return ts._replace(key=key), idx.astype(jnp.int32)
 
 
-def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: jax.Array,
+def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: Optional[jax.Array],
                  idx: jax.Array) -> tuple[TrainState, dict]:
     """``lax.scan`` of the step over the rows of ``idx``; per-step metrics stacked, except
-    ``lr``, which the final optimizer state holds (one GPU kernel less per step)."""
+    ``lr``, which the final optimizer state holds (one GPU kernel less per step). With
+    ``y=None`` the batch of inputs is its own target: one gather, one copy of the data."""
     names: list[str] = []       # the metric names, in stacking order (set while tracing)
 
     def scan_body(ts, i):
         xb = x.at[i].get(mode="promise_in_bounds")
-        yb = y.at[i].get(mode="promise_in_bounds")
+        yb = None if y is None else y.at[i].get(mode="promise_in_bounds")
         ts, metrics = body(ts, xb, yb)
         del metrics["lr"]
         names[:] = sorted(metrics)
@@ -204,14 +211,14 @@ def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, d
     body = step_body(model, opt, loss_fn, regularizer=regularizer,
                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh)
 
-    def start(ts, x, y):
+    def start(ts, x, y=None):
         check_data_shapes(x, y, batch_size)
         return _epoch_start(ts, x.shape[0], batch_size)
 
     def run(ts, x, y, idx):
         return _run_batches(body, ts, x, y, idx)
 
-    def epoch(ts, x, y):
+    def epoch(ts, x, y=None):
         ts, idx = start(ts, x, y)
         ts, per_step = run(ts, x, y, idx)
         return ts, summarize(per_step, ts.opt_state)
@@ -229,13 +236,13 @@ def jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision, 
 
 @cached
 def jitted_eval(model, loss_fn, batch_size, mixed_precision):
-    def ev(params, model_state, x, y):
+    def ev(params, model_state, x, y=None):
         n = x.shape[0]
         bs = min(batch_size, n)
         steps = math.ceil(n / bs)
         pad = steps * bs - n
         xp = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
-        yp = jnp.pad(y, [(0, pad)] + [(0, 0)] * (y.ndim - 1))
+        yp = xp if y is None else jnp.pad(y, [(0, pad)] + [(0, 0)] * (y.ndim - 1))
         valid = (jnp.arange(steps * bs) < n).reshape(steps, bs)
 
         def body(carry, j):
@@ -266,8 +273,10 @@ def jitted_eval(model, loss_fn, batch_size, mixed_precision):
 
 
 def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array,
-                     y: jax.Array, name: str, mixed_precision: bool) -> None:
-    """Shape-check model and loss abstractly; check label ranges for classification."""
+                     y: Optional[jax.Array], name: str, mixed_precision: bool) -> None:
+    """Shape-check model and loss abstractly; check label ranges for classification.
+    ``y=None``: unsupervised, the inputs are the targets."""
+    y = x if y is None else y
     xs, ys = x[:2], y[:2]
     try:
         logits = jax.eval_shape(lambda p, s, v: forward(

@@ -5,7 +5,7 @@ Internal API of ``nnfunc.train`` (names without an underscore, not exported by t
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +33,10 @@ def check_batch_size(batch_size: Any) -> int:
 
 
 def check_data_shapes(x: Any, y: Any, batch_size: int, *, name: str = "data") -> None:
-    """Static checks (shapes only), so they also run while tracing."""
+    """Static checks (shapes only), so they also run while tracing; ``y=None`` means the
+    inputs are their own targets."""
+    if y is None:
+        y = x
     if jnp.ndim(x) < 1 or jnp.ndim(y) < 1:
         raise ValueError(f"{name}: X and Y need a leading example axis, got shapes "
                          f"{jnp.shape(x)} and {jnp.shape(y)}")
@@ -52,14 +55,33 @@ def check_finite(name: str, a: jax.Array) -> None:
                          f"before training")
 
 
-def as_data(data: Any, name: str) -> tuple[jax.Array, jax.Array]:
-    if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise ValueError(f"{name} must be a pair (X, Y) of arrays, got {type(data).__name__}")
-    x, y = (d if isinstance(d, jax.Array) else jnp.asarray(d) for d in data)
+def as_data(data: Any, name: str) -> tuple[jax.Array, Optional[jax.Array]]:
+    """``(X, Y)`` as arrays; ``data`` given as one array (inputs alone, the targets of an
+    autoencoder) gives ``(X, None)``, so the device holds one copy of it."""
+    x, y = split_data(data, name)
     check_data_shapes(x, y, 1, name=name)
     check_finite(f"{name} X", x)
-    check_finite(f"{name} Y", y)
+    if y is not None:
+        check_finite(f"{name} Y", y)
     return x, y
+
+
+def split_data(data: Any, name: str) -> tuple[jax.Array, Optional[jax.Array]]:
+    """``(X, Y)`` from a pair, or ``(X, None)`` from the inputs alone (unsupervised)."""
+    if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise ValueError(f"{name} must be a pair (X, Y) of arrays or the inputs X alone "
+                             f"(unsupervised), got a {type(data).__name__} of length "
+                             f"{len(data)}")
+        return _as_array(data[0]), _as_array(data[1])
+    if hasattr(data, "shape") and hasattr(data, "dtype"):
+        return _as_array(data), None
+    raise ValueError(f"{name} must be a pair (X, Y) of arrays or the inputs X alone "
+                     f"(unsupervised), got {type(data).__name__}")
+
+
+def _as_array(d: Any) -> jax.Array:
+    return d if isinstance(d, jax.Array) else jnp.asarray(d)
 
 
 def as_train_data(data: Any, eval_data: Any, batch_size: int):

@@ -16,7 +16,8 @@ from typing import Any, Callable, Optional, Sequence
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
 from nnfunc.train._program import LossFn, Regularizer, jitted_epoch, jitted_eval
-from nnfunc.train._validate import check_batch_size, check_builder_args, check_data_shapes
+from nnfunc.train._validate import (check_batch_size, check_builder_args, check_data_shapes,
+                                    split_data)
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState
 
@@ -44,8 +45,10 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
         state and data are then replicated on them and each batch sharded.
 
     Returns:
-      ``epoch(ts, X, Y) -> (ts, metrics)`` with the mean over the steps of ``loss`` (and
-      ``accuracy``, ``grad_norm``, ``update_ratio`` where the step has them), the
+      ``epoch(ts, X, Y=None) -> (ts, metrics)`` (``Y`` left out: the inputs are the
+      targets, one copy on the device) with the mean over the steps of ``loss`` (and
+      ``accuracy``, ``penalty``, ``grad_norm``, ``update_ratio`` where the step has
+      them), the
       last step's ``lr``, and ``nonfinite_step``: the index of the first step whose loss
       was not finite, ``-1`` if none.
 
@@ -81,7 +84,7 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
 # evaluation
 
 
-def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: tuple[Any, Any], *,
+def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
              batch_size: int = 1000, mixed_precision: bool = False) -> dict:
     """Mean loss (and accuracy for classification) over a whole dataset, batched and jitted.
 
@@ -94,7 +97,8 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: tuple[Any, Any
       model: the ``Layer``.
       loss_fn: ``(logits, labels) -> per-example losses``.
       ts: a ``TrainState`` (its ``params`` and ``model_state`` are used).
-      data: ``(X, Y)``.
+      data: ``(X, Y)``, or the inputs ``X`` alone when they are the targets
+        (autoencoders: ``loss = loss_fn(f(X), X)``).
       batch_size: examples per forward pass (memory bound only; >= 1).
       mixed_precision: run the forward pass in bfloat16.
 
@@ -112,7 +116,7 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: tuple[Any, Any
       ['accuracy', 'loss']
     """
     batch_size = check_batch_size(batch_size)
-    x, y = data
+    x, y = split_data(data, "data")
     check_data_shapes(x, y, 1, name="eval data")
     fn = jitted_eval(model, loss_fn, batch_size, bool(mixed_precision))
     return fn(ts.params, ts.model_state, x, y)

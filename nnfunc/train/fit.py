@@ -45,8 +45,8 @@ class _Plan(NamedTuple):
     model: Layer
     state: TrainState
     x: jax.Array
-    y: jax.Array
-    eval_data: Optional[tuple[jax.Array, jax.Array]]
+    y: Optional[jax.Array]          # None: the inputs are the targets
+    eval_data: Optional[tuple[jax.Array, Optional[jax.Array]]]
     run_epoch: Callable          # (ts, batch_bar) -> (ts, metrics)
     evaluate: Callable           # (params, model_state, X, Y) -> metrics
     steps: int
@@ -236,9 +236,9 @@ def _record(run: Run, epoch: int, logs: dict) -> None:
 # ---------------------------------------------------------------------------------------
 # the loop
 
-def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
+def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
         epochs: int = 1, batch_size: int = 32, key: Any = 0,
-        eval_data: Optional[tuple[Any, Any]] = None,
+        eval_data: Any = None,
         callbacks: Sequence[Callback] = (), progress: bool = True,
         devices: Optional[Sequence[Any]] = None, state: Optional[TrainState] = None,
         regularizer: Regularizer = None, mixed_precision: bool = False,
@@ -248,8 +248,10 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
     Each epoch is :func:`make_epoch`'s compiled program (shuffle on the device, scan of
     ``N // batch_size`` steps, remainder dropped), then :func:`evaluate` on ``eval_data``,
     then the callbacks. ``history`` holds one float per epoch for: ``loss``, ``accuracy``
-    (classification), ``lr`` (the last step's), ``eval_loss`` and ``eval_accuracy`` (with
-    ``eval_data``), ``seconds`` (training wall time of the epoch) and ``samples_per_s``;
+    (classification), ``penalty`` (the activity regularizers' mean, with
+    ``nf.layers.activity_regularizer`` in the model), ``lr`` (the last step's),
+    ``eval_loss`` and ``eval_accuracy`` (with ``eval_data``), ``seconds`` (training wall
+    time of the epoch) and ``samples_per_s``;
     with ``diagnostics=True`` also ``grad_norm`` (mean ‖g‖₂ per step), ``update_ratio``
     (mean ‖Δθ‖/‖θ‖ per step) and ``dead_relu`` (fraction of ReLU units
     dead on up to 1000 evaluation, else training, examples; ``nf.layers.activation_stats``).
@@ -277,11 +279,13 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
 
     Args:
       model, opt, loss_fn: the ``Layer``, ``Optimizer`` and per-example loss.
-      data: ``(X, Y)``; X's first axis indexes examples.
+      data: ``(X, Y)``; X's first axis indexes examples. Or the inputs ``X`` alone:
+        unsupervised training whose targets are the inputs (an autoencoder:
+        ``loss_fn(f(x), x)``); the device then holds one copy of ``X``.
       epochs: number of epochs, >= 0.
       batch_size: examples per step.
       key: seed or key for :func:`init_state` (ignored when ``state`` is given).
-      eval_data: optional ``(X, Y)`` evaluated after every epoch.
+      eval_data: optional ``(X, Y)`` (or ``X`` alone) evaluated after every epoch.
       callbacks: :class:`Callback` objects (``nf.train.EarlyStopping``, ...).
       progress: show tqdm progress bars.
       devices: devices for data parallelism, ``None`` for the default device.

@@ -37,10 +37,13 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
       donate: donate the input state's buffers.
 
     Returns:
-      ``step(ts, x, y) -> (ts, metrics)``; ``metrics`` holds ``loss`` (the mean data loss,
-      without the penalty), ``grad_norm`` (‖g‖₂ over all parameters), ``lr`` (the learning
-      rate of this step), for classification (integer labels, logits with a class axis)
-      ``accuracy``, and with ``diagnostics=True`` ``update_ratio``.
+      ``step(ts, x, y=None) -> (ts, metrics)`` (``y`` left out: the inputs are the
+      targets, as for an autoencoder); ``metrics`` holds ``loss`` (the mean data loss,
+      without the penalties), ``grad_norm`` (‖g‖₂ over all parameters), ``lr`` (the
+      learning rate of this step), for classification (integer labels, logits with a
+      class axis) ``accuracy``, for a model with ``nf.layers.activity_regularizer``
+      layers ``penalty`` (their sum, added to the loss that is differentiated), and with
+      ``diagnostics=True`` ``update_ratio``.
 
     Example:
       >>> import jax, jax.numpy as jnp, nnfunc as nf

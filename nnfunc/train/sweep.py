@@ -91,12 +91,17 @@ def _step_flops(model, opt, loss_fn, batch_size, regularizer, mixed_precision, i
                      mixed_precision=mixed_precision, diagnostics=False, mesh=None)
     ts = jax.eval_shape(lambda: init_state(model, opt, jax.random.key(0), input_shape))
     xb = jax.ShapeDtypeStruct((batch_size,) + input_shape, x_dtype)
-    yb = jax.ShapeDtypeStruct((batch_size,) + y_shape, y_dtype)
+    yb = None if y_shape is None else jax.ShapeDtypeStruct((batch_size,) + y_shape, y_dtype)
     cost = jax.jit(body).lower(ts, xb, yb).cost_analysis()
     if isinstance(cost, (list, tuple)):     # older jax: one dict per computation
         cost = cost[0] if cost else None
     flops = None if not cost else cost.get("flops")
     return None if flops is None or flops < 0 else float(flops)
+
+
+def _target_spec(y: Optional[jax.Array]) -> tuple[Optional[tuple], Any]:
+    """(example shape, dtype) of the targets; ``(None, None)`` when the inputs are."""
+    return (None, None) if y is None else (tuple(y.shape[1:]), jnp.dtype(y.dtype))
 
 
 @cached
@@ -145,10 +150,10 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
     return jax.jit(all_runs)
 
 
-def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], *,
+def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
           hparams: Optional[Mapping[str, Any]] = None, seeds: Optional[Sequence[int]] = None,
           epochs: int = 1, batch_size: int = 32, key: Any = 0,
-          eval_data: Optional[tuple[Any, Any]] = None, regularizer: Regularizer = None,
+          eval_data: Any = None, regularizer: Regularizer = None,
           mixed_precision: bool = False, eval_batch_size: int = 1000) -> SweepResult:
     """Train R runs at once, as one compiled program with a leading run axis.
 
@@ -173,7 +178,7 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], 
 
     Args:
       model, opt, loss_fn: as :func:`fit`.
-      data: ``(X, Y)``, shared by all runs.
+      data: ``(X, Y)`` (or ``X`` alone, as in :func:`fit`), shared by all runs.
       hparams: ``{name: values}``, names of ``nf.optim.get_hparams(opt_state)`` (e.g.
         ``'learning_rate'``, ``'weight_decay'``), one value per run.
       seeds: one int per run (``key_i = jax.random.fold_in(key, seed)``).
@@ -221,7 +226,7 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: tuple[Any, Any], 
             jnp.asarray(seed_arr, jnp.uint32))
         key_axis = 0
     scan = _scan_runs(model, opt, loss_fn, batch_size, regularizer, bool(mixed_precision),
-                      input_shape, jnp.dtype(x.dtype), tuple(y.shape[1:]), jnp.dtype(y.dtype))
+                      input_shape, jnp.dtype(x.dtype), *_target_spec(y))
     program = _sweep_program(model, opt, loss_fn, batch_size, regularizer,
                              bool(mixed_precision), eval_batch_size, epochs, input_shape,
                              key_axis, runs, scan)
