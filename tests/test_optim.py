@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nnfunc as nf
+from nnfunc.optim._base import LazySlot
 
 torch = pytest.importorskip("torch")
 
@@ -104,17 +105,21 @@ def _rel_err(a, b):
     return float(err.max()) if err.size else 0.0
 
 
-def _run_parity(fn, cls, kw, *, tiny, steps, schedule=None, opt=None, overrides=None):
+def _run_parity(fn, cls, kw, *, tiny, steps, schedule=None, opt=None, overrides=None,
+                switch_at=0, on_switch=None):
     """Run nnfunc and torch side by side: (max rel err, state, lrs used, slots compared).
 
     ``opt`` reuses a built optimizer (and its compiled step) with ``overrides`` applied to
     the initial state through ``set_hparams``; torch is built with ``kw | overrides``.
+    With ``switch_at > 0`` the overrides come before that step instead: ``set_hparams``
+    then, and torch's param groups are changed then (``on_switch(topt)`` may adjust
+    torch's state too).
     """
     overrides = overrides or {}
     p0 = _init_params()
     names = sorted(p0)
     tp = [torch.tensor(p0[k], requires_grad=True) for k in names]
-    topt = _make_torch(cls, tp, {**kw, **overrides})
+    topt = _make_torch(cls, tp, kw if switch_at else {**kw, **overrides})
     nkw = dict(kw)
     if schedule is not None:
         nkw["lr"] = lambda step, lr=kw["lr"]: lr * schedule(step)
@@ -122,10 +127,16 @@ def _run_parity(fn, cls, kw, *, tiny, steps, schedule=None, opt=None, overrides=
     opt = opt or _make_nf(fn, nkw)
     params = {k: jnp.asarray(v) for k, v in p0.items()}
     state = opt.init(params)
-    if overrides:
+    if overrides and not switch_at:
         state = nf.optim.set_hparams(state, **overrides)
     used = []
     for k in range(steps):
+        if overrides and switch_at and k == switch_at:
+            state = nf.optim.set_hparams(state, **overrides)
+            for group in topt.param_groups:
+                group.update(overrides)
+            if on_switch is not None:
+                on_switch(topt)
         grads = {n: jnp.asarray(_grad(n, np.asarray(params[n]), k, tiny)) for n in names}
         updates, state = opt.update(grads, state, params)
         params = nf.optim.apply_updates(params, updates)
@@ -143,14 +154,17 @@ def _run_parity(fn, cls, kw, *, tiny, steps, schedule=None, opt=None, overrides=
     compared = 0
     for field in state._fields[2:]:
         slot = getattr(state, field)
-        if slot is None:
+        if slot is None or isinstance(slot, LazySlot):
+            continue
+        if field == "momentum_fresh":       # True exactly while torch has no buffer yet
+            assert all(bool(slot) == ("momentum_buffer" not in ts) for ts in tstates)
             continue
         if isinstance(slot, jax.Array) and slot.ndim == 0 and len(names) > 1:
             leaves = [slot] * len(names)
         else:
             leaves = treedef.flatten_up_to(slot)
         for leaf, ts in zip(leaves, tstates):
-            if leaf is None:
+            if leaf is None or isinstance(leaf, LazySlot):    # compiled out: no slot
                 continue
             assert field in ts, f"torch has no state {field!r}"
             err = max(err, _rel_err(leaf, ts[field].detach().numpy()))
@@ -485,3 +499,127 @@ def test_adagrad_lr_decay_is_a_hyperparameter_even_at_zero(x64, torch64):
                                                       if k != "lr_decay"},
                                tiny=False, steps=30, opt=opt, overrides={"lr_decay": 0.01})
     assert err <= 1e-10
+
+
+# Every hyperparameter built as 0 is compiled out (stored as None, no term, no slot) yet
+# settable: (id, builder, torch class, torch kwargs, the names left out at construction
+# and given by set_hparams).
+COMPILED_OUT = [
+    ("sgd_momentum", "sgd", "SGD", dict(lr=0.05, momentum=0.8, dampening=0.3,
+                                        weight_decay=0.01), ("momentum",)),
+    ("sgd_momentum_no_dampening", "sgd", "SGD", dict(lr=0.05, momentum=0.9),
+     ("momentum",)),
+    ("sgd_momentum_and_decay", "sgd", "SGD", dict(lr=0.05, momentum=0.8, dampening=0.3,
+                                                  weight_decay=0.01),
+     ("momentum", "weight_decay")),
+    ("rmsprop_momentum", "rmsprop", "RMSprop", dict(lr=0.01, alpha=0.9, eps=1e-6,
+                                                    momentum=0.5), ("momentum",)),
+    ("rmsprop_centered_momentum", "rmsprop", "RMSprop",
+     dict(lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01),
+     ("momentum", "weight_decay")),
+]
+
+
+@pytest.mark.parametrize("case", COMPILED_OUT, ids=[c[0] for c in COMPILED_OUT])
+def test_compiled_out_hyperparameters_are_settable(case, x64, torch64):
+    """Built without them, they read 0 and their slot is lazy; given by set_hparams on the
+    initial state, the run equals torch built with them."""
+    _, fn, cls, kw, off = case
+    built = {k: v for k, v in kw.items() if k not in off}
+    opt = _make_nf(fn, built)
+    state = opt.init(P0)
+    for name in off:
+        assert state.hparams[name] is None
+        assert float(nf.optim.get_hparams(state)[name]) == 0.0
+    if "momentum" in off:
+        assert all(isinstance(x, LazySlot) for x in jax.tree_util.tree_leaves(
+            state.momentum_buffer, is_leaf=lambda x: isinstance(x, LazySlot)))
+    values = {k: kw[k] for k in off}
+    err, state, _, compared = _run_parity(fn, cls, built, tiny=False, steps=30, opt=opt,
+                                          overrides=values)
+    assert err <= 1e-10
+    assert compared >= len(SHAPES)          # the momentum buffers were compared too
+    for name in off:
+        assert float(nf.optim.get_hparams(state)[name]) == pytest.approx(kw[name])
+
+
+def _zero_momentum_buffers(topt):
+    """torch's RMSprop makes its buffer (zeros) only in its first step; switching momentum
+    on later raises there, so give it the buffer it would have made."""
+    for group in topt.param_groups:
+        for p in group["params"]:
+            topt.state[p].setdefault("momentum_buffer", torch.zeros_like(p))
+
+
+@pytest.mark.parametrize("case", COMPILED_OUT, ids=[c[0] for c in COMPILED_OUT])
+def test_compiled_out_hyperparameters_switched_on_mid_run(case, x64, torch64):
+    """Set at step 7: as torch whose param groups get the values then. sgd's buffer is
+    made from that step's gradient (b = g, no dampening), as torch makes it lazily."""
+    _, fn, cls, kw, off = case
+    built = {k: v for k, v in kw.items() if k not in off}
+    err, state, _, compared = _run_parity(
+        fn, cls, built, tiny=False, steps=30, overrides={k: kw[k] for k in off},
+        switch_at=7, on_switch=_zero_momentum_buffers if fn == "rmsprop" else None)
+    assert err <= 1e-10
+    assert compared >= len(SHAPES)
+
+
+def test_sgd_momentum_can_be_set_after_building_without_it():
+    """``set_hparams(sgd(lr).init(p), momentum=0.9)`` used to raise "unknown
+    hyperparameter"; it now makes the buffer and steps exactly as ``sgd(lr, momentum=0.9)``,
+    with one more compilation, and the state keeps its structure from then on."""
+    opt = nf.optim.sgd(0.1)
+    state = opt.init(P0)
+    hp = nf.optim.get_hparams(state)
+    assert float(hp["momentum"]) == 0.0 and float(hp["dampening"]) == 0.0
+    traces = []
+
+    @jax.jit
+    def step(params, state):
+        traces.append(1)
+        u, state = opt.update(jax.grad(_quadratic)(params), state, params)
+        return nf.optim.apply_updates(params, u), state
+
+    ref = nf.optim.sgd(0.1, momentum=0.9)
+
+    @jax.jit
+    def ref_step(params, state):
+        u, state = ref.update(jax.grad(_quadratic)(params), state, params)
+        return nf.optim.apply_updates(params, u), state
+
+    params, state = step(P0, state)
+    assert len(traces) == 1
+    state = nf.optim.set_hparams(state, momentum=0.9)
+    structure = jax.tree_util.tree_structure(state)
+    ref_params, ref_state = params, ref.init(params)
+    for _ in range(5):
+        params, state = step(params, state)
+        ref_params, ref_state = ref_step(ref_params, ref_state)
+        assert jax.tree_util.tree_structure(state) == structure
+        for a, b in zip(_leaves((params, state.momentum_buffer)),
+                        _leaves((ref_params, ref_state.momentum_buffer))):
+            np.testing.assert_array_equal(a, b)
+    assert len(traces) == 2                 # one more compilation, for the momentum term
+    params, state = step(params, nf.optim.set_hparams(state, momentum=0.5, dampening=0.1))
+    assert len(traces) == 2                 # from then on, adjustable without recompiling
+    assert not bool(state.momentum_fresh)
+
+
+def test_compiled_out_momentum_can_be_swept_in_one_program():
+    """set_hparams inside a jitted vmap, then a scan of steps (as ``sweep`` and
+    ``make_epoch`` do): the state's structure is fixed before the scan."""
+    for build in (lambda **k: nf.optim.sgd(0.02, **k),
+                  lambda **k: nf.optim.rmsprop(0.01, centered=True, **k)):
+        opt = build()
+
+        def run(mu):
+            state = nf.optim.set_hparams(opt.init(P0), momentum=mu)
+            return _run(opt, _quadratic, P0, 30, state)[0]
+        mus = jnp.array([0.0, 0.9], jnp.float32)
+        batched = jax.jit(jax.vmap(run))(mus)
+        # the references are built with a traced momentum: not compiled out
+        single = jax.jit(lambda mu: _run(build(momentum=mu), _quadratic, P0, 30)[0])
+        for i in range(2):
+            for a, b in zip(_leaves(batched), _leaves(single(mus[i]))):
+                np.testing.assert_allclose(a[i], b, rtol=2e-5, atol=1e-6)
+        assert not np.allclose(batched["x"][0], batched["x"][1])

@@ -1,4 +1,5 @@
-"""The optimizer protocol, hyperparameters-as-state, and ``apply_updates``.
+"""The optimizer protocol, hyperparameters-as-state, ``apply_updates``, and the helpers
+that several optimizer files share.
 
 An optimizer is a pair of pure functions (optax's convention, torch's semantics)::
 
@@ -6,30 +7,54 @@ An optimizer is a pair of pure functions (optax's convention, torch's semantics)
     updates, state = opt.update(grads, state, params)
     params = apply_updates(params, updates)        # params + updates
 
-Every optimizer state is a flat NamedTuple whose first two fields are ``count`` (the
-number of updates applied so far; optimizer step ``k`` is the call made with
-``count == k``) and ``hparams`` (a dict of every numeric hyperparameter as an array).
-Because hyperparameters are arrays *in the state*, a jitted ``update`` can be given new
-values (``set_hparams``) without recompiling, they can be logged (``get_hparams``), and a
-whole training run can be ``vmap``-ped over them.
+Every optimizer state is a NamedTuple whose first two fields are ``count`` (the number of
+updates applied so far; optimizer step ``k`` is the call made with ``count == k``) and
+``hparams`` (a dict of every numeric hyperparameter as an array), then its slots (torch's
+state names: ``exp_avg``, ``momentum_buffer``, ...). A wrapper or combinator holds its
+inner state(s) as one field, ``inner`` (a state, a tuple or a dict of states), next to
+its own slots. Because
+hyperparameters are arrays *in the state*, a jitted ``update`` can be given new values
+(``set_hparams``) without recompiling, they can be logged (``get_hparams``), and a whole
+training run can be ``vmap``-ped over them.
+
+A hyperparameter built as 0/off is compiled out: stored as None, read as 0 by
+``get_hparams``; ``set_hparams`` gives it a value and the update then compiles once more
+(with the term). These are ``weight_decay`` (all optimizers but ``lamb`` and ``lars``,
+which always keep the term) and ``momentum`` (``sgd``, ``rmsprop``). A slot that only such
+a hyperparameter needs (a momentum buffer) is made of :class:`LazySlot` leaves meanwhile:
+no array, only its shape and dtype, so it costs nothing, and ``set_hparams`` turns it into
+zeros at once. The state's structure thus changes in ``set_hparams``, never inside an
+update, so a ``lax.scan`` over steps (``fit``, ``make_epoch``, ``sweep``) carries one
+structure throughout. (``sgd`` also keeps ``momentum_fresh``, True until its new buffer is
+first written, because torch makes that buffer from the first gradient: ``b = g``.)
+
+Slots have the parameters' dtype (``accumulate``'s sum: at least float32); scalar factors
+(bias corrections, schedules) are computed in the hyperparameters' float dtype (float32,
+or float64 under x64), so bfloat16 parameters get float32 bias corrections.
 
 ``learning_rate`` may be a number, an array, a tracer, or a schedule (any ``step ->
 value`` callable). With a schedule, ``hparams['learning_rate']`` holds the value the
 last step used (``schedule(count) * lr_scale``; before the first step, ``schedule(0)``),
 and ``hparams['lr_scale']`` (1.0) is a multiplier that a reduce-on-plateau controller
 may set with ``set_hparams(state, lr_scale=...)``.
+
+Only the names in ``__all__`` are public; the other names without an underscore are the
+helpers the files of this package share.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nnfunc import tree as _tree
+from nnfunc._checks import check_value, is_traced
 
 PyTree = Any
-Schedule = Callable[[Any], Any]
+Betas = tuple[Any, Any]
 
 __all__ = ["Optimizer", "apply_updates", "get_hparams", "set_hparams"]
 
@@ -62,10 +87,6 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
 
 # ---------------------------------------------------------------------------------------
 # validation of hyperparameters: one table, used at construction and by set_hparams
-
-def _is_concrete(x: Any) -> bool:
-    return not isinstance(x, jax.core.Tracer)
-
 
 def _nonneg(x):
     return x >= 0
@@ -114,17 +135,6 @@ _RULES: dict[str, tuple[Callable[[float], bool], str]] = {
 }
 
 
-def _check_value(name: str, value: Any, pred: Callable[[float], bool], allowed: str) -> None:
-    """Raise ``ValueError`` if a concrete (scalar or array) value breaks ``pred``."""
-    if value is None or not _is_concrete(value) or callable(value):
-        return
-    arr = jax.device_get(value)
-    import numpy as np  # local: numpy only for the concrete check
-    flat = np.asarray(arr, dtype=float).ravel()
-    if flat.size and not all(pred(float(v)) for v in flat):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-
-
 def check_hparam(name: str, value: Any, pred: Callable[[float], bool] | None = None,
                  allowed: str = "") -> None:
     """Validate one concrete hyperparameter (tracers pass through untouched).
@@ -134,13 +144,20 @@ def check_hparam(name: str, value: Any, pred: Callable[[float], bool] | None = N
     """
     if name == "betas" and isinstance(value, (tuple, list)):
         for i, b in enumerate(value):
-            _check_value(f"betas[{i}]", b, _unit_open, "in [0, 1)")
+            check_value(f"betas[{i}]", b, _unit_open, "in [0, 1)")
         return
     if pred is None:
         if name not in _RULES:
             return
         pred, allowed = _RULES[name]
-    _check_value(name, value, pred, allowed)
+    check_value(name, value, pred, allowed)
+
+
+def int_hparam(name: str, value: Any) -> jax.Array:
+    """An integer hyperparameter (a period or a step) as an int32 array, validated by its
+    shared rule (the one ``set_hparams`` applies)."""
+    check_hparam(name, value)
+    return jnp.asarray(value, jnp.int32)
 
 
 def _as_hparam(value: Any, like: Any = None) -> Any:
@@ -168,6 +185,31 @@ def make_hparams(**values: Any) -> dict[str, Any]:
     return out
 
 
+def is_zero(x: Any) -> bool:
+    """A concrete zero: lets the traced program skip a term entirely (tracers never are).
+    Checked with numpy, so it also works while an outer ``jit`` is tracing."""
+    if is_traced(x) or callable(x):
+        return False
+    return bool(np.all(np.asarray(x) == 0))
+
+
+def decay_hparams(learning_rate: Any, weight_decay: Any, *, compiled_out: tuple = (),
+                  **others: Any) -> dict:
+    """hparams of an optimizer with a weight decay: ``learning_rate``, ``others`` then
+    ``weight_decay``, validated. ``weight_decay`` and the names in ``compiled_out`` are
+    compiled out when they are a concrete 0: stored as ``None``, so the update has no term
+    for them at all (no extra pass over the parameters, no ``params`` needed for a decay,
+    no momentum buffer), yet the name is there: ``get_hparams`` reads 0, and
+    ``set_hparams`` gives it a value (the update then compiles once more, with the term)."""
+    out = make_hparams(learning_rate=learning_rate)
+    for name, value in {**others, "weight_decay": weight_decay}.items():
+        if (name == "weight_decay" or name in compiled_out) and is_zero(value):
+            out[name] = None
+        else:
+            out.update(make_hparams(**{name: value}))
+    return out
+
+
 def current_lr(learning_rate: Any, hparams: dict, count: jax.Array) -> tuple[Any, dict]:
     """The learning rate for optimizer step ``count``, and hparams recording it.
 
@@ -181,13 +223,17 @@ def current_lr(learning_rate: Any, hparams: dict, count: jax.Array) -> tuple[Any
     return lr, {**hparams, "learning_rate": lr}
 
 
-def is_zero(x: Any) -> bool:
-    """A concrete zero: lets the traced program skip a term entirely (tracers never are).
-    Checked with numpy, so it also works while an outer ``jit`` is tracing."""
-    if isinstance(x, jax.core.Tracer) or callable(x):
-        return False
-    import numpy as np
-    return bool(np.all(np.asarray(x) == 0))
+def torch_step(count: jax.Array, like: jax.Array) -> jax.Array:
+    """torch's 1-based step number as a float of the hyperparameters' dtype (>= float32)."""
+    return (count + 1).astype(like.dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# slots
+
+def zero_count() -> jax.Array:
+    """A fresh ``count`` (or any int32 counter) at 0."""
+    return jnp.zeros((), jnp.int32)
 
 
 def zeros_slots(params: PyTree) -> PyTree:
@@ -196,19 +242,45 @@ def zeros_slots(params: PyTree) -> PyTree:
     return jax.tree_util.tree_map(lambda p: jnp.zeros(jnp.shape(p), jnp.result_type(p)), params)
 
 
-def check_trees(grads: PyTree, params: PyTree | None) -> None:
-    """Clear error when grads and params do not share a tree structure."""
-    if params is not None:
-        _tree.check_same_structure(grads, params, names=("grads", "params"))
+@jax.tree_util.register_static
+@dataclasses.dataclass(frozen=True)
+class LazySlot:
+    """A slot leaf that does not exist yet, because hyperparameter ``hparam`` is compiled
+    out: the shape and dtype its array will have, and the value it starts from.
+
+    A pytree node without leaves (static under ``jit``): it costs no memory and is part of
+    the state's structure. ``set_hparams`` makes it ``full(shape, fill, dtype)`` as soon as
+    ``hparam`` gets a value.
+    """
+    shape: tuple
+    dtype: Any
+    hparam: str
+    fill: Any = 0
+
+    def make(self) -> jax.Array:
+        return jnp.full(self.shape, self.fill, self.dtype)
 
 
-def require_params(params: PyTree | None, who: str) -> None:
-    """Clear error when an optimizer that needs ``params`` did not get them."""
-    if params is None:
-        raise ValueError(f"{who} needs the current params: call update(grads, state, params)")
+def lazy_slots(params: PyTree, hparam: str) -> PyTree:
+    """A zero slot shaped like ``params`` that is compiled out with ``hparam``: one
+    :class:`LazySlot` per leaf, with the dtype ``zeros_slots`` would give."""
+    return jax.tree_util.tree_map(
+        lambda p: LazySlot(tuple(jnp.shape(p)), np.dtype(jnp.result_type(p)), hparam), params)
 
 
-def _leafwise(fn: Callable, n_out: int, tree: PyTree, *slots: PyTree | None) -> tuple:
+def _make_lazy_slots(tree: Any, hparams: dict) -> Any:
+    """``tree`` (fields of one state) with the LazySlots whose hyperparameter now has a
+    value made into arrays; nested optimizer states are left alone (their own hparams
+    decide)."""
+    def make(x):
+        if isinstance(x, LazySlot) and hparams.get(x.hparam) is not None:
+            return x.make()
+        return x
+    return jax.tree_util.tree_map(
+        make, tree, is_leaf=lambda x: isinstance(x, LazySlot) or _is_opt_state(x))
+
+
+def leafwise(fn: Callable, n_out: int, tree: PyTree, *slots: PyTree | None) -> tuple:
     """Run ``fn(leaf, *slot_leaves) -> n_out values`` once per leaf: one fused pass.
 
     A slot given as ``None`` (absent) passes ``None`` to ``fn``; leaf positions where ``fn``
@@ -226,27 +298,44 @@ def _leafwise(fn: Callable, n_out: int, tree: PyTree, *slots: PyTree | None) -> 
     return tuple(result)
 
 
-def _step(count: jax.Array, like: jax.Array) -> jax.Array:
-    """torch's 1-based step number as a float of the hyperparameters' dtype (>= float32)."""
-    return (count + 1).astype(like.dtype)
+def leaf_norm(x: jax.Array) -> jax.Array:
+    """‖x‖₂ of one leaf, accumulated in at least float32."""
+    acc = jnp.promote_types(x.dtype, jnp.float32)
+    return jnp.sqrt(jnp.sum(jnp.square(x.astype(acc))))
 
 
-def _hparams(learning_rate, weight_decay, **others) -> dict:
-    """hparams of an optimizer with a weight decay. A concrete 0 is stored as ``None``:
-    the update then has no decay term at all (no extra pass over the parameters, no
-    ``params`` needed), yet the name is there: ``get_hparams`` reads 0, and
-    ``set_hparams`` gives it a value (the update then compiles once more, with the term)."""
-    out = make_hparams(learning_rate=learning_rate, **others)
-    if is_zero(weight_decay):
-        out["weight_decay"] = None
-    else:
-        out.update(make_hparams(weight_decay=weight_decay))
-    return out
+def _select_leaf(pred: jax.Array, a: Any, b: Any) -> Any:
+    """``a if pred else b`` for one leaf, without a branch (vmap-friendly); PRNG keys too."""
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+        data = jnp.where(pred, jax.random.key_data(a), jax.random.key_data(b))
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
+    return jnp.where(pred, a, b).astype(a.dtype)
 
 
-def _coupled_decay(grads, params, hp, who):
+def select(pred: jax.Array, a: PyTree, b: PyTree) -> PyTree:
+    """Leafwise select between two pytrees of one structure (e.g. two optimizer states)."""
+    return jax.tree_util.tree_map(lambda x, y: _select_leaf(pred, x, y), a, b)
+
+
+# ---------------------------------------------------------------------------------------
+# weight decay
+
+def check_trees(grads: PyTree, params: PyTree | None) -> None:
+    """Clear error when grads and params do not share a tree structure."""
+    if params is not None:
+        _tree.check_same_structure(grads, params, names=("grads", "params"))
+
+
+def require_params(params: PyTree | None, who: str) -> None:
+    """Clear error when an optimizer that needs ``params`` did not get them."""
+    if params is None:
+        raise ValueError(f"{who} needs the current params: call update(grads, state, params)")
+
+
+def coupled_decay(grads, params, hp, who):
     """``g + λθ`` (torch's default L2 penalty; Lion adds it to its direction), or
-    ``grads`` when λ is compiled out (``None``, see :func:`_hparams`)."""
+    ``grads`` when λ is compiled out (``None``, see :func:`decay_hparams`)."""
     wd = hp.get("weight_decay")
     if wd is None:
         return grads
@@ -256,24 +345,76 @@ def _coupled_decay(grads, params, hp, who):
                                   grads, params)
 
 
+def decay_split(grads, params, hp, lr, decoupled: bool, who: str):
+    """Weight decay either way: ``(g + λθ, None)`` (coupled, torch's L2 penalty) or
+    ``(g, ηλ)`` for the leaf update to subtract ``ηλθ`` (decoupled, as AdamW); ``(g, None)``
+    when λ is compiled out (see :func:`decay_hparams`)."""
+    if decoupled and hp.get("weight_decay") is not None:
+        require_params(params, who)
+        return grads, lr * hp["weight_decay"]
+    return coupled_decay(grads, params, hp, who), None
+
+
+# ---------------------------------------------------------------------------------------
+# building optimizers and wrappers
+
 def make_optimizer(init: Callable, update: Callable) -> Optimizer:
     """Build an ``Optimizer`` whose ``update`` is ``jax.jit``-compiled (inlined if the
     caller jits too); ``params`` defaults to ``None`` for optimizers that do not use it."""
     jitted = jax.jit(update)
 
-    def _init(params):
+    def init_fn(params):
         # fresh hyperparameter buffers per state: builders close over one dict of arrays,
         # and a training step that donates one state must not delete another's
         state = init(params)
         return state._replace(hparams=jax.tree_util.tree_map(
             lambda x: jnp.array(x, copy=True), state.hparams))
-    _init.__doc__ = init.__doc__
 
-    def _update(grads, state, params=None):
+    def update_fn(grads, state, params=None):
         check_trees(grads, params)
         return jitted(grads, state, params)
-    _update.__doc__ = update.__doc__
-    return Optimizer(_init, _update)
+    return Optimizer(init_fn, update_fn)
+
+
+def check_optimizer(opt: Any, name: str) -> None:
+    """Clear error when a wrapper's argument ``name`` is not an ``Optimizer``."""
+    if not (hasattr(opt, "init") and hasattr(opt, "update")):
+        raise TypeError(f"{name} must be an Optimizer (with init and update), got {opt!r}")
+
+
+class _Label:
+    """Opaque leaf wrapper, so label values (strings, None, bools) stay leaves."""
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+def broadcast_prefix(prefix: Any, tree: PyTree, what: str) -> list:
+    """The leaves of ``prefix`` (labels or booleans) repeated over the subtrees of ``tree``
+    they cover; one entry per leaf of ``tree``. ``prefix`` may be a callable ``tree ->
+    prefix``."""
+    if callable(prefix):
+        prefix = prefix(tree)
+    try:
+        full = jax.tree_util.tree_map(
+            lambda lab, sub: jax.tree_util.tree_map(lambda _: _Label(lab), sub), prefix, tree)
+    except ValueError as err:
+        raise ValueError(f"{what} must be a pytree with the structure of the params (or a "
+                         f"prefix of it), or a callable params -> such a pytree: {err}") from None
+    return [lab.value for lab in jax.tree_util.tree_leaves(full)]
+
+
+def split_by_labels(tree: PyTree, labels: list, keep: Callable[[Any], bool]) -> PyTree:
+    """``tree`` with the leaves whose label fails ``keep`` replaced by ``None`` holes."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return jax.tree_util.tree_unflatten(
+        treedef, [x if keep(lab) else None for x, lab in zip(leaves, labels)])
+
+
+def holes(tree: PyTree) -> list:
+    """The leaves of a tree with ``None`` holes, one entry per original leaf."""
+    return jax.tree_util.tree_leaves(tree, is_leaf=lambda x: x is None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -294,11 +435,12 @@ def _children(x: Any):
     return []
 
 
-def _iter_states(state: Any):
+def iter_states(state: Any):
+    """Every optimizer state inside ``state`` (itself first), depth first."""
     if _is_opt_state(state):
         yield state
     for child in _children(state):
-        yield from _iter_states(child)
+        yield from iter_states(child)
 
 
 def get_hparams(state: Any) -> dict[str, Any]:
@@ -312,8 +454,8 @@ def get_hparams(state: Any) -> dict[str, Any]:
       state: an optimizer state (or a state of ``chain``/wrappers).
 
     Returns:
-      ``{name: array}``; ``betas`` is a tuple of two arrays; a weight decay built as 0
-      (compiled out) reads as 0.
+      ``{name: array}``; ``betas`` is a tuple of two arrays; a hyperparameter built as 0
+      and so compiled out (a weight decay, a momentum) reads as 0.
 
     Example:
       >>> import jax.numpy as jnp, nnfunc as nf
@@ -325,7 +467,7 @@ def get_hparams(state: Any) -> dict[str, Any]:
       0.0
     """
     out: dict[str, Any] = {}
-    for s in _iter_states(state):
+    for s in iter_states(state):
         for k, v in s.hparams.items():
             out.setdefault(k, jnp.zeros((), jnp.result_type(float)) if v is None else v)
     return out
@@ -338,7 +480,7 @@ def _set(state: Any, values: dict, found: set) -> Any:
             if k in hp:
                 hp[k] = _as_hparam(v, hp[k])
                 found.add(k)
-        fields = {f: _set(getattr(state, f), values, found)
+        fields = {f: _make_lazy_slots(_set(getattr(state, f), values, found), hp)
                   for f in state._fields if f != "hparams"}
         return state._replace(hparams=hp, **fields)
     if isinstance(state, tuple) and hasattr(state, "_fields"):
@@ -358,8 +500,10 @@ def set_hparams(state: Any, **values: Any) -> Any:
     chain or wrapper). For an optimizer built with a schedule, set ``lr_scale`` (the
     multiplier applied to the schedule, e.g. from ``nf.schedules.reduce_on_plateau``);
     setting ``learning_rate`` itself there is overwritten at the next step. Giving a value
-    to a weight decay that was built as 0 (and so compiled out) adds a term to the update:
-    that update compiles once more, then the value is as adjustable as any other.
+    to a hyperparameter that was built as 0 and so compiled out (a weight decay, a
+    momentum) adds a term to the update, and makes the slot it needs (a momentum buffer,
+    from zeros): that update compiles once more, then the value is as adjustable as any
+    other.
 
     Args:
       state: an optimizer state.

@@ -1,14 +1,5 @@
-"""Parameter averaging with torch.optim.swa_utils semantics: SWA and EMA as optimizer wrappers.
-
-``swa(opt)`` / ``ema(opt, decay)`` run ``opt`` unchanged and, after its step, fold the new
-parameters into a running average kept in the state; ``averaged_params(state)`` reads it.
-This is torch's ``AveragedModel``: calling ``optimizer.step()`` then
-``averaged.update_parameters(model)`` on the chosen steps, where the first averaged call
-copies the parameters (``n_averaged == 0``).
-
-Batch-norm statistics are model state, not params: as with torch's ``update_bn``,
-recompute them for the averaged params before evaluating.
-"""
+"""Parameter averaging as optimizer wrappers, as torch.optim.swa_utils: ``swa``, ``ema`` and
+``averaged_params``."""
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -16,14 +7,22 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (Optimizer, PyTree, _iter_states, make_hparams, make_optimizer,
-                                require_params)
-from nnfunc.optim.wrappers import _check_optimizer, _int_hparam
+from nnfunc.optim._base import (
+    Optimizer,
+    PyTree,
+    check_optimizer,
+    int_hparam,
+    iter_states,
+    make_hparams,
+    make_optimizer,
+    require_params,
+)
 
 __all__ = ["AveragingState", "swa", "ema", "averaged_params"]
 
 
 class AveragingState(NamedTuple):
+    """count, hparams; inner: opt's state, averaged: the averaged params θ̄, n_averaged: N."""
     count: jax.Array
     hparams: dict
     inner: Any
@@ -32,9 +31,15 @@ class AveragingState(NamedTuple):
 
 
 def _averaging(opt: Optimizer, start: Any, every: Any, decay: Any | None) -> Optimizer:
-    """The shared wrapper: ``decay=None`` is SWA's equal-weight mean, else an EMA."""
-    _check_optimizer(opt, "opt")
-    hparams0 = {"start": _int_hparam("start", start), "every": _int_hparam("every", every)}
+    """The shared wrapper: ``decay=None`` is SWA's equal-weight mean, else an EMA.
+
+    It runs ``opt`` unchanged and, after its step, folds the new parameters into a running
+    average kept in the state. This is torch's ``AveragedModel``: calling
+    ``optimizer.step()`` then ``averaged.update_parameters(model)`` on the chosen steps,
+    where the first averaged call copies the parameters (``n_averaged == 0``).
+    """
+    check_optimizer(opt, "opt")
+    hparams0 = {"start": int_hparam("start", start), "every": int_hparam("every", every)}
     if decay is not None:
         hparams0.update(make_hparams(decay=decay))
 
@@ -84,6 +89,9 @@ def swa(opt: Optimizer, *, start: Any = 0, every: Any = 1) -> Optimizer:
       An ``Optimizer`` (``update`` needs ``params``); its state is an ``AveragingState``
       with ``inner``, ``averaged`` and ``n_averaged``. Read the average with
       ``averaged_params(state)``.
+
+    Batch-norm statistics are model state, not params: as with torch's ``update_bn``,
+    recompute them for the averaged params before evaluating.
 
     Example:
       >>> import jax.numpy as jnp, nnfunc as nf
@@ -155,7 +163,7 @@ def averaged_params(state: Any) -> PyTree:
       >>> nf.optim.averaged_params(s)['w']
       Array([1., 1.], dtype=float32)
     """
-    found = next((s for s in _iter_states(state) if isinstance(s, AveragingState)), None)
+    found = next((s for s in iter_states(state) if isinstance(s, AveragingState)), None)
     if found is None:
         raise ValueError("averaged_params needs a state from nf.optim.swa or nf.optim.ema "
                          f"(possibly inside a chain or wrapper), got {type(state).__name__}")

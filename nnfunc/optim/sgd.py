@@ -1,18 +1,22 @@
-"""Stochastic gradient descent with torch.optim.SGD's momentum, dampening and Nesterov."""
+"""SGD, exactly torch.optim.SGD (momentum, dampening, Nesterov), and its aliases ``momentum``
+and ``nesterov``."""
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nnfunc.optim._base import (
+    LazySlot,
     Optimizer,
     PyTree,
-    _coupled_decay,
-    _hparams,
+    coupled_decay,
     current_lr,
+    decay_hparams,
     is_zero,
+    lazy_slots,
     make_optimizer,
     zeros_slots,
 )
@@ -21,9 +25,11 @@ __all__ = ["SgdState", "sgd", "momentum", "nesterov"]
 
 
 class SgdState(NamedTuple):
+    """count, hparams; momentum_buffer: b (lazy if μ is off); momentum_fresh: b not written yet."""
     count: jax.Array
     hparams: dict
-    momentum_buffer: PyTree | None
+    momentum_buffer: PyTree
+    momentum_fresh: jax.Array | LazySlot | None = None
 
 
 def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
@@ -33,11 +39,15 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
     ``g ← g + λθ``; with momentum μ: ``b₀ = g``, ``bₜ = μ bₜ₋₁ + (1 − τ) g``;
     ``d = g + μ bₜ`` (Nesterov) or ``d = bₜ``; ``θ ← θ − η d``.
 
-    A momentum that is a concrete 0 at construction is compiled out, and then has no slot
-    (``momentum_buffer is None``) nor hyperparameter entry; pass an array or tracer to
-    keep it adjustable. A concrete-0 ``weight_decay`` is compiled out too, but stays a
+    A ``momentum`` or ``weight_decay`` that is a concrete 0 at construction is compiled out
+    (no term; no momentum buffer, its slot holds ``LazySlot``s) but stays a
     hyperparameter: it reads as 0, and ``set_hparams`` gives it a value (one more
-    compilation, then ``update`` needs ``params``).
+    compilation; a decay then needs ``params``). Momentum switched on that way behaves as
+    torch's when a param group's momentum goes from 0 to μ: torch makes the buffer at the
+    first step with momentum, ``b = g`` (no dampening). Here ``set_hparams`` makes
+    ``momentum_buffer`` (zeros) with ``momentum_fresh = True``, and that step writes
+    ``b = g``; built with momentum, ``momentum_fresh`` is ``None`` and step 0 writes it.
+    ``dampening`` is always stored, so it is adjustable too.
 
     Args:
       learning_rate: η, a number, array or schedule ``step -> η``.
@@ -47,7 +57,7 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
       nesterov: Nesterov momentum; needs μ > 0 and τ = 0.
 
     Returns:
-      An ``Optimizer``.
+      An ``Optimizer``; its state is an ``SgdState``.
 
     Example:
       >>> import jax.numpy as jnp, nnfunc as nf
@@ -61,28 +71,33 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
     if nesterov and (is_zero(momentum) or not is_zero(dampening)):
         raise ValueError(f"nesterov=True needs momentum > 0 and dampening == 0, got "
                          f"momentum={momentum!r}, dampening={dampening!r}")
-    use_mom = not is_zero(momentum)
-    extra = {"momentum": momentum, "dampening": dampening} if use_mom else {}
-    hparams0 = _hparams(learning_rate, weight_decay, **extra)
+    hparams0 = decay_hparams(learning_rate, weight_decay, momentum=momentum,
+                             dampening=dampening, compiled_out=("momentum",))
 
     def init(params: PyTree) -> SgdState:
-        buf = zeros_slots(params) if use_mom else None
-        return SgdState(jnp.zeros((), jnp.int32), dict(hparams0), buf)
+        if hparams0["momentum"] is not None:
+            return SgdState(jnp.zeros((), jnp.int32), dict(hparams0), zeros_slots(params))
+        return SgdState(jnp.zeros((), jnp.int32), dict(hparams0),
+                        lazy_slots(params, "momentum"),
+                        LazySlot((), np.dtype(bool), "momentum", True))
 
     def update(grads, state, params=None):
         lr, hp = current_lr(learning_rate, state.hparams, state.count)
-        grads = _coupled_decay(grads, params, hp, "sgd(weight_decay=...)")
-        buf = state.momentum_buffer
-        if use_mom:
-            mu, tau = hp["momentum"], hp["dampening"]
-            first = state.count == 0
+        grads = coupled_decay(grads, params, hp, "sgd(weight_decay=...)")
+        buf, fresh = state.momentum_buffer, state.momentum_fresh
+        mu = hp["momentum"]
+        if mu is not None:
+            tau = hp["dampening"]
+            # torch's buffer is made from the first gradient with momentum: b = g
+            first = state.count == 0 if fresh is None else fresh
             buf = jax.tree_util.tree_map(
                 lambda b, g: jnp.where(first, g, mu * b + (1 - tau) * g).astype(b.dtype),
                 buf, grads)
+            fresh = None if fresh is None else jnp.zeros_like(fresh)
             grads = (jax.tree_util.tree_map(lambda g, b: g + mu * b, grads, buf)
                      if nesterov else buf)
         updates = jax.tree_util.tree_map(lambda g: (-lr * g).astype(g.dtype), grads)
-        return updates, SgdState(state.count + 1, hp, buf)
+        return updates, SgdState(state.count + 1, hp, buf, fresh)
 
     return make_optimizer(init, update)
 
