@@ -9,15 +9,21 @@ tuple with one entry per child.
 """
 from nnfunc.layers._base import Layer, output_shape
 from nnfunc.layers.activation import activation
+from nnfunc.layers.activity import ActivityPenalty, activity_regularizer
 from nnfunc.layers.combinators import parallel, residual, serial
-from nnfunc.layers.conv import conv2d
+from nnfunc.layers.conv import conv2d, conv_transpose2d
 from nnfunc.layers.dense import dense
 from nnfunc.layers.diagnostics import activation_stats
 from nnfunc.layers.dropout import dropout
 from nnfunc.layers.embedding import embedding
+from nnfunc.layers.noise import gaussian_noise, masking_noise, salt_and_pepper
 from nnfunc.layers.normalization import batch_norm, layer_norm
-from nnfunc.layers.pooling import avg_pool, flatten, max_pool
+from nnfunc.layers.pooling import avg_pool, max_pool
+from nnfunc.layers.reshape import flatten, reshape
+from nnfunc.layers.upsample import upsample
 
 __all__ = ["Layer", "output_shape", "dense", "conv2d", "max_pool", "avg_pool", "flatten",
            "dropout", "batch_norm", "layer_norm", "embedding", "activation", "serial",
-           "parallel", "residual", "activation_stats"]
+           "parallel", "residual", "activation_stats", "gaussian_noise", "masking_noise",
+           "salt_and_pepper", "activity_regularizer", "ActivityPenalty",
+           "conv_transpose2d", "upsample", "reshape"]

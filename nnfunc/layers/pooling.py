@@ -1,4 +1,4 @@
-"""2-D max and average pooling over NHWC images, and flatten."""
+"""2-D max and average pooling over NHWC images."""
 from __future__ import annotations
 
 import math
@@ -9,10 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from nnfunc.layers._base import (Layer, as_shape, check_fits, no_params_init, as_padding,
-                                 as_pair)
+from nnfunc.layers._base import Layer, as_shape, check_fits, as_padding, as_pair
 
-__all__ = ["max_pool", "avg_pool", "flatten"]
+__all__ = ["max_pool", "avg_pool"]
 
 
 def _pool_setup(name: str, window: Any, stride: Any, padding: Any):
@@ -120,26 +119,3 @@ def avg_pool(window: int | tuple[int, int], stride: Optional[int | tuple[int, in
 
     return Layer(init, apply, name="avg_pool")
 
-
-def flatten() -> Layer:
-    """Flatten every axis but the batch axis: ``(batch, d1, ..., dk) -> (batch, d1···dk)``.
-
-    Returns:
-      A parameterless ``Layer``.
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> y, _ = flatten().apply({}, {}, jnp.ones((2, 4, 4, 3)))
-      >>> y.shape
-      (2, 48)
-    """
-    init = no_params_init("flatten")
-
-    def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
-              key: Any = None) -> tuple[jax.Array, dict]:
-        if x.ndim < 1:
-            raise ValueError(f"flatten expects inputs with a batch axis, got shape "
-                             f"{tuple(x.shape)}")
-        return x.reshape(x.shape[0], -1), state
-
-    return Layer(init, apply, name="flatten")
