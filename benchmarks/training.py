@@ -212,7 +212,25 @@ def bench_epoch_gemms(x):
     return run
 
 
+_SMALL_NAME = "-".join(map(str, SMALL))
+
+
 def main(argv=None):
+    """Time every comparison on one data set, then write the markdown report and print it."""
+    args = _parse_args(argv)
+    x, y, n_used = _load_data(args.samples)
+    rows = []
+    epoch_runner = _measure_epochs(rows, x, y, n_used, args.repeats, args.skip_torch)
+    sweeps = _measure_sweeps(rows, x, y, n_used, args.sweep_repeats)
+    ceiling = _measure_ceiling(x, n_used, epoch_runner, args.repeats, sweeps["seq"])
+    ratios = _ratios(rows, sweeps, args.skip_torch)
+    text = _report(args, argv, n_used, rows, ratios, ceiling)
+    _write(args.out, text)
+    print(text)
+
+
+def _parse_args(argv=None):
+    """The command-line arguments (sizes of the run, output file, whether to time PyTorch)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=8192)
     ap.add_argument("--repeats", type=int, default=5)
@@ -220,56 +238,70 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
                                                   "training-cpu.md"))
     ap.add_argument("--skip-torch", action="store_true")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    xs, ys = nf.data.synthetic_mnist(args.samples, seed=0, normalize=True, flatten=True)
+
+def _load_data(samples):
+    """The synthetic digits on the device, and how many of them an epoch uses (whole batches)."""
+    xs, ys = nf.data.synthetic_mnist(samples, seed=0, normalize=True, flatten=True)
     x, y = jax.device_put(jnp.asarray(xs)), jax.device_put(jnp.asarray(ys))
-    n_used = (args.samples // BATCH) * BATCH
+    return x, y, (samples // BATCH) * BATCH
 
-    rows = []
-    def add(name, seconds, models=1):
-        rows.append((name, seconds, models * n_used / seconds))
-        print(f"{name:55s} {seconds * 1e3:9.1f} ms  {models * n_used / seconds:12.0f}",
-              flush=True)
 
+def _add_row(rows, n_used, name, seconds, models=1):
+    """Append a (name, seconds, samples/s) row and print it as its progress line."""
+    rows.append((name, seconds, models * n_used / seconds))
+    print(f"{name:55s} {seconds * 1e3:9.1f} ms  {models * n_used / seconds:12.0f}",
+          flush=True)
+
+
+def _measure_epochs(rows, x, y, n_used, repeats, skip_torch):
+    """Time the epochs of make_epoch and its peers round-robin, add their rows; make_epoch's."""
     names = {"epoch": "nnfunc make_epoch (one compiled scan)",
              "raw": "raw JAX + optax lax.scan epoch",
              "fit": "nnfunc fit, progress=False (per epoch)",
              "fit_bar": "nnfunc fit, progress=True (per epoch)"}
     runners = {"epoch": bench_nnfunc_epoch(x, y), "raw": bench_raw_jax_epoch(x, y),
                "fit": bench_fit_epoch(x, y, False), "fit_bar": bench_fit_epoch(x, y, True)}
-    if not args.skip_torch:
+    if not skip_torch:
         names["torch"] = "PyTorch eager (torch %s)" % __import__("torch").__version__
         runners["torch"] = bench_torch_epoch(x, y)
-    med = _interleaved(runners, args.repeats)
+    med = _interleaved(runners, repeats)
     for k in ("epoch", "raw", "torch", "fit", "fit_bar"):
         if k in med:
-            add(names[k], med[k])
+            _add_row(rows, n_used, names[k], med[k])
+    return runners["epoch"]
+
+
+def _measure_sweeps(rows, x, y, n_used, repeats):
+    """Time sweeps of 8 learning rates against 8 sequential fits; add their rows; the times."""
     one_program, sequential = bench_sweep(x, y)
     vmapped, _ = bench_sweep(x, y, force_vmap=True)
-    sw = _interleaved({"sweep": one_program, "seq": sequential, "vmap": vmapped},
-                      args.sweep_repeats)
-    t_sweep, t_seq, t_vmap = sw["sweep"], sw["seq"], sw["vmap"]
-    add("nnfunc sweep, 8 learning rates, 1 epoch, one program", t_sweep, models=8)
-    add("8 sequential fits, 1 epoch each", t_seq, models=8)
-    add("nnfunc sweep forced to vmap the runs (reference)", t_vmap, models=8)
+    sw = _interleaved({"sweep": one_program, "seq": sequential, "vmap": vmapped}, repeats)
+    _add_row(rows, n_used, "nnfunc sweep, 8 learning rates, 1 epoch, one program", sw["sweep"],
+             models=8)
+    _add_row(rows, n_used, "8 sequential fits, 1 epoch each", sw["seq"], models=8)
+    _add_row(rows, n_used, "nnfunc sweep forced to vmap the runs (reference)", sw["vmap"],
+             models=8)
     # Where one run does not fill the machine (a small model), batching runs pays off.
     one_small, seq_small = bench_sweep(x, y, sizes=SMALL)
-    sw = _interleaved({"sweep": one_small, "seq": seq_small}, args.sweep_repeats)
-    t_sweep_s, t_seq_s = sw["sweep"], sw["seq"]
-    small = "-".join(map(str, SMALL))
-    add(f"nnfunc sweep, 8 learning rates, MLP {small}", t_sweep_s, models=8)
-    add(f"8 sequential fits, MLP {small}", t_seq_s, models=8)
+    small = _interleaved({"sweep": one_small, "seq": seq_small}, repeats)
+    _add_row(rows, n_used, f"nnfunc sweep, 8 learning rates, MLP {_SMALL_NAME}", small["sweep"],
+             models=8)
+    _add_row(rows, n_used, f"8 sequential fits, MLP {_SMALL_NAME}", small["seq"], models=8)
+    return {**sw, "sweep_small": small["sweep"], "seq_small": small["seq"]}
 
-    # The physical ceiling: the GEMMs of an epoch at the machine's matmul speed, timed
-    # round-robin with one make_epoch epoch.
+
+def _measure_ceiling(x, n_used, epoch_runner, repeats, t_seq):
+    """The physical ceiling table: an epoch's GEMMs at the machine's matmul speed."""
+    # The matmul, the epoch's GEMMs alone and one make_epoch epoch, timed round-robin.
     mm_run, mm_flops = bench_matmul()
     ceil = _interleaved({"mm": mm_run, "gemms": bench_epoch_gemms(x),
-                         "epoch": runners["epoch"]}, args.repeats)
+                         "epoch": epoch_runner}, repeats)
     flops = epoch_gemm_flops(n_used)
     gemm_rate, epoch_rate = mm_flops / ceil["mm"], flops / ceil["epoch"]
     best_sweep = 8 * flops / gemm_rate          # 8 runs, nothing but GEMMs at full speed
-    ceiling = [
+    return [
         ("float32 matmul 2048³ (XLA), GFLOP/s", f"{gemm_rate / 1e9:.0f}"),
         ("GEMM FLOPs of one epoch (fwd + weight grads + input grads)", f"{flops / 1e9:.1f} G"),
         ("the epoch's GEMMs alone, s (GFLOP/s)",
@@ -286,17 +318,28 @@ def main(argv=None):
          f"{t_seq / (best_sweep + 8 * max(ceil['epoch'] - ceil['gemms'], 0.0)):.2f}x"),
     ]
 
+
+def _ratios(rows, sweeps, skip_torch):
+    """The (ratio, value, target) rows: make_epoch against its peers and fit, sweeps."""
     by = {name: sps for name, _, sps in rows}
     ne, raw = by[rows[0][0]], by[rows[1][0]]
     ratios = [("make_epoch / raw JAX+optax", ne / raw, ">= 0.95")]
-    if not args.skip_torch:
+    if not skip_torch:
         ratios.append(("make_epoch / PyTorch eager", ne / by[rows[2][0]], ">= 2.5"))
-    ratios.append(("fit (progress=False) / make_epoch", by["nnfunc fit, progress=False (per epoch)"] / ne, ">= 0.95"))
-    ratios.append(("fit (progress=True) / make_epoch", by["nnfunc fit, progress=True (per epoch)"] / ne, ">= 0.95"))
-    ratios.append(("sweep of 8 / 8 sequential fits", t_seq / t_sweep, ">= 2"))
-    ratios.append(("sweep forced to vmap / 8 sequential fits", t_seq / t_vmap, "(reference)"))
-    ratios.append((f"sweep of 8 / 8 sequential fits, MLP {small}", t_seq_s / t_sweep_s, "(extra)"))
+    ratios.append(("fit (progress=False) / make_epoch",
+                   by["nnfunc fit, progress=False (per epoch)"] / ne, ">= 0.95"))
+    ratios.append(("fit (progress=True) / make_epoch",
+                   by["nnfunc fit, progress=True (per epoch)"] / ne, ">= 0.95"))
+    ratios.append(("sweep of 8 / 8 sequential fits", sweeps["seq"] / sweeps["sweep"], ">= 2"))
+    ratios.append(("sweep forced to vmap / 8 sequential fits", sweeps["seq"] / sweeps["vmap"],
+                   "(reference)"))
+    ratios.append((f"sweep of 8 / 8 sequential fits, MLP {_SMALL_NAME}",
+                   sweeps["seq_small"] / sweeps["sweep_small"], "(extra)"))
+    return ratios
 
+
+def _report(args, argv, n_used, rows, ratios, ceiling):
+    """The markdown report: command, machine and settings, then the three tables."""
     cmd = "python benchmarks/training.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
         "# Training throughput (CPU)", "",
@@ -318,11 +361,14 @@ def main(argv=None):
     lines += ["", "Physical ceiling (same process, round-robin, medians of "
               f"{args.repeats}):", "", "| quantity | value |", "|---|---:|"]
     lines += [f"| {name} | {v} |" for name, v in ceiling]
-    text = "\n".join(lines) + "\n"
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
+    return "\n".join(lines) + "\n"
+
+
+def _write(path, text):
+    """Write the report to ``path``, creating its folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
         f.write(text)
-    print(text)
 
 
 if __name__ == "__main__":
