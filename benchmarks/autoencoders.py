@@ -22,7 +22,6 @@ Trains on the 60,000 training images and reports on the 10,000 test images (pixe
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import pathlib
@@ -176,46 +175,18 @@ def codes_accuracy(c_train, y_train, c_test, y_test, *, epochs: int = 30) -> flo
 def _raw_jax_epoch(x, batch_size: int):
     """The same deep autoencoder, Adam and scan epoch, written by hand with optax."""
     import optax
-    sizes = DEEP + DEEP[-2::-1]
-    params = []
-    for k, (m, n) in zip(jax.random.split(jax.random.key(0), len(sizes) - 1),
-                         zip(sizes[:-1], sizes[1:])):
-        kw, kb = jax.random.split(k)
-        bound = 1 / np.sqrt(m)
-        params.append((jax.random.uniform(kw, (m, n), minval=-bound, maxval=bound),
-                       jax.random.uniform(kb, (n,), minval=-bound, maxval=bound)))
-    tx = optax.adam(1e-3)
+    from _suite import jax_peer
     code_layer = len(DEEP) - 2      # no activation on the code
 
     def loss(params, xb):
         h = xb
-        for i, (w, b) in enumerate(params[:-1]):
-            h = h @ w + b
+        for i, layer in enumerate(params[:-1]):
+            h = h @ layer["w"] + layer["b"]
             h = h if i == code_layer else jax.nn.relu(h)
-        w, b = params[-1]
-        return jnp.mean((jax.nn.sigmoid(h @ w + b) - xb) ** 2)
-
-    @functools.partial(jax.jit, donate_argnums=(0, 1))
-    def epoch(params, opt_state, key, x):
-        def step(carry, idx):
-            params, opt_state = carry
-            l, g = jax.value_and_grad(loss)(params, x[idx])
-            updates, opt_state = tx.update(g, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), l
-
-        key, k = jax.random.split(key)
-        steps = x.shape[0] // batch_size
-        idx = jax.random.permutation(k, x.shape[0])[: steps * batch_size].reshape(
-            steps, batch_size)
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), idx)
-        return params, opt_state, key, losses.mean()
-
-    box = [params, tx.init(params), jax.random.key(1)]
-
-    def run():
-        *box[:], l = epoch(*box, x)
-        jax.block_until_ready(l)
-    return run
+        out = jax.nn.sigmoid(h @ params[-1]["w"] + params[-1]["b"])
+        return jnp.mean((out - xb) ** 2)
+    params = jax_peer.init_mlp(jax.random.key(0), DEEP + DEEP[-2::-1])
+    return jax_peer.scan_epoch_runner(loss, params, optax.adam(1e-3), batch_size, x)
 
 
 def _nnfunc_epoch(x, batch_size: int):

@@ -11,7 +11,6 @@ compilation is excluded); ratios are of samples/s (sweep: models·samples/s).
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import platform
 import statistics
@@ -64,42 +63,13 @@ def bench_nnfunc_epoch(x, y):
 def bench_raw_jax_epoch(x, y):
     """The floor: a hand-written JAX MLP with optax Adam and the same scan epoch."""
     import optax
-    keys = jax.random.split(jax.random.key(0), len(SIZES) - 1)
-    params = []
-    for k, (m, n) in zip(keys, zip(SIZES[:-1], SIZES[1:])):
-        kw, kb = jax.random.split(k)
-        bound = 1 / np.sqrt(m)
-        params.append((jax.random.uniform(kw, (m, n), minval=-bound, maxval=bound),
-                       jax.random.uniform(kb, (n,), minval=-bound, maxval=bound)))
-    tx = optax.adam(LR)
+    from _suite import jax_peer
 
     def loss(params, xb, yb):
-        h = xb
-        for w, b in params[:-1]:
-            h = jax.nn.relu(h @ w + b)
-        w, b = params[-1]
-        return optax.softmax_cross_entropy_with_integer_labels(h @ w + b, yb).mean()
-
-    @functools.partial(jax.jit, donate_argnums=(0, 1))
-    def epoch(params, opt_state, key, x, y):
-        def step(carry, idx):
-            params, opt_state = carry
-            l, g = jax.value_and_grad(loss)(params, x[idx], y[idx])
-            updates, opt_state = tx.update(g, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), l
-
-        key, k = jax.random.split(key)
-        steps = x.shape[0] // BATCH
-        idx = jax.random.permutation(k, x.shape[0])[: steps * BATCH].reshape(steps, BATCH)
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), idx)
-        return params, opt_state, key, losses.mean()
-
-    box = [params, tx.init(params), jax.random.key(1)]
-
-    def run():
-        *box[:], l = epoch(*box, x, y)
-        jax.block_until_ready(l)
-    return run
+        logits = jax_peer.apply_mlp(params, xb)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+    return jax_peer.scan_epoch_runner(loss, jax_peer.init_mlp(jax.random.key(0), SIZES),
+                                      optax.adam(LR), BATCH, x, y)
 
 
 def bench_torch_epoch(x, y):

@@ -9,6 +9,17 @@ SHARED = pathlib.Path(os.environ.get("NNFUNC_SHARED", pathlib.Path(__file__).res
 MNIST_DIR = SHARED / "data" / "mnist"
 
 
+def blobs(n, seed=0):
+    """``n`` examples of three Gaussian classes in 8 dimensions: ``(X float32, Y int32)``."""
+    import jax.numpy as jnp
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n).astype(np.int32)
+    centers = rng.normal(size=(3, 8)) * 2
+    x = (centers[y] + rng.normal(size=(n, 8))).astype(np.float32)
+    return jnp.asarray(x), jnp.asarray(y)
+
+
 @pytest.fixture
 def x64():
     """Run the test body with ``jax_enable_x64`` on, and restore the previous mode after."""

@@ -6,21 +6,14 @@ import numpy as np
 import pytest
 
 import nnfunc as nf
+from conftest import blobs
 from nnfunc.train import TrainState
 
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
 MODEL = nf.models.mlp([8, 16, 3])
 
 
-def _blobs(n, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n).astype(np.int32)
-    centers = rng.normal(size=(3, 8)) * 2
-    x = (centers[y] + rng.normal(size=(n, 8))).astype(np.float32)
-    return jnp.asarray(x), jnp.asarray(y)
-
-
-X, Y = _blobs(100)
+X, Y = blobs(100)
 SGD = nf.optim.sgd(learning_rate=0.1)
 ADAM = nf.optim.adam(learning_rate=0.01)
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import nnfunc as nf
+from conftest import blobs
 
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
 X = jax.random.normal(jax.random.key(0), (100, 8))
@@ -16,15 +17,7 @@ SGD = nf.optim.sgd(learning_rate=0.1)
 ADAM = nf.optim.adam(learning_rate=0.01)
 
 
-def _blobs(n, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n).astype(np.int32)
-    centers = rng.normal(size=(3, 8)) * 2
-    x = (centers[y] + rng.normal(size=(n, 8))).astype(np.float32)
-    return jnp.asarray(x), jnp.asarray(y)
-
-
-XB, YB = _blobs(100)      # three classes, as in test_train_core / test_train_fit
+XB, YB = blobs(100)       # three classes, as in test_train_core
 
 
 def test_sweep_scanned_runs_equal_separate_fits(monkeypatch):

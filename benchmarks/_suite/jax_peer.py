@@ -5,6 +5,7 @@ epoch into full batches (the remainder is dropped), and scan Adam steps over the
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Dict, List
 
@@ -22,7 +23,8 @@ def _uniform(key, shape, fan_in):
     return jax.random.uniform(key, shape, jnp.float32, -bound, bound)
 
 
-def _init_mlp(key, sizes) -> List[Dict[str, jax.Array]]:
+def init_mlp(key, sizes) -> List[Dict[str, jax.Array]]:
+    """``[{'w', 'b'}, ...]`` for the widths ``sizes``, torch's default initialisation."""
     params = []
     for k, (i, o) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
         kw, kb = jax.random.split(k)
@@ -30,7 +32,8 @@ def _init_mlp(key, sizes) -> List[Dict[str, jax.Array]]:
     return params
 
 
-def _apply_mlp(params, x):
+def apply_mlp(params, x):
+    """ReLU hidden layers, linear output."""
     for layer in params[:-1]:
         x = jax.nn.relu(x @ layer["w"] + layer["b"])
     return x @ params[-1]["w"] + params[-1]["b"]
@@ -68,7 +71,7 @@ def _apply_cnn(params, x):
 def forward_fn(model: str, mlp_sizes) -> tuple[Any, Any]:
     """``(init(key), apply(params, x))`` of the hand-written ``model`` (``'mlp'``/``'cnn'``)."""
     if model == "mlp":
-        return (lambda key: _init_mlp(key, mlp_sizes)), _apply_mlp
+        return (lambda key: init_mlp(key, mlp_sizes)), apply_mlp
     return _init_cnn, _apply_cnn
 
 
@@ -126,3 +129,33 @@ def build(model: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
     return EpochRunner(warmup=repeat_epochs(run_epoch, warmup_epochs), run_epoch=run_epoch,
                        sync=jax_sync, samples=n_batches * batch_size,
                        last_loss=lambda: float(np.asarray(state["loss"])))
+
+
+def scan_epoch_runner(loss, params, tx, batch_size: int, *data: jax.Array):
+    """``run()``: one raw JAX + optax epoch, blocking until done, as ``nf.train.make_epoch``
+    runs it: the key split on the device, a permutation cut into full batches, and a
+    ``lax.scan`` of steps that each gather their batch of every array in ``data`` and
+    update with ``tx`` on ``loss(params, *batch)``; the carried state is donated."""
+    import optax
+
+    @functools.partial(jax.jit, donate_argnums=(0, 1))
+    def epoch(params, opt_state, key, *data):
+        def step(carry, idx):
+            params, opt_state = carry
+            l, g = jax.value_and_grad(loss)(params, *(d[idx] for d in data))
+            updates, opt_state = tx.update(g, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), l
+
+        key, k = jax.random.split(key)
+        n = data[0].shape[0]
+        steps = n // batch_size
+        idx = jax.random.permutation(k, n)[: steps * batch_size].reshape(steps, batch_size)
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), idx)
+        return params, opt_state, key, losses.mean()
+
+    box = [params, tx.init(params), jax.random.key(1)]
+
+    def run():
+        *box[:], l = epoch(*box, *data)
+        jax.block_until_ready(l)
+    return run

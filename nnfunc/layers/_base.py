@@ -12,10 +12,10 @@ A layer's display name and, for containers, its children are keyword-only metada
 the ``Layer`` (see :class:`Layer`).
 
 Internal API: the names below without an underscore and outside ``__all__``
-(``as_shape``, ``no_params_init``, ``require_key``, ``kernel_params``, ``as_pair``,
-``as_padding``, ``check_fits``, ``split_key``, ``infer_out_shape``, ``apply_child``,
-``layer_outputs``) are what the layer modules, ``nnfunc.models`` and ``nnfunc.train``
-share; they are not part of the public contract.
+(``as_shape``, ``no_params_init``, ``require_key``, ``kernel_params``,
+``symmetric_uniform``, ``as_pair``, ``as_padding``, ``check_fits``, ``split_key``,
+``infer_out_shape``, ``apply_child``, ``layer_outputs``) are what the layer modules,
+``nnfunc.models`` and ``nnfunc.train`` share; they are not part of the public contract.
 """
 from __future__ import annotations
 
@@ -204,16 +204,19 @@ def require_key(layer: str, key: Any) -> None:
                          f"apply(..., train=True, key=jax.random.key(...))")
 
 
-def as_pair(name: str, value: Any) -> tuple[int, int]:
-    """An int or a pair of ints, as a validated pair of positive ints."""
+def as_pair(name: str, value: Any, *, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints, as a validated pair of ints >= ``minimum`` (1: positive,
+    0: non-negative)."""
     pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
     try:
         pair = tuple(pair)
     except TypeError:
         pair = ()
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                 for v in pair):
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints, "
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool)
+                                 and v >= minimum for v in pair):
+        kind = "positive" if minimum == 1 else "non-negative" if minimum == 0 else \
+            f">= {minimum}"
+        raise ValueError(f"{name} must be a {kind} int or a pair of {kind} ints, "
                          f"got {value!r}")
     return pair
 
@@ -261,8 +264,9 @@ def split_key(key: Any, n: int) -> list[Any]:
     return list(jax.random.split(key, n))
 
 
-def _torch_bias_init(fan_in: int) -> Callable[..., jax.Array]:
-    """torch.nn.Linear / Conv2d bias rule: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``."""
+def symmetric_uniform(fan_in: int) -> Callable[..., jax.Array]:
+    """``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for any shape: torch's bias rule of
+    ``Linear``/``Conv2d``, and its weight and bias rule of ``ConvTranspose2d``."""
     bound = 1.0 / math.sqrt(fan_in)
 
     def init(key: jax.Array, shape: Sequence[int], dtype: Any = jnp.float32) -> jax.Array:
@@ -277,7 +281,7 @@ def kernel_params(key: jax.Array, w_shape: tuple[int, ...], fan_in: int, w_init:
     k_w, k_b = jax.random.split(key)
     params = {"w": (w_init or _init.fan_in_uniform)(k_w, w_shape)}
     if use_bias:
-        params["b"] = (b_init or _torch_bias_init(fan_in))(k_b, (w_shape[-1],))
+        params["b"] = (b_init or symmetric_uniform(fan_in))(k_b, (w_shape[-1],))
     return params
 
 

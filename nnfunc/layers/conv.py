@@ -20,7 +20,6 @@ well. Its values equal JAX's up to rounding (the weight gradient sums in another
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable, Optional
 
 import jax
@@ -28,8 +27,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from nnfunc._checks import check_int
-from nnfunc.layers._base import (Layer, as_shape, check_fits, kernel_params, as_padding,
-                                 as_pair, POSITIVE_INT)
+from nnfunc.layers._base import (POSITIVE_INT, Layer, as_pair, as_padding, as_shape,
+                                 check_fits, kernel_params, symmetric_uniform)
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
@@ -180,31 +179,6 @@ def _conv_t_jvp(strides, pad, dil, primals, tangents):
     return _plain_t(x, w, strides, pad, dil), t_x + jnp.transpose(t_w, (3, 1, 2, 0))
 
 
-def _as_nonneg_pair(name: str, value: Any) -> tuple[int, int]:
-    """An int or a pair of ints, as a validated pair of non-negative ints."""
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
-    try:
-        pair = tuple(pair)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                                 for v in pair):
-        raise ValueError(f"{name} must be a non-negative int or a pair of non-negative "
-                         f"ints, got {value!r}")
-    return pair
-
-
-def _symmetric_uniform(fan_in: int) -> Initializer:
-    """``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for any shape (torch's default weight and
-    bias distribution of ``ConvTranspose2d``, whose fan_in is not the HWIO kernel's)."""
-    bound = 1.0 / math.sqrt(fan_in)
-
-    def init(key: jax.Array, shape: Any, dtype: Any = jnp.float32) -> jax.Array:
-        return jax.random.uniform(key, tuple(shape), dtype, minval=-bound, maxval=bound)
-
-    return init
-
-
 def conv_transpose2d(features: int, kernel_size: int | tuple[int, int],
                      stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
                      output_padding: int | tuple[int, int] = 0,
@@ -261,8 +235,8 @@ def conv_transpose2d(features: int, kernel_size: int | tuple[int, int],
     kernel = as_pair("kernel_size", kernel_size)
     strides = as_pair("stride", stride)
     dil = as_pair("dilation", dilation)
-    pads = _as_nonneg_pair("padding", padding)
-    out_pads = _as_nonneg_pair("output_padding", output_padding)
+    pads = as_pair("padding", padding, minimum=0)
+    out_pads = as_pair("output_padding", output_padding, minimum=0)
     for axis in range(2):
         if out_pads[axis] >= strides[axis] and out_pads[axis] >= dil[axis]:
             raise ValueError(
@@ -294,8 +268,8 @@ def conv_transpose2d(features: int, kernel_size: int | tuple[int, int],
                              f"channels), got {shape}")
         out_size(shape[:2])
         return kernel_params(key, (*kernel, shape[2], features), fan_in,
-                             w_init or _symmetric_uniform(fan_in),
-                             b_init or _symmetric_uniform(fan_in), use_bias), {}
+                             w_init or symmetric_uniform(fan_in),
+                             b_init or symmetric_uniform(fan_in), use_bias), {}
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:
