@@ -7,8 +7,8 @@ The public surface is the submodules, used as namespaces::
     opt = nf.optim.adam(learning_rate=1e-3)
 """
 from nnfunc import tree, init, activations, losses, regularizers  # noqa: F401
-from nnfunc import layers, models, schedules, optim, train, data  # noqa: F401
+from nnfunc import layers, models, schedules, optim, train, data, text  # noqa: F401
 
 __version__ = "0.1.0"
 __all__ = ["tree", "init", "activations", "losses", "regularizers",
-           "layers", "models", "schedules", "optim", "train", "data"]
+           "layers", "models", "schedules", "optim", "train", "data", "text"]
