@@ -1,4 +1,5 @@
-"""Text: word2vec's corpus, vocabulary, Huffman tree and word vectors.
+"""Text: word2vec's corpus, vocabulary, Huffman tree, on-device sampling, training and
+word vectors.
 
 Corpora are streamed from disk one sentence (line) at a time; :class:`Vocab` counts and
 sorts the words; :func:`huffman_tree` builds word2vec.c's tree for hierarchical softmax;
@@ -13,9 +14,14 @@ writes word2vec.c's file formats.
 from nnfunc.text.corpus import Corpus, Vocab, read_corpus
 from nnfunc.text.huffman import HuffmanTree, huffman_tree
 from nnfunc.text.vectors import KeyedVectors
+from nnfunc.text.sampling import (draw_negatives, dynamic_windows, keep_probabilities,
+                                  negative_table, subsample)
+from nnfunc.text.word2vec import Word2Vec, Word2VecResult, train_word2vec, word2vec
 
 __all__ = [
     "Corpus", "Vocab", "read_corpus",
     "HuffmanTree", "huffman_tree",
     "KeyedVectors",
+    "keep_probabilities", "subsample", "dynamic_windows", "negative_table", "draw_negatives",
+    "Word2Vec", "Word2VecResult", "word2vec", "train_word2vec",
 ]
