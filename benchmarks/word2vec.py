@@ -60,7 +60,8 @@ def run_nnfunc(sentences, arch: str, output: str, epochs: int, seed: int) -> dic
     vocab = nf.text.Vocab.build(sentences, min_count=SETTINGS["min_count"])
     model = nf.text.word2vec(vocab, dim=SETTINGS["dim"], window=SETTINGS["window"],
                              architecture=arch, output=output,
-                             negatives=SETTINGS["negatives"], sample=SETTINGS["sample"])
+                             negatives=SETTINGS["negatives"], sample=SETTINGS["sample"],
+                             sample_formula="word2vec")    # gensim subsamples by word2vec.c's rule
     res = nf.text.train_word2vec(model, sentences, epochs=epochs, learning_rate=0.025,
                                  min_learning_rate=1e-4, key=seed, progress=False)
     jax.block_until_ready(res.params)

@@ -43,7 +43,8 @@ def written_out_loss(model, tin, tout, batch, window):
             return -jax.nn.log_softmax(tout @ h)[target]
         if model.output == "hierarchical":
             t = model.tree
-            return -sum(logsig((1 - 2 * int(t.codes[target, d])) * (tout[int(t.points[target, d])] @ h))
+            return -sum(logsig((1 - 2 * int(t.codes[target, d]))
+                               * (tout[int(t.points[target, d])] @ h))
                         for d in range(int(t.lengths[target])))
         loss = -logsig(tout[target] @ h)
         for n in noise:
@@ -62,7 +63,8 @@ def written_out_loss(model, tin, tout, batch, window):
         mine = [ctx[p] for p in range(len(ctx)) if lay.focus[p] == b and valid[p]]
         if mine:
             h = sum(tin[c] for c in mine)
-            h = h / len(mine) if model.cbow_mean else h
+            if model.cbow_mean:     # the mean, but word2vec.c's full gradient per context
+                h = h + jax.lax.stop_gradient(h / len(mine) - h)
             total = total + example(h, focus[b], () if negs is None else negs[b])
     return total
 
@@ -125,6 +127,33 @@ def test_negative_sampling_gradient_is_word2vec_cs_update(x64):
         neu1e += g * tout[target]
         exp_out[target] += g * h
     exp_in[4] += neu1e
+    np.testing.assert_allclose(new["in"], exp_in, rtol=1e-12)
+    np.testing.assert_allclose(new["out"], exp_out, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cbow_mean", [True, False])
+def test_cbow_update_is_word2vec_cs(x64, cbow_mean):
+    """One CBOW example, by hand as in word2vec.c: h = mean (or sum) of the contexts,
+    g = (label - sigma(u . h)) * lr for the focus and each negative, neu1e += g * u,
+    u += g * h, and every context vector += neu1e (the mean's 1 / n not applied)."""
+    model = word2vec(small_vocab(), dim=6, window=1, negatives=2, architecture="cbow",
+                     cbow_mean=cbow_mean)
+    params = random_params(model, 4)
+    batch = make_batch(model, jnp.array([4]), jnp.array([7, 2]), jnp.array([True, True]),
+                       jax.random.key(5))
+    batch = batch._replace(negatives=jnp.array([[1, 9]], jnp.int32))
+    new, _ = sparse_sgd_step(model, params, batch, 0.1)
+    tin, tout = np.asarray(params["in"]), np.asarray(params["out"])
+    h = tin[7] + tin[2]
+    h = h / 2 if cbow_mean else h
+    exp_in, exp_out = tin.copy(), tout.copy()
+    neu1e = np.zeros(6)
+    for target, label in [(4, 1), (1, 0), (9, 0)]:
+        g = (label - 1 / (1 + np.exp(-tout[target] @ h))) * 0.1
+        neu1e += g * tout[target]
+        exp_out[target] += g * h
+    exp_in[7] += neu1e
+    exp_in[2] += neu1e
     np.testing.assert_allclose(new["in"], exp_in, rtol=1e-12)
     np.testing.assert_allclose(new["out"], exp_out, rtol=1e-12)
 

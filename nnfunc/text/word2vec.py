@@ -26,15 +26,17 @@ How an epoch runs on the device (:func:`train_word2vec`):
    formed (except for the full softmax, which reads every output row).
 
 The learning rate is word2vec.c's :math:`\eta = \max(\eta_{min}, \eta_0 (1 - p / (E N +
-1)))`, :math:`p` the corpus words processed before the batch (subsampled ones included),
-:math:`E N` the words of all epochs (:func:`learning_rate_schedule`, an
-``nf.schedules.polynomial`` evaluated on :math:`p` inside the scan).
+1)))`, :math:`p` the corpus words processed before the batch (subsampled ones included;
+batch :math:`s` of an epoch's :math:`S` comes after :math:`\lfloor N s / S \rfloor` of its
+words, the lanes advancing together), :math:`E N` the words of all epochs
+(:func:`learning_rate_schedule`, an ``nf.schedules.polynomial`` evaluated on :math:`p`
+inside the scan).
 
 Beside word2vec.c: a batch updates its rows together from their values before the step
-(word2vec.c's few threads step one example at a time, Hogwild), hence the lanes; CBOW's
-update is the exact gradient of its loss (word2vec.c adds the hidden vector's full
-gradient to every context word, also with ``cbow_mean``; here each gets its share,
-``1 / count`` of it); the dynamic windows are stratified per batch.
+(word2vec.c's few threads step one example at a time, Hogwild), hence the lanes; the
+dynamic windows are stratified per batch. As in word2vec.c, CBOW with ``cbow_mean``
+averages the context vectors but gives each the hidden vector's whole gradient
+(:func:`cbow_hidden`).
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ __all__ = ["Word2Vec", "Word2VecResult", "word2vec", "train_word2vec", "PairLayo
            "pair_layout", "to_pairs", "from_pairs", "Batch", "make_batch", "batch_rows",
            "logistic_loss", "softmax_loss", "cbow_hidden", "batch_loss", "sparse_sgd_step",
            "EpochLayout", "epoch_layout", "lane_steps", "batch_slots", "batch_contexts",
-           "learning_rate_schedule",
+           "learning_rate_schedule", "default_batch_size",
            "encode_corpus"]
 
 _ARCHITECTURES = ("skipgram", "cbow")
@@ -122,7 +124,7 @@ def _init_fn(v: int, out_rows: int, dim: int) -> Callable[[Any], dict]:
         return {"in": (r - 0.5) / dim, "out": jnp.zeros((out_rows, dim), jnp.float32)}
 
     def init(key: Any) -> dict:
-        return tables(jax.random.key(key) if isinstance(key, int) else key)
+        return tables(jax.random.key(key) if isinstance(key, (int, np.integer)) else key)
     return init
 
 
@@ -159,7 +161,9 @@ def word2vec(vocab: Any, *, dim: int = 100, window: int = 5, architecture: str =
       sample: the subsampling threshold, >= 0 (0: no subsampling).
       sample_formula: ``'notes'`` (keep :math:`\sqrt{t/f}`) or ``'word2vec'``
         (word2vec.c's rule); see :func:`~nnfunc.text.sampling.keep_probabilities`.
-      cbow_mean: CBOW's hidden vector is the mean (True) or the sum of the context vectors.
+      cbow_mean: CBOW's hidden vector is the mean (True) or the sum of the context
+        vectors; either way each context vector gets the hidden vector's whole gradient,
+        as in word2vec.c (:func:`cbow_hidden`).
       key: the key (or int seed) of the initial parameters ``model.init(model.key)``.
 
     Returns:
@@ -204,7 +208,7 @@ def word2vec(vocab: Any, *, dim: int = 100, window: int = 5, architecture: str =
                           points=jnp.asarray(t.points, jnp.int32),
                           lengths=jnp.asarray(t.lengths, jnp.int32))
     out_rows = v - 1 if output == "hierarchical" else v
-    return Word2Vec(vocab, dim, window, architecture, output, int(negatives), float(sample),
+    return Word2Vec(vocab, dim, window, architecture, output, negatives, float(sample),
                     sample_formula, bool(cbow_mean), keep, table, tree, key,
                     _init_fn(v, out_rows, dim))
 
@@ -246,8 +250,10 @@ def pair_layout(batch_size: int, window: int) -> PairLayout:
     Example:
       >>> from nnfunc.text.word2vec import pair_layout
       >>> lay = pair_layout(4, 2)
-      >>> lay.counts, lay.focus.tolist(), lay.offsets.tolist()
-      ((2, 4, 4, 2), [0, 1, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1], [-2, -2, -1, -1, -1, -1, 1, 1, 1, 1, 2, 2])
+      >>> lay.counts, lay.focus.tolist()
+      ((2, 4, 4, 2), [0, 1, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
+      >>> lay.offsets.tolist()
+      [-2, -2, -1, -1, -1, -1, 1, 1, 1, 1, 2, 2]
     """
     batch_size = check_int("batch_size", batch_size, minimum=1)
     window = check_int("window", window, minimum=1)
@@ -467,10 +473,17 @@ def softmax_loss(h: jax.Array, out: jax.Array, targets: jax.Array, weights: Any)
 def cbow_hidden(rows: jax.Array, valid: jax.Array, window: int, *,
                 mean: bool = True) -> jax.Array:
     r"""CBOW's hidden vectors: for each focus, the mean (or sum) of its valid context
-    vectors.
+    vectors, differentiated as word2vec.c updates them.
 
-    .. math:: h_b = \frac{\sum_{p \to b} m_p v_p}{\max(1, \sum_{p \to b} m_p)}
-              \quad\text{(mean; the sum drops the denominator)}
+    .. math:: h_b = \frac{s_b}{\max(1, n_b)}, \quad s_b = \sum_{p \to b} m_p v_p, \quad
+              n_b = \sum_{p \to b} m_p, \qquad
+              \frac{\partial h_b}{\partial v_p} := m_p I
+
+    The mean's own derivative would be :math:`m_p I / n_b`; word2vec.c (and gensim) add
+    the hidden vector's whole gradient to every context word instead, and so does this
+    (``h = s + stop_gradient(s / n - s)``): on 331k words CBOW with hierarchical softmax
+    then reaches WordSim-353 Spearman 0.51 where the mean's derivative stays at 0.27.
+    With ``mean=False`` both coincide (:math:`h_b = s_b`).
 
     Args:
       rows: ``(P, dim)`` the context row of each pair (:func:`pair_layout` order).
@@ -482,17 +495,20 @@ def cbow_hidden(rows: jax.Array, valid: jax.Array, window: int, *,
       ``(B, dim)``; zeros where no context is valid.
 
     Example:
-      >>> import jax.numpy as jnp
+      >>> import jax, jax.numpy as jnp
       >>> from nnfunc.text.word2vec import cbow_hidden
       >>> rows = jnp.array([[1.0], [3.0]])            # B = 1, W = 1: pairs at -1 and +1
       >>> cbow_hidden(rows, jnp.array([True, True]), 1).tolist()
       [[2.0]]
+      >>> jax.grad(lambda r: cbow_hidden(r, jnp.array([True, True]), 1).sum())(rows).tolist()
+      [[1.0], [1.0]]
     """
     m = valid.astype(rows.dtype)
     total = from_pairs(rows * m[:, None], window)
     if not mean:
         return total
-    return total / jnp.maximum(from_pairs(m, window), 1.0)[:, None]
+    h = total / jnp.maximum(from_pairs(m, window), 1.0)[:, None]
+    return total + jax.lax.stop_gradient(h - total)
 
 
 def _huffman_terms(model: Word2Vec, target: jax.Array, ok: jax.Array, dtype: Any):
@@ -829,6 +845,56 @@ def learning_rate_schedule(learning_rate: float, min_learning_rate: float,
     return schedule
 
 
+def default_batch_size(model: Word2Vec, step_bytes: Optional[int] = None) -> int:
+    r"""The batch size :func:`train_word2vec` uses by default: as many focus positions as
+    keep the rows one step gathers within ``step_bytes`` (the step then runs in cache).
+
+    .. math:: B = 2W \max\Big(1, \Big\lfloor \frac{\text{step\_bytes}}{2W \cdot
+              4\,\text{dim} \cdot R} \Big\rfloor\Big), \qquad
+              R = \begin{cases} 1 + (W + 1)\,T & \text{skip-gram} \\ (W + 1) + T &
+              \text{CBOW} \end{cases}
+
+    the rows per focus position (:math:`W + 1` pairs each on average; :math:`T = 1 + K`,
+    the depth :math:`D` of the Huffman tree, or :math:`v` for the full softmax). On 331k words
+    with 2 CPU cores the fastest batches measured were about 130-260 for skip-gram with
+    negative sampling (4 MiB: 280), 60 for hierarchical skip-gram (100) and 520 for
+    CBOW with negative sampling (870).
+
+    Args:
+      model: a :class:`Word2Vec`.
+      step_bytes: the budget; default 4 MiB on CPU (a core's share of L2/L3) and
+        64 MiB on accelerators (fewer, larger steps; not measured).
+
+    Returns:
+      The batch size, a multiple of ``2 * window``.
+
+    Example:
+      >>> from nnfunc.text.corpus import Vocab
+      >>> from nnfunc.text.word2vec import word2vec, default_batch_size
+      >>> vocab = Vocab([f"w{i}" for i in range(1000)], [1000 - i for i in range(1000)])
+      >>> default_batch_size(word2vec(vocab), step_bytes=4 * 2**20)
+      280
+      >>> default_batch_size(word2vec(vocab, architecture='cbow'), step_bytes=4 * 2**20)
+      870
+    """
+    if step_bytes is None:
+        step_bytes = (4 if jax.default_backend() == "cpu" else 64) * 2**20
+    step_bytes = check_int("step_bytes", step_bytes, minimum=1)
+    w = model.window
+    if model.output == "negative":
+        per_example = 1 + model.negatives
+    elif model.output == "hierarchical":
+        per_example = int(model.tree.codes.shape[1])
+    else:
+        per_example = len(model.vocab)
+    if model.architecture == "skipgram":
+        rows = 1 + (w + 1) * per_example
+    else:
+        rows = (w + 1) + per_example
+    chunks = step_bytes // (2 * w * 4 * model.dim * rows)
+    return 2 * w * max(1, int(chunks))
+
+
 def _epoch_key(key: Any, epoch: int) -> jax.Array:
     """Epoch ``epoch``'s ``'rbg'`` key, hashed from ``key`` (an int seed or a JAX key) and
     ``epoch`` on the host: no JAX program to compile for it."""
@@ -966,7 +1032,7 @@ def _static_model(model: Word2Vec) -> tuple[Word2Vec, dict]:
 
 def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
                    learning_rate: float = 0.025, min_learning_rate: float = 1e-4,
-                   batch_size: int = 256, key: Any = 0, progress: bool = True,
+                   batch_size: Optional[int] = None, key: Any = 0, progress: bool = True,
                    params: Optional[dict] = None) -> Word2VecResult:
     r"""Train a :class:`Word2Vec` model with word2vec.c's SGD, one compiled program per
     epoch (subsampling, windows, negatives and the ``lax.scan`` over batches all run on
@@ -984,9 +1050,9 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     A batch updates its rows together, from their values before the step: on 331k words
     (dim 100, window 5, 5 negatives, 5 epochs) the lanes bring the final loss from 2.47
     (consecutive positions) to 2.40 and match gensim's vectors (WordSim-353, SimLex-999,
-    analogies), from 130 up to 2080 positions per step; 256 (260 with window 5) is the
-    fastest on 2 CPU cores (520 and more overflow the caches). Deterministic for a given
-    ``key`` on CPU (a GPU's scatter-adds may sum duplicates in any order).
+    analogies), from 130 up to 2080 positions per step, so the batch size is a matter
+    of speed only. Deterministic for a given ``key`` on CPU (a GPU's scatter-adds may
+    sum duplicates in any order).
 
     Args:
       model: a :class:`Word2Vec` (:func:`word2vec`).
@@ -996,7 +1062,8 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
       learning_rate: :math:`\eta_0 > 0` (word2vec.c: 0.025 for skip-gram, 0.05 for CBOW).
       min_learning_rate: the floor :math:`\eta_{min} >= 0`.
       batch_size: focus positions per step, >= 1; rounded up to a multiple of ``2 *
-        model.window`` (whole lanes; every window size equally often).
+        model.window`` (whole lanes; every window size equally often). Default:
+        :func:`default_batch_size` (the rows of a step fit in cache).
       key: the PRNG key or int seed of subsampling, windows and negatives (epoch
         ``e`` uses a key hashed from it and ``e``).
       progress: show a tqdm bar over epochs.
@@ -1024,6 +1091,8 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     epochs = check_int("epochs", epochs, minimum=1)
     check_real("learning_rate", learning_rate, low=0.0, low_open=True)
     check_real("min_learning_rate", min_learning_rate, low=0.0)
+    if batch_size is None:
+        batch_size = default_batch_size(model)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     chunk = 2 * model.window       # lanes of 2W positions, window strata of B / W
     batch_size = -(-batch_size // chunk) * chunk
