@@ -65,6 +65,21 @@ def _conv_jvp(strides, pad, dil, primals, tangents):
     return _plain(x, w, strides, pad, dil), t_x + jnp.transpose(t_w, (2, 0, 1, 3))
 
 
+def _image_shape(layer: str, input_shape: Any) -> tuple[int, ...]:
+    """``input_shape`` validated as one NHWC example: ``(height, width, channels)``."""
+    shape = as_shape(input_shape, layer)
+    if len(shape) != 3:
+        raise ValueError(f"{layer} expects input_shape (height, width, channels), got {shape}")
+    return shape
+
+
+def _check_nhwc(layer: str, x: jax.Array, channels: int) -> None:
+    """Raise unless ``x`` is a batch of NHWC images with ``channels`` channels."""
+    if x.ndim != 4 or x.shape[-1] != channels:
+        raise ValueError(f"{layer} expects NHWC inputs (batch, height, width, {channels}), "
+                         f"got {tuple(x.shape)}")
+
+
 def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] = 1,
            padding: Any = "SAME", dilation: int | tuple[int, int] = 1, *,
            w_init: Optional[Initializer] = None, b_init: Optional[Initializer] = None,
@@ -109,10 +124,7 @@ def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tupl
     pad = as_padding(padding)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        shape = as_shape(input_shape, "conv2d")
-        if len(shape) != 3:
-            raise ValueError(f"conv2d expects input_shape (height, width, channels), "
-                             f"got {shape}")
+        shape = _image_shape("conv2d", input_shape)
         check_fits("conv2d", shape[:2], kernel, strides, pad, dil)
         fan_in = kernel[0] * kernel[1] * shape[2]
         return kernel_params(key, (*kernel, shape[2], features), fan_in, w_init, b_init,
@@ -121,9 +133,7 @@ def conv2d(features: int, kernel_size: int | tuple[int, int], stride: int | tupl
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:
         w = params["w"]
-        if x.ndim != 4 or x.shape[-1] != w.shape[2]:
-            raise ValueError(f"conv2d expects NHWC inputs (batch, height, width, "
-                             f"{w.shape[2]}), got {tuple(x.shape)}")
+        _check_nhwc("conv2d", x, w.shape[2])
         check_fits("conv2d", x.shape[1:3], kernel, strides, pad, dil)
         y = _conv(x, w, strides, pad, dil)
         if use_bias:
@@ -262,10 +272,7 @@ def conv_transpose2d(features: int, kernel_size: int | tuple[int, int],
         return out
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
-        shape = as_shape(input_shape, "conv_transpose2d")
-        if len(shape) != 3:
-            raise ValueError(f"conv_transpose2d expects input_shape (height, width, "
-                             f"channels), got {shape}")
+        shape = _image_shape("conv_transpose2d", input_shape)
         out_size(shape[:2])
         return kernel_params(key, (*kernel, shape[2], features), fan_in,
                              w_init or symmetric_uniform(fan_in),
@@ -274,9 +281,7 @@ def conv_transpose2d(features: int, kernel_size: int | tuple[int, int],
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,
               key: Any = None) -> tuple[jax.Array, dict]:
         w = params["w"]
-        if x.ndim != 4 or x.shape[-1] != w.shape[2]:
-            raise ValueError(f"conv_transpose2d expects NHWC inputs (batch, height, width, "
-                             f"{w.shape[2]}), got {tuple(x.shape)}")
+        _check_nhwc("conv_transpose2d", x, w.shape[2])
         out_size(x.shape[1:3])
         dtype = jnp.result_type(x, w)
         y = _conv_t(x.astype(dtype), w.astype(dtype), strides, lax_pad, dil)
