@@ -40,6 +40,7 @@ averages the context vectors but gives each the hidden vector's whole gradient
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import time
 from typing import Any, Callable, Iterable, NamedTuple, Optional
@@ -919,25 +920,38 @@ def _rbg_keys(key: jax.Array, n: int) -> jax.Array:
     return jax.random.wrap_key_data(jax.random.bits(key, (n, 4), jnp.uint32), impl="rbg")
 
 
+class _EpochPrograms(NamedTuple):
+    """An epoch as two jitted programs: ``layout(tables, tokens, sentences, key) ->
+    (layout, used, step_keys)`` and ``scan(params, tables, layout, used, step_keys,
+    words_before) -> (params, loss_sum, examples, last_lr)``.
+
+    Two programs rather than one because XLA compiles them in parallel threads: the
+    layout's sorts and the step's gathers and scatters each take about as long to
+    compile, so compilation waits for the larger only.
+    """
+    layout: Callable
+    scan: Callable
+
+
 @functools.lru_cache(maxsize=32)
-def _epoch_program(model: Word2Vec, steps: int, batch_size: int, unit: int,
-                   lr0: float, min_lr: float, total: int) -> Callable:
-    """The jitted epoch ``(params, tables, tokens, sentences, key, words_before) ->
-    (params, loss_sum, examples, last_lr)`` of a static configuration (``model`` here
-    holds no arrays: those come in ``tables`` so that they are not baked into the
-    program)."""
+def _epoch_programs(model: Word2Vec, words: int, steps: int, batch_size: int, unit: int,
+                    lr0: float, min_lr: float, total: int) -> _EpochPrograms:
+    """The jitted epoch of a static configuration on a corpus of ``words`` tokens
+    (``model`` here holds no arrays: those come in ``tables`` so that they are not baked
+    into the programs)."""
     schedule = learning_rate_schedule(lr0, min_lr, total, 1)
     window = model.window
     skipgram = model.architecture == "skipgram"
 
-    def epoch(params, tables, tokens, sentences, key, words_before):
-        m = model._replace(**tables)
+    def layout_program(tables, tokens, sentences, key):
         keys = _rbg_keys(key, steps + 2)      # subsampling, windows, one per step
-        layout = _layout(keys[0], keys[1], tokens, sentences, m.keep_prob, window,
+        layout = _layout(keys[0], keys[1], tokens, sentences, tables["keep_prob"], window,
                          batch_size, steps)
-        used = lane_steps(layout.kept, batch_size, window)      # batches with a token
+        return layout, lane_steps(layout.kept, batch_size, window), keys[2:]
 
-        total_units = tokens.shape[0] // unit
+    def scan_program(params, tables, layout, used, step_keys, words_before):
+        m = model._replace(**tables)
+        total_units = words // unit
 
         def clock(s):
             # The corpus words before batch s, s / used of the epoch's (the lanes advance
@@ -964,12 +978,26 @@ def _epoch_program(model: Word2Vec, steps: int, batch_size: int, unit: int,
             return jax.lax.cond(xs[0] < used, step, lambda c, _: (c, None), carry, xs)
 
         init = (params, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-        xs = (jnp.arange(steps), keys[2:])
+        xs = (jnp.arange(steps), step_keys)
         (params, loss_sum, count), _ = jax.lax.scan(maybe_step, init, xs)
         last_lr = schedule(clock(jnp.maximum(used - 1, 0)))
         return params, loss_sum, count, last_lr
 
-    return jax.jit(epoch, donate_argnums=(0,))
+    return _EpochPrograms(jax.jit(layout_program),
+                          jax.jit(scan_program, donate_argnums=(0,)))
+
+
+def _compile_epoch(programs: _EpochPrograms, params, tables, tokens, sentences
+                   ) -> _EpochPrograms:
+    """Both programs traced here and compiled at the same time in two threads (XLA
+    releases the GIL while it compiles)."""
+    key = _epoch_key(0, 0)
+    lay = programs.layout.lower(tables, tokens, sentences, key)
+    shapes = jax.eval_shape(programs.layout, tables, tokens, sentences, key)
+    scan = programs.scan.lower(params, tables, *shapes, jnp.int32(0))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        compiled = list(pool.map(lambda lowered: lowered.compile(), (lay, scan)))
+    return _EpochPrograms(*compiled)
 
 
 def encode_corpus(vocab: Any, corpus: Iterable) -> tuple[np.ndarray, np.ndarray]:
@@ -1101,22 +1129,23 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     steps = lane_steps(n, batch_size, model.window)
     unit = -(-(epochs * n + 1) // _INT32_MAX)   # clock units: keep word counts in int32
     static, tables = _static_model(model)
-    program = _epoch_program(static, steps, batch_size, unit, float(learning_rate),
-                             float(min_learning_rate), -(-epochs * n // unit))
+    programs = _epoch_programs(static, n, steps, batch_size, unit, float(learning_rate),
+                               float(min_learning_rate), -(-epochs * n // unit))
     params = model.init(model.key) if params is None else params
     params = jax.tree_util.tree_map(jnp.array, params)  # a copy: the program donates it
     dev_tokens, dev_sentences = jnp.asarray(tokens), jnp.asarray(sentences)
 
     t0 = time.perf_counter()
-    compiled = program.lower(params, tables, dev_tokens, dev_sentences, _epoch_key(key, 0),
-                             jnp.int32(0)).compile()
+    layout_program, scan_program = _compile_epoch(programs, params, tables, dev_tokens,
+                                                  dev_sentences)
     history = {"loss": [], "seconds": [], "words_per_s": [], "lr": [],
                "compile_seconds": [time.perf_counter() - t0]}
     bar = _progress_bar(epochs) if progress else None
     for e in range(epochs):
         t = time.perf_counter()
-        params, loss_sum, count, lr = compiled(params, tables, dev_tokens, dev_sentences,
-                                               _epoch_key(key, e), jnp.int32(e * n // unit))
+        layout = layout_program(tables, dev_tokens, dev_sentences, _epoch_key(key, e))
+        params, loss_sum, count, lr = scan_program(params, tables, *layout,
+                                                   jnp.int32(e * n // unit))
         loss = float(loss_sum) / max(int(count), 1)        # waits for the epoch
         seconds = time.perf_counter() - t
         history["loss"].append(loss)
