@@ -13,10 +13,12 @@ test data).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import pathlib
 import platform
+import resource
 import sys
 import time
 
@@ -24,6 +26,9 @@ import jax
 import numpy as np
 
 import nnfunc as nf
+
+# the module, which nnfunc.text's function of the same name shadows as an attribute
+w2v_module = importlib.import_module("nnfunc.text.word2vec")
 
 HERE = pathlib.Path(__file__).resolve().parent
 CONFIGS = [("skipgram", "negative"), ("skipgram", "hierarchical"),
@@ -54,60 +59,94 @@ def quality(vectors: "nf.text.KeyedVectors", files: dict) -> dict:
     return out
 
 
+def _timed(fn):
+    """``fn()``'s result, wall seconds and CPU seconds of this process (all threads)."""
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    out = fn()
+    wall, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+    return out, wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+
+
 def run_nnfunc(sentences, arch: str, output: str, epochs: int, seed: int) -> dict:
-    """Train nnfunc's word2vec; wall time includes the vocabulary and the compilation."""
-    t0 = time.perf_counter()
-    vocab = nf.text.Vocab.build(sentences, min_count=SETTINGS["min_count"])
-    model = nf.text.word2vec(vocab, dim=SETTINGS["dim"], window=SETTINGS["window"],
-                             architecture=arch, output=output,
-                             negatives=SETTINGS["negatives"], sample=SETTINGS["sample"],
-                             sample_formula="word2vec")    # gensim subsamples by word2vec.c's rule
-    res = nf.text.train_word2vec(model, sentences, epochs=epochs, learning_rate=0.025,
-                                 min_learning_rate=1e-4, key=seed, progress=False)
-    jax.block_until_ready(res.params)
-    wall = time.perf_counter() - t0
-    train_seconds = float(np.sum(res.history["seconds"]))
-    return {"wall": wall, "train_seconds": train_seconds, "vectors": res.vectors,
-            "history": {k: [float(v) for v in vs] for k, vs in res.history.items()}}
+    """Train nnfunc's word2vec from a cold start: the wall time includes the vocabulary
+    and the compilation (the in-memory caches are cleared first)."""
+    jax.clear_caches()
+    w2v_module.__dict__["_epoch_programs"].cache_clear()
+
+    def train():
+        vocab = nf.text.Vocab.build(sentences, min_count=SETTINGS["min_count"])
+        model = nf.text.word2vec(vocab, dim=SETTINGS["dim"], window=SETTINGS["window"],
+                                 architecture=arch, output=output,
+                                 negatives=SETTINGS["negatives"], sample=SETTINGS["sample"],
+                                 sample_formula="word2vec")    # gensim's (word2vec.c's) rule
+        res = nf.text.train_word2vec(model, sentences, epochs=epochs, learning_rate=0.025,
+                                     min_learning_rate=1e-4, key=seed, progress=False)
+        jax.block_until_ready(res.params)
+        return res
+
+    res, wall, cpu = _timed(train)
+    return {"wall": wall, "cpu": cpu, "train_seconds": float(np.sum(res.history["seconds"])),
+            "compile_seconds": float(res.history["compile_seconds"][0]),
+            "vectors": res.vectors, "loss": float(res.history["loss"][-1])}
 
 
 def run_gensim(sentences, arch: str, output: str, epochs: int, seed: int,
                workers: int) -> dict:
     """Train gensim's Word2Vec (Cython, ``workers`` threads, Hogwild SGD)."""
     from gensim.models import Word2Vec
-    t0 = time.perf_counter()
-    m = Word2Vec(sentences, vector_size=SETTINGS["dim"], window=SETTINGS["window"],
-                 min_count=SETTINGS["min_count"], sample=SETTINGS["sample"],
-                 sg=int(arch == "skipgram"), hs=int(output == "hierarchical"),
-                 negative=SETTINGS["negatives"] if output == "negative" else 0,
-                 alpha=0.025, min_alpha=1e-4, epochs=epochs, workers=workers, seed=seed)
-    wall = time.perf_counter() - t0
+    m, wall, cpu = _timed(lambda: Word2Vec(
+        sentences, vector_size=SETTINGS["dim"], window=SETTINGS["window"],
+        min_count=SETTINGS["min_count"], sample=SETTINGS["sample"],
+        sg=int(arch == "skipgram"), hs=int(output == "hierarchical"),
+        negative=SETTINGS["negatives"] if output == "negative" else 0,
+        alpha=0.025, min_alpha=1e-4, epochs=epochs, workers=workers, seed=seed))
     vectors = nf.text.KeyedVectors(list(m.wv.index_to_key), np.asarray(m.wv.vectors))
-    return {"wall": wall, "vectors": vectors}
+    return {"wall": wall, "cpu": cpu, "vectors": vectors}
 
 
-def run(corpus: str, epochs: int, seed: int, workers: int, out: pathlib.Path) -> dict:
-    """Every configuration with both libraries; writes ``out``.md/.json."""
+QUALITY = ("wordsim353", "simlex999", "analogies")
+
+
+def _summary(runs: list, words: int, epochs: int, files: dict) -> dict:
+    """Medians of the speeds, means and standard deviations of the quality over seeds."""
+    scores = [quality(r.pop("vectors"), files) for r in runs]
+    out = {"runs": runs, "scores": scores,
+           "words_per_s": float(np.median([words * epochs / r["wall"] for r in runs])),
+           "cpu_us_per_word": float(np.median([1e6 * r["cpu"] / (words * epochs)
+                                               for r in runs]))}
+    for name in QUALITY:
+        vals = np.array([q[name] for q in scores])
+        out[name] = float(vals.mean())
+        out[name + "_sd"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+    for name in ("wordsim353_oov", "simlex999_oov"):
+        out[name] = scores[0][name]
+    return out
+
+
+def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path) -> dict:
+    """Every configuration with both libraries, once per seed (alternating, so that the
+    machine's load falls on both alike); writes ``out``.md/.json."""
     path = corpus_path(corpus)
     sentences = list(nf.text.read_corpus(path))
     words = sum(len(s) for s in sentences)
     files = evaluation_files()
     rows = []
     for arch, output in CONFIGS:
-        n = run_nnfunc(sentences, arch, output, epochs, seed)
-        g = run_gensim(sentences, arch, output, epochs, seed, workers)
-        rows.append({"architecture": arch, "output": output,
-                     "nnfunc_words_per_s": words * epochs / n["wall"],
-                     "nnfunc_train_words_per_s": words * epochs / n["train_seconds"],
-                     "gensim_words_per_s": words * epochs / g["wall"],
-                     "nnfunc_wall": n["wall"], "gensim_wall": g["wall"],
-                     "nnfunc": quality(n["vectors"], files),
-                     "gensim": quality(g["vectors"], files),
-                     "nnfunc_loss": n["history"].get("loss")})
-        print(f"{arch}/{output}: nnfunc {rows[-1]['nnfunc_words_per_s']:,.0f} words/s, "
-              f"gensim {rows[-1]['gensim_words_per_s']:,.0f}", flush=True)
+        n_runs, g_runs = [], []
+        for seed in seeds:
+            n_runs.append(run_nnfunc(sentences, arch, output, epochs, seed))
+            g_runs.append(run_gensim(sentences, arch, output, epochs, seed, workers))
+        n = _summary(n_runs, words, epochs, files)
+        g = _summary(g_runs, words, epochs, files)
+        rows.append({"architecture": arch, "output": output, "nnfunc": n, "gensim": g,
+                     "nnfunc_train_words_per_s": float(np.median(
+                         [words * epochs / r["train_seconds"] for r in n["runs"]])),
+                     "ratio": float(np.median([gr["wall"] / nr["wall"] for nr, gr
+                                               in zip(n["runs"], g["runs"])]))})
+        print(f"{arch}/{output}: nnfunc {n['words_per_s']:,.0f} words/s, gensim "
+              f"{g['words_per_s']:,.0f} ({rows[-1]['ratio']:.2f}x)", flush=True)
     res = {"corpus": corpus, "tokens": words, "sentences": len(sentences), "epochs": epochs,
-           "workers": workers, "settings": SETTINGS, "rows": rows,
+           "seeds": list(seeds), "workers": workers, "settings": SETTINGS, "rows": rows,
            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
            "jax": jax.__version__}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -118,34 +157,46 @@ def run(corpus: str, epochs: int, seed: int, workers: int, out: pathlib.Path) ->
 
 def render(res: dict) -> str:
     """The results as a Markdown page."""
+    st, seeds = res["settings"], res["seeds"]
     lines = [
         "# word2vec: nnfunc vs gensim (CPU)", "",
         f"Corpus `{res['corpus']}`: {res['tokens']:,} tokens in {res['sentences']:,} "
-        f"sentences; {res['epochs']} epochs; dim {res['settings']['dim']}, window "
-        f"{res['settings']['window']}, min_count {res['settings']['min_count']}, sample "
-        f"{res['settings']['sample']}, {res['settings']['negatives']} negatives; gensim with "
-        f"workers={res['workers']}. Machine: {res['machine']}, jax {res['jax']}.", "",
+        f"sentences; {res['epochs']} epochs; dim {st['dim']}, window {st['window']}, "
+        f"min_count {st['min_count']}, sample {st['sample']}, {st['negatives']} negatives; "
+        f"gensim with workers={res['workers']}; seeds {', '.join(map(str, seeds))}. "
+        f"Machine: {res['machine']}, jax {res['jax']}.", "",
         f"Command: `python benchmarks/word2vec.py --corpus {res['corpus']} --epochs "
-        f"{res['epochs']}`.", "",
-        "Corpus words per second of wall time (nnfunc: vocabulary, compilation and training; "
-        "in brackets training alone):", "",
-        "| model | nnfunc words/s | gensim words/s | nnfunc / gensim |", "|---|---:|---:|---:|",
+        f"{res['epochs']} --seeds {' '.join(map(str, seeds))}`.", "",
+        "Corpus words per second of wall time, median over the seeds (nnfunc from a cold "
+        "start: vocabulary, compilation and training; in brackets training alone), the "
+        "median of the per-seed ratios, and the CPU time per word (all threads):", "",
+        "| model | nnfunc words/s | gensim words/s | nnfunc / gensim | CPU µs/word nnfunc "
+        "| gensim |", "|---|---:|---:|---:|---:|---:|",
     ]
     for r in res["rows"]:
-        lines.append(f"| {r['architecture']} + {r['output']} | {r['nnfunc_words_per_s']:,.0f} "
-                     f"({r['nnfunc_train_words_per_s']:,.0f}) | {r['gensim_words_per_s']:,.0f} "
-                     f"| {r['nnfunc_words_per_s'] / r['gensim_words_per_s']:.2f}x |")
-    lines += ["", "Quality (Spearman ρ on word pairs, accuracy on analogies; OOV % of the "
-              "pairs in brackets):", "",
+        n, g = r["nnfunc"], r["gensim"]
+        lines.append(f"| {r['architecture']} + {r['output']} | {n['words_per_s']:,.0f} "
+                     f"({r['nnfunc_train_words_per_s']:,.0f}) | {g['words_per_s']:,.0f} | "
+                     f"{r['ratio']:.2f}x | {n['cpu_us_per_word']:.2f} | "
+                     f"{g['cpu_us_per_word']:.2f} |")
+    lines += ["", f"Quality, mean ± standard deviation over the {len(seeds)} seeds "
+              "(Spearman ρ on word pairs, accuracy on analogies; OOV % of the pairs in "
+              "brackets), and nnfunc's mean minus gensim's:", "",
               "| model | library | WordSim-353 ρ | SimLex-999 ρ | analogies |",
               "|---|---|---:|---:|---:|"]
     for r in res["rows"]:
         for lib in ("nnfunc", "gensim"):
             q = r[lib]
             lines.append(f"| {r['architecture']} + {r['output']} | {lib} | "
-                         f"{q['wordsim353']:.3f} ({q['wordsim353_oov']:.0f} %) | "
-                         f"{q['simlex999']:.3f} ({q['simlex999_oov']:.0f} %) | "
-                         f"{q['analogies']:.3f} |")
+                         f"{q['wordsim353']:.3f} ± {q['wordsim353_sd']:.3f} "
+                         f"({q['wordsim353_oov']:.0f} %) | "
+                         f"{q['simlex999']:.3f} ± {q['simlex999_sd']:.3f} "
+                         f"({q['simlex999_oov']:.0f} %) | "
+                         f"{q['analogies']:.3f} ± {q['analogies_sd']:.3f} |")
+        d = {k: r["nnfunc"][k] - r["gensim"][k] for k in QUALITY}
+        lines.append(f"| {r['architecture']} + {r['output']} | difference | "
+                     f"{d['wordsim353']:+.3f} | {d['simlex999']:+.3f} | "
+                     f"{d['analogies']:+.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -154,13 +205,14 @@ def main(argv=None) -> None:
     ap.add_argument("--corpus", default="head500.noblanks.cor",
                     help="a file of the shared data/text folder")
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                    help="one run of each library per seed (speed: medians; quality: means)")
     ap.add_argument("--workers", type=int, default=os.cpu_count(),
                     help="gensim's threads (default: all cores)")
     ap.add_argument("--out", default=str(HERE / "results" / "word2vec-cpu"),
                     help="output path without suffix (.md and .json are written)")
     args = ap.parse_args(argv)
-    res = run(args.corpus, args.epochs, args.seed, args.workers, pathlib.Path(args.out))
+    res = run(args.corpus, args.epochs, args.seeds, args.workers, pathlib.Path(args.out))
     print(render(res))
 
 
