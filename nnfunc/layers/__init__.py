@@ -14,6 +14,7 @@ from nnfunc.layers.combinators import parallel, residual, serial
 from nnfunc.layers.conv import conv2d, conv_transpose2d
 from nnfunc.layers.dense import dense
 from nnfunc.layers.diagnostics import activation_stats
+from nnfunc.layers.summary import Summary, summary
 from nnfunc.layers.dropout import dropout
 from nnfunc.layers.embedding import embedding
 from nnfunc.layers.noise import gaussian_noise, masking_noise, salt_and_pepper
@@ -26,4 +27,4 @@ __all__ = ["Layer", "output_shape", "dense", "conv2d", "max_pool", "avg_pool", "
            "dropout", "batch_norm", "layer_norm", "embedding", "activation", "serial",
            "parallel", "residual", "activation_stats", "gaussian_noise", "masking_noise",
            "salt_and_pepper", "activity_regularizer", "ActivityPenalty",
-           "conv_transpose2d", "upsample", "reshape"]
+           "conv_transpose2d", "upsample", "reshape", "summary", "Summary"]

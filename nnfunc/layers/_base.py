@@ -14,8 +14,9 @@ the ``Layer`` (see :class:`Layer`).
 Internal API: the names below without an underscore and outside ``__all__``
 (``as_shape``, ``no_params_init``, ``require_key``, ``kernel_params``,
 ``symmetric_uniform``, ``as_pair``, ``as_padding``, ``check_fits``, ``split_key``,
-``infer_out_shape``, ``apply_child``, ``layer_outputs``) are what the layer modules,
-``nnfunc.models`` and ``nnfunc.train`` share; they are not part of the public contract.
+``infer_out_shape``, ``apply_child``, ``layer_outputs``, ``layer_shapes``) are what the
+layer modules, ``nnfunc.models`` and ``nnfunc.train`` share; they are not part of the
+public contract.
 """
 from __future__ import annotations
 
@@ -306,6 +307,9 @@ def check_fits(name: str, spatial: tuple[int, ...], window: tuple[int, int],
 
 _TAPE: contextvars.ContextVar[list | None] = contextvars.ContextVar("nnfunc_tape", default=None)
 _PATH: contextvars.ContextVar[tuple] = contextvars.ContextVar("nnfunc_path", default=())
+# Record outputs under abstract evaluation too (as shapes): layer_shapes runs in eval_shape.
+_ABSTRACT: contextvars.ContextVar[bool] = contextvars.ContextVar("nnfunc_abstract",
+                                                                 default=False)
 
 
 def apply_child(where: str, index: int | str, layer: Layer, params: Any, state: Any, x: Any,
@@ -322,9 +326,42 @@ def apply_child(where: str, index: int | str, layer: Layer, params: Any, state: 
     finally:
         if token is not None:
             _PATH.reset(token)
-    if tape is not None and not is_traced(y):
-        tape.append((_PATH.get() + (index,), layer, y))
+    if tape is not None and _ABSTRACT.get():
+        tape.append((_PATH.get() + (index,), layer, _shapes(y), _shapes(params),
+                     _shapes(state)))
+    elif tape is not None and not is_traced(y):
+        tape.append((_PATH.get() + (index,), layer, y, params, state))
     return y, state
+
+
+def _shapes(tree: Any) -> Any:
+    """Every leaf as a ``ShapeDtypeStruct`` (safe to keep outside a trace)."""
+
+    def shape(a):
+        a = a if hasattr(a, "shape") else jnp.asarray(a)
+        return jax.ShapeDtypeStruct(a.shape, a.dtype)
+    return jax.tree_util.tree_map(shape, tree)
+
+
+def _leaf_records(layer: Layer, params: Any, state: Any, x: Any, *, train: bool,
+                  key: Any) -> list[tuple]:
+    """``(path, leaf layer, output, params, state)`` of every innermost layer, in order."""
+    tape: list = []
+    token = _TAPE.set(tape)
+    try:
+        y, new_state = layer.apply(params, state, x, train=train, key=key)
+    finally:
+        _TAPE.reset(token)
+    if not tape:
+        return [((), layer, y, params, state)]
+    paths = {entry[0] for entry in tape}
+    return [entry for entry in tape
+            if not any(p[:len(entry[0])] == entry[0] and len(p) > len(entry[0])
+                       for p in paths)]
+
+
+def _record_name(path: tuple, layer: Layer) -> str:
+    return "/".join(map(str, path)) + "/" + layer.name if path else layer.name
 
 
 def layer_outputs(layer: Layer, params: Any, state: Any, x: Any, *, train: bool = False,
@@ -336,16 +373,29 @@ def layer_outputs(layer: Layer, params: Any, state: Any, x: Any, *, train: bool 
     split exactly as in training). A container compiled with ``jax.jit`` cannot be
     opened (its children run inside the compiled program) and counts as one layer.
     """
-    tape: list = []
-    token = _TAPE.set(tape)
-    try:
-        y, _ = layer.apply(params, state, x, train=train, key=key)
-    finally:
-        _TAPE.reset(token)
-    if not tape:
-        return [(layer.name, layer, y)]
-    paths = {path for path, _, _ in tape}
-    leaves = [(path, child, out) for path, child, out in tape
-              if not any(p[:len(path)] == path and len(p) > len(path) for p in paths)]
-    return [("/".join(map(str, path)) + "/" + child.name, child, out)
-            for path, child, out in leaves]
+    return [(_record_name(path, child), child, out)
+            for path, child, out, _, _ in _leaf_records(layer, params, state, x,
+                                                        train=train, key=key)]
+
+
+def layer_shapes(layer: Layer, input_shape: Sequence[int], *, batch: int = 2,
+                 dtype: Any = jnp.float32) -> list[tuple[str, Layer, Any, Any, Any]]:
+    """``(path, leaf layer, output, params, state)`` of every innermost layer, as
+    ``jax.ShapeDtypeStruct`` trees, by abstract evaluation of ``init`` and ``apply`` (no
+    computation); the input is ``(batch, *input_shape)`` of ``dtype``."""
+    shape = as_shape(input_shape, layer.name)
+
+    def run():
+        params, state = layer.init(jax.random.key(0), shape)
+        x = jnp.zeros((batch,) + shape, dtype)
+        token = _ABSTRACT.set(True)
+        try:
+            return _leaf_records(layer, params, state, x, train=False, key=None)
+        finally:
+            _ABSTRACT.reset(token)
+
+    out: list = []
+    # eval_shape returns only arrays: the records leave through a list the trace fills
+    jax.eval_shape(lambda: out.extend(run()))
+    return [(_record_name(path, child), child, _shapes(y), _shapes(p), _shapes(st))
+            for path, child, y, p, st in out]
