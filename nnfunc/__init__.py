@@ -8,7 +8,8 @@ The public surface is the submodules, used as namespaces::
 """
 from nnfunc import tree, init, activations, losses, regularizers  # noqa: F401
 from nnfunc import layers, models, schedules, optim, train, data, text  # noqa: F401
+from nnfunc import plot  # noqa: F401  (imports matplotlib only when a function runs)
 
 __version__ = "0.1.0"
 __all__ = ["tree", "init", "activations", "losses", "regularizers",
-           "layers", "models", "schedules", "optim", "train", "data", "text"]
+           "layers", "models", "schedules", "optim", "train", "data", "text", "plot"]

@@ -1,4 +1,9 @@
-"""``plot``: draw a schedule with matplotlib (for notebooks)."""
+"""``plot``: draw a schedule with matplotlib (for notebooks).
+
+``nnfunc.plot.schedule`` draws with the same :func:`draw` (and returns the ``Figure``
+instead of the ``Axes``); matplotlib is imported only when a function runs, and this
+module never imports ``nnfunc.plot`` (``plot`` depends on ``schedules``, not the reverse).
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -7,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnfunc._mpl import pyplot
 from nnfunc.schedules._base import Schedule
 
 __all__ = ["plot"]
@@ -17,11 +23,13 @@ def plot(schedule: Schedule, steps: Any, ax: Any = None, **kwargs: Any) -> Any:
 
     The schedule is evaluated once for all steps with ``jax.jit(jax.vmap(schedule))``.
     matplotlib is imported only here; without it this raises ``ImportError``.
+    ``nf.plot.schedule`` is the same drawing, returning the ``Figure`` and also taking
+    ``{label: schedule}`` to overlay several; this one returns the ``Axes``.
 
     Args:
       schedule: the schedule to draw.
       steps: an integer ``n`` (steps ``0 .. n-1``) or a 1-D sequence of integer steps.
-      ax: the matplotlib ``Axes`` to draw on (default: a new figure's axes).
+      ax: the matplotlib ``Axes`` to draw on (default: a new pyplot figure's axes).
       **kwargs: passed to ``ax.plot`` (e.g. ``label=``, ``color=``).
 
     Returns:
@@ -35,12 +43,15 @@ def plot(schedule: Schedule, steps: Any, ax: Any = None, **kwargs: Any) -> Any:
       >>> len(ax.lines[0].get_xdata())
       100
     """
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise ImportError("nnfunc.schedules.plot needs matplotlib; install it with "
-                          "`pip install matplotlib` (or `pip install nnfunc[notebooks]`)"
-                          ) from err
+    plt = pyplot("nnfunc.schedules.plot")
+    xs, values = schedule_values(schedule, steps)
+    if ax is None:
+        _, ax = plt.subplots()
+    return draw(ax, xs, values, **kwargs)
+
+
+def schedule_values(schedule: Schedule, steps: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``schedule`` and ``steps``; the steps and the schedule's values there."""
     if not callable(schedule):
         raise ValueError(f"schedule must be callable, got {schedule!r}")
     if np.ndim(steps) == 0:
@@ -53,9 +64,11 @@ def plot(schedule: Schedule, steps: Any, ax: Any = None, **kwargs: Any) -> Any:
         if xs.ndim != 1 or not np.issubdtype(xs.dtype, np.integer):
             raise ValueError(f"steps must be an integer or a 1-D sequence of integers, "
                              f"got {steps!r}")
-    values = np.asarray(jax.jit(jax.vmap(schedule))(jnp.asarray(xs)))
-    if ax is None:
-        _, ax = plt.subplots()
+    return xs, np.asarray(jax.jit(jax.vmap(schedule))(jnp.asarray(xs)))
+
+
+def draw(ax: Any, xs: np.ndarray, values: np.ndarray, **kwargs: Any) -> Any:
+    """One schedule's curve on ``ax``, with the axis labels; returns ``ax``."""
     ax.plot(xs, values, **kwargs)
     ax.set_xlabel("step")
     ax.set_ylabel("value")

@@ -8,6 +8,7 @@ data parallelism and exact checkpoints.
     epoch = nf.train.make_epoch(model, opt, loss_fn, batch_size)  # (ts, X, Y) -> (ts, metrics)
     result = nf.train.fit(model, opt, loss_fn, (X, Y), epochs=10, batch_size=128, key=0,
                           eval_data=(Xv, Yv), callbacks=[nf.train.EarlyStopping()])
+    live = nf.train.LivePlot(('loss', 'accuracy'))   # callbacks=[live]: curves in Jupyter
     runs = nf.train.sweep(model, opt, loss_fn, (X, Y), hparams={'learning_rate': lrs},
                           epochs=10, batch_size=128, key=0)
     nf.train.save_checkpoint(path, ts); ts = nf.train.load_checkpoint(path, ts)
@@ -19,7 +20,7 @@ from nnfunc.train.epoch import evaluate, make_epoch
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from nnfunc.train.callbacks import (Callback, Checkpoint, EarlyStopping, LambdaCallback,
-                                    LearningRateLogger, ReduceLROnPlateau, Run)
+                                    LearningRateLogger, LivePlot, ReduceLROnPlateau, Run)
 from nnfunc.train.fit import FitResult, NonFiniteLossError, fit
 from nnfunc.train.sweep import SweepResult, sweep
 
@@ -27,4 +28,4 @@ __all__ = ["TrainState", "init_state", "make_step", "make_epoch", "evaluate", "f
            "FitResult", "NonFiniteLossError", "sweep", "SweepResult", "save_checkpoint",
            "load_checkpoint", "CheckpointError", "Callback", "Run", "EarlyStopping",
            "Checkpoint", "ReduceLROnPlateau", "LearningRateLogger", "LambdaCallback",
-           "accuracy", "is_classification", "make_mesh", "replicate"]
+           "LivePlot", "accuracy", "is_classification", "make_mesh", "replicate"]

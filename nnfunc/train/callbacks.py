@@ -1,5 +1,5 @@
 """Callbacks for :func:`nnfunc.train.fit`: early stopping, checkpoints, learning-rate
-logging, reduce-on-plateau and user hooks.
+logging, reduce-on-plateau, live training curves and user hooks.
 
 A callback is an object with any of ``on_train_begin(run)``, ``on_epoch_end(run)`` and
 ``on_train_end(run)``. ``run`` is the :class:`Run` of the current ``fit``: callbacks read
@@ -10,20 +10,22 @@ A callback is an object with any of ``on_train_begin(run)``, ``on_epoch_end(run)
 from __future__ import annotations
 
 import glob
+import io
 import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from nnfunc import schedules as _schedules
 from nnfunc._checks import check_int
+from nnfunc._mpl import pyplot
 from nnfunc.optim import get_hparams, set_hparams
 from nnfunc.train.checkpoint import save_checkpoint
 from nnfunc.train.state import TrainState, copy_state
 
 __all__ = ["Run", "Callback", "EarlyStopping", "Checkpoint", "ReduceLROnPlateau",
-           "LearningRateLogger", "LambdaCallback"]
+           "LearningRateLogger", "LambdaCallback", "LivePlot"]
 
 
 @dataclass
@@ -301,3 +303,96 @@ class LambdaCallback(Callback):
     def on_train_end(self, run: Run) -> None:
         if self._end is not None:
             self._end(run)
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter (IPython) kernel."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class LivePlot(Callback):
+    """Redraw the training curves (``nf.plot.history``) after every ``every`` epochs.
+
+    In a Jupyter kernel the figure is shown below the cell as a PNG and replaced in place
+    at each redraw (an ``IPython.display`` handle: the progress bars and other outputs of
+    the cell stay, unlike with ``clear_output``); it is not a pyplot figure, so it is not
+    shown a second time at the end of the cell.
+    Elsewhere the figure (``self.figure``) is only kept up to date, e.g. for
+    ``live.figure.savefig(path)`` after training. The panels are those of ``metrics``
+    found in the history (``m`` solid, ``eval_m`` dashed), fixed at the first redraw.
+    Needs matplotlib (``pip install "nnfunc[notebooks]"``).
+
+    Args:
+      metrics: the history names to draw, one panel each (``accuracy`` is left out where
+        it is not recorded, e.g. for regression).
+      every: redraw after every ``every``-th epoch (and after the last), >= 1.
+
+    Attributes:
+      figure: the ``matplotlib.figure.Figure`` (``None`` before the first redraw).
+
+    Example:
+      >>> import jax, nnfunc as nf
+      >>> X = jax.random.normal(jax.random.key(0), (64, 2))
+      >>> live = LivePlot(metrics=('loss',))
+      >>> _ = nf.train.fit(nf.models.mlp([2, 4, 1]), nf.optim.sgd(0.1), nf.losses.mse,
+      ...                  (X, X[:, :1]), epochs=2, batch_size=16, callbacks=[live],
+      ...                  progress=False)
+      >>> live.figure.axes[0].lines[0].get_xdata().tolist()
+      [1, 2]
+    """
+
+    def __init__(self, metrics: Sequence[str] = ("loss", "accuracy"), *, every: int = 1):
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        if not names or not all(isinstance(m, str) for m in names):
+            raise ValueError(f"metrics must be a non-empty sequence of history names, got "
+                             f"{metrics!r}")
+        self.metrics = tuple(names)
+        self.every = check_int("every", every, minimum=1, allowed="an int >= 1")
+        self.figure: Any = None
+        self._handle: Any = None
+        self._panels: list[str] = []
+        self._drawn = -1
+
+    def on_train_begin(self, run: Run) -> None:
+        self.figure, self._handle, self._drawn = None, None, -1
+
+    def on_epoch_end(self, run: Run) -> None:
+        if (run.epoch + 1) % self.every == 0 or run.epoch + 1 == run.epochs:
+            self._redraw(run)
+
+    def on_train_end(self, run: Run) -> None:
+        if run.epoch >= 0 and self._drawn != run.epoch:
+            self._redraw(run)
+
+    def _redraw(self, run: Run) -> None:
+        from nnfunc import plot
+        pyplot("nnfunc.train.LivePlot")     # the clear ImportError without matplotlib
+        if self.figure is None:
+            from matplotlib.figure import Figure
+            keys = {k[5:] if k.startswith("eval_") else k for k in run.history}
+            self._panels = [m for m in self.metrics if m in keys] or list(self.metrics)
+            self.figure = Figure(figsize=(4.5 * len(self._panels), 3.5), layout="constrained")
+            self.figure.subplots(1, len(self._panels), squeeze=False)
+        for ax in self.figure.axes:
+            ax.clear()
+        plot.history(run.history, self._panels, ax=self.figure.axes)
+        self._drawn = run.epoch
+        self._show()
+
+    def _show(self) -> None:
+        """In Jupyter: the figure as a PNG, shown once and then replaced in place."""
+        if not _in_kernel():
+            return
+        from IPython.display import Image, display
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png")
+        image = Image(data=buf.getvalue(), format="png")
+        if self._handle is None:
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
