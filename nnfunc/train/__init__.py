@@ -12,6 +12,8 @@ data parallelism and exact checkpoints.
     runs = nf.train.sweep(model, opt, loss_fn, (X, Y), hparams={'learning_rate': lrs},
                           epochs=10, batch_size=128, key=0)
     nf.train.save_checkpoint(path, ts); ts = nf.train.load_checkpoint(path, ts)
+    y = nf.train.predict(model, ts, X)                 # jitted, batched, train=False
+    nf.train.save_model(path, params, model_state); params, model_state = nf.train.load_model(path)
 """
 from nnfunc.train.state import TrainState, init_state
 from nnfunc.train.metrics import accuracy, is_classification
@@ -22,10 +24,12 @@ from nnfunc.train.checkpoint import CheckpointError, load_checkpoint, save_check
 from nnfunc.train.callbacks import (Callback, Checkpoint, EarlyStopping, LambdaCallback,
                                     LearningRateLogger, LivePlot, ReduceLROnPlateau, Run)
 from nnfunc.train.fit import FitResult, NonFiniteLossError, fit
+from nnfunc.train.inference import load_model, predict, save_model
 from nnfunc.train.sweep import SweepResult, sweep
 
 __all__ = ["TrainState", "init_state", "make_step", "make_epoch", "evaluate", "fit",
            "FitResult", "NonFiniteLossError", "sweep", "SweepResult", "save_checkpoint",
            "load_checkpoint", "CheckpointError", "Callback", "Run", "EarlyStopping",
            "Checkpoint", "ReduceLROnPlateau", "LearningRateLogger", "LambdaCallback",
-           "LivePlot", "accuracy", "is_classification", "make_mesh", "replicate"]
+           "LivePlot", "accuracy", "is_classification", "make_mesh", "replicate", "predict",
+           "save_model", "load_model"]

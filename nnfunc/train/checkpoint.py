@@ -77,7 +77,8 @@ def save_checkpoint(path: str | os.PathLike, tree: Any) -> None:
         arrays[name], dtypes[name] = _encode(leaf)
     if _META in arrays:
         raise ValueError(f"a tree path may not be named {_META!r}")
-    meta = json.dumps({"format": "nnfunc-checkpoint", "version": _VERSION, "dtypes": dtypes})
+    meta = json.dumps({"format": "nnfunc-checkpoint", "version": _VERSION, "dtypes": dtypes,
+                       "structure": describe_structure(tree)})
     arrays[_META] = np.array(meta)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=folder)
@@ -91,6 +92,52 @@ def save_checkpoint(path: str | os.PathLike, tree: Any) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def describe_structure(tree: Any) -> Any:
+    """The tree's containers as JSON, so that a file can be read back without a template:
+    ``{"dict": [[key, sub], ...]}``, ``{"tuple": [...]}``, ``{"list": [...]}``,
+    ``{"namedtuple": name, "fields": [...], "items": [...]}``, ``{"none": 0}`` or
+    ``"leaf"``; ``None`` when some node is of another kind (a custom pytree node, a
+    dict with non-string keys)."""
+    if isinstance(tree, dict):
+        if not all(isinstance(k, str) for k in tree):
+            return None
+        subs = [[k, describe_structure(v)] for k, v in sorted(tree.items())]
+        return None if any(v is None for _, v in subs) else {"dict": subs}
+    if isinstance(tree, (tuple, list)):
+        subs = [describe_structure(v) for v in tree]
+        if any(v is None for v in subs):
+            return None
+        if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+            return {"namedtuple": type(tree).__name__, "fields": list(tree._fields),
+                    "items": subs}
+        return {"tuple" if isinstance(tree, tuple) else "list": subs}
+    if tree is None:
+        return {"none": 0}
+    return "leaf" if jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(tree)) \
+        else None
+
+
+def read_entries(path: str | os.PathLike) -> tuple[dict, dict, Any]:
+    """``(arrays, dtypes, structure)`` of a checkpoint file: its arrays by tree path, their
+    original dtypes and :func:`describe_structure` of the saved tree (``None`` if the
+    file has none); :class:`CheckpointError` for a missing or damaged file."""
+    path = os.fspath(path)
+    arrays, dtypes = _read(path)
+    with np.load(path, allow_pickle=False) as f:
+        structure = json.loads(str(f[_META])).get("structure")
+    return arrays, dtypes, structure
+
+
+def decode_entry(name: str, arr: np.ndarray, dtype: str, like: Any, path: str) -> Any:
+    """One stored leaf as the value ``like`` describes (checked: shape, dtype, PRNG key
+    implementation); ``like=None`` takes the stored shape and dtype as they are."""
+    if like is None:
+        if dtype.startswith("key:"):
+            return jax.random.wrap_key_data(jnp.asarray(arr), impl=dtype[4:])
+        return jnp.asarray(arr.view(jnp.bfloat16) if dtype == "bfloat16" else arr)
+    return _decode(name, arr, dtype, like, path)
 
 
 def _read(path: str) -> tuple[dict, dict]:
