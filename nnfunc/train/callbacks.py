@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
+import jax
+
 from nnfunc import schedules as _schedules
 from nnfunc._checks import check_int
 from nnfunc._mpl import pyplot
@@ -150,6 +152,7 @@ class Checkpoint(Callback):
     """Save the state every ``every`` epochs as ``{directory}/{prefix}-{step:09d}.npz``
     (``step`` = optimizer steps so far) and keep only the newest ``keep`` such files.
 
+    In a multi-process run (``jax.distributed``) only process 0 writes.
     Each save is atomic (:func:`save_checkpoint`); older files are deleted only after the
     new one is complete. :meth:`latest` finds the newest file to resume from.
 
@@ -188,7 +191,7 @@ class Checkpoint(Callback):
         return files[-1] if files else None
 
     def on_epoch_end(self, run: Run) -> None:
-        if (run.epoch + 1) % self.every:
+        if (run.epoch + 1) % self.every or jax.process_index() != 0:
             return
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"{self.prefix}-{int(run.state.step):09d}.npz")

@@ -62,7 +62,9 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
       mesh: the mesh from :func:`make_mesh`.
 
     Returns:
-      The same tree, each leaf with sharding ``NamedSharding(mesh, P())``.
+      The same tree, each leaf with sharding ``NamedSharding(mesh, P())``. With a mesh
+      spanning several processes (``jax.distributed``), each process supplies its own
+      copy to its local devices: every process must pass the same values.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -70,4 +72,19 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
       >>> x.sharding.is_fully_replicated
       True
     """
-    return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+    sharding = NamedSharding(mesh, PartitionSpec())
+    if sharding.is_fully_addressable:
+        return jax.device_put(tree, sharding)
+    # multi-process: device_put cannot target other processes' devices; each process
+    # supplies its own copy (the same values everywhere) to its local devices
+    return jax.tree_util.tree_map(lambda leaf: _global_replica(leaf, sharding), tree)
+
+
+def _global_replica(leaf: Any, sharding: NamedSharding) -> jax.Array:
+    if isinstance(leaf, jax.Array) and leaf.sharding == sharding:
+        return leaf
+    if hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+        data = _global_replica(jax.random.key_data(leaf), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(leaf))
+    host = np.asarray(leaf)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
