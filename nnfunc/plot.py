@@ -530,7 +530,11 @@ def optimizer_paths(fn: Callable[[jax.Array], jax.Array], optimizers: Mapping[st
     lv = _levels(z, levels)
     if lv is not None:
         zm = np.ma.masked_invalid(z)
-        axis.contourf(gx, gy, zm, levels=lv, cmap="viridis", alpha=0.8)
+        # one colour per band (quantile levels are far from evenly spaced); values beyond
+        # the outer levels take the end colours rather than white
+        from matplotlib.colors import BoundaryNorm
+        axis.contourf(gx, gy, zm, levels=lv, cmap="viridis", alpha=0.8, extend="both",
+                      norm=BoundaryNorm(lv, 256, extend="both"))
         axis.contour(gx, gy, zm, levels=lv, colors="k", linewidths=0.3, alpha=0.5)
     p0 = np.asarray(_start(start))
     axis.plot(p0[0], p0[1], "o", color="k", label="start")
@@ -590,7 +594,8 @@ def _minmax(imgs: np.ndarray) -> np.ndarray:
 
 def images(x: ArrayLike, labels: Optional[Sequence[Any]] = None, *, ncols: int = 8,
            cmap: str = "gray", titles: Optional[Sequence[str]] = None,
-           normalize: bool = False, ax: Axes = None) -> Figure:
+           normalize: bool = False, vmin: Optional[float] = None,
+           vmax: Optional[float] = None, ax: Axes = None) -> Figure:
     """A grid of images (digits, reconstructions, filters), optionally titled.
 
     Grey images share one colour scale (the min and max over all of ``x``) unless
@@ -612,6 +617,8 @@ def images(x: ArrayLike, labels: Optional[Sequence[Any]] = None, *, ncols: int =
       cmap: the colormap of grey images.
       titles: one title per image (instead of ``labels``).
       normalize: scale each image to [0, 1] on its own.
+      vmin, vmax: the grey scale's ends, overriding the data's (e.g. ``-m, m`` with a
+        diverging ``cmap`` so that white is 0).
       ax: a sequence of at least N Axes (e.g. ``plt.subplots(2, 8)[1]``; the extra ones
         are hidden), or one Axes for one image.
 
@@ -637,6 +644,7 @@ def images(x: ArrayLike, labels: Optional[Sequence[Any]] = None, *, ncols: int =
         imgs = _minmax(imgs)
     grey = imgs.ndim == 3
     lo, hi = (float(np.nanmin(imgs)), float(np.nanmax(imgs))) if grey else (None, None)
+    lo, hi = (lo if vmin is None else vmin), (hi if vmax is None else vmax)
     axes = _axes(ax, n, "images", grid=(nrows, ncols), at_least=True,
                  figsize=(1.4 * ncols, 1.5 * nrows if names else 1.4 * nrows))
     for i, axis in enumerate(axes):

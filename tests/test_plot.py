@@ -506,3 +506,15 @@ def test_live_plot_every_and_regression_panels():
         nf.train.LivePlot(every=0)
     with pytest.raises(ValueError, match="metrics"):
         nf.train.LivePlot(metrics=[])
+
+
+def test_images_vmin_vmax_and_contour_bands():
+    fig = nf.plot.images(np.linspace(-1, 1, 32).reshape(2, 4, 4), vmin=-2.0, vmax=2.0,
+                         cmap="RdBu")
+    assert fig.axes[0].images[0].get_clim() == (-2.0, 2.0)
+    fig = nf.plot.optimizer_paths(nf.plot.rosenbrock, {"sgd": nf.optim.sgd(1e-3)},
+                                  (-1.0, 1.0), 5, levels=10)
+    filled = [c for c in fig.axes[0].collections if hasattr(c, "norm")][0]
+    # one colour per band: the norm maps the 10 quantile levels, not a linear range
+    assert type(filled.norm).__name__ == "BoundaryNorm"
+    assert len(filled.norm.boundaries) == 10
