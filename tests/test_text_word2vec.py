@@ -359,3 +359,37 @@ def test_train_rejects_bad_corpora(corpus, match):
 def test_train_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         train_word2vec(word2vec(small_vocab()), [["w0", "w1"]], progress=False, **kwargs)
+
+
+# --------------------------------------------------------------------------- collisions
+
+def test_cap_row_hits_scales_only_rows_hit_more_than_the_cap():
+    w2v = __import__("importlib").import_module("nnfunc.text.word2vec")
+    ids = jnp.array([0, 0, 0, 0, 1, 2, 2])
+    grads = jnp.ones((7, 3)).at[6].set(0.0)          # a zero row (padding) is no hit
+    capped = w2v._cap_row_hits(grads, ids, 4, 2)
+    # row 0: 4 hits -> each 2/4; row 1: 1 hit; row 2: one real hit (the other is zero)
+    np.testing.assert_allclose(capped[:, 0], [0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 0.0])
+    total = jnp.zeros((4, 3)).at[ids].add(capped)
+    np.testing.assert_allclose(total[:, 0], [2.0, 1.0, 1.0, 0.0])   # at most cap x mean
+
+
+def test_hierarchical_softmax_at_word2vec_cs_cbow_rate_stays_finite():
+    """Summed from the same values, the Huffman root's thousands of updates per step
+    overshot to inf at learning rate 0.05 (a 60-word-type corpus of 20k tokens); capped
+    they do not, and the capped step is exact batched SGD for rows hit <= cap times."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    p = 1.0 / np.arange(1, 61)
+    sents = [list(rng.choice(words, 40, p=p / p.sum())) for _ in range(500)]
+    model = word2vec(Vocab.build(sents, min_count=1), dim=20, window=5,
+                     architecture="skipgram", output="hierarchical")
+    kw = dict(epochs=2, learning_rate=0.05, batch_size=400, key=0, progress=False)
+    capped = train_word2vec(model, sents, **kw)
+    assert np.isfinite(capped.history["loss"]).all()
+    assert np.isfinite(np.asarray(capped.params["in"])).all()
+    plain = train_word2vec(model, sents, max_row_hits=None, **kw)
+    assert not np.isfinite(plain.history["loss"][-1]) or \
+        plain.history["loss"][-1] > 2 * capped.history["loss"][-1]
+    with pytest.raises(ValueError, match="max_row_hits"):
+        train_word2vec(model, sents, max_row_hits=0, **kw)
