@@ -366,11 +366,11 @@ def test_train_rejects_bad_arguments(kwargs, match):
 def test_cap_row_hits_scales_only_rows_hit_more_than_the_cap():
     w2v = __import__("importlib").import_module("nnfunc.text.word2vec")
     ids = jnp.array([0, 0, 0, 0, 1, 2, 2])
-    grads = jnp.ones((7, 3)).at[6].set(0.0)          # a zero row (padding) is no hit
-    capped = w2v._cap_row_hits(grads, ids, 4, 2)
-    # row 0: 4 hits -> each 2/4; row 1: 1 hit; row 2: one real hit (the other is zero)
-    np.testing.assert_allclose(capped[:, 0], [0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 0.0])
-    total = jnp.zeros((4, 3)).at[ids].add(capped)
+    hits = jnp.array([True] * 6 + [False])           # the last entry is no update
+    capped = w2v._cap_row_hits(jnp.ones((7, 3)), ids, hits, 4, 2)
+    # row 0: 4 hits -> each 2/4; row 1: 1 hit; row 2: one real hit
+    np.testing.assert_allclose(capped[:, 0], [0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 1.0])
+    total = jnp.zeros((4, 3)).at[ids[:6]].add(capped[:6])
     np.testing.assert_allclose(total[:, 0], [2.0, 1.0, 1.0, 0.0])   # at most cap x mean
 
 

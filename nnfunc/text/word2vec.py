@@ -599,9 +599,9 @@ def sparse_sgd_step(model: Word2Vec, params: dict, batch: Batch, learning_rate: 
       params: ``{'in': ..., 'out': ...}``.
       batch: a :class:`Batch` (:func:`make_batch`).
       learning_rate: the step size :math:`\eta` (a scalar, may be traced).
-      max_row_hits: ``None`` (exact batched SGD), or :math:`\kappa`: a row that
-        :math:`n > \kappa` gradient rows of the batch update moves by
-        :math:`\kappa / n` of their sum (see :func:`train_word2vec`).
+      max_row_hits: ``None`` (exact batched SGD), or :math:`\kappa`: with hierarchical
+        softmax, an inner node that :math:`n > \kappa` examples of the batch update
+        moves by :math:`\kappa / n` of their sum (see :func:`train_word2vec`).
 
     Returns:
       ``(params, loss)``: the updated tables and the batch's loss before the step.
@@ -628,10 +628,9 @@ def sparse_sgd_step(model: Word2Vec, params: dict, batch: Batch, learning_rate: 
         mode="promise_in_bounds")
     loss, (g_in, g_out) = jax.value_and_grad(
         lambda i, o: batch_loss(model, i, o, batch), argnums=(0, 1))(in_rows, out_rows)
-    if max_row_hits is not None:
-        g_in = _cap_row_hits(g_in, in_ids, table_in.shape[0], max_row_hits)
-        if out_ids is not None:
-            g_out = _cap_row_hits(g_out, out_ids, table_out.shape[0], max_row_hits)
+    if max_row_hits is not None and model.output == "hierarchical":
+        g_out = _cap_row_hits(g_out, out_ids, _tree_hits(model, batch), table_out.shape[0],
+                              max_row_hits)
     lr = jnp.asarray(learning_rate, table_in.dtype)
     table_in = table_in.at[in_ids].add(-lr * g_in, mode="promise_in_bounds")
     if out_ids is None:     # the full softmax reads every output row
@@ -641,14 +640,27 @@ def sparse_sgd_step(model: Word2Vec, params: dict, batch: Batch, learning_rate: 
     return {"in": table_in, "out": table_out}, loss
 
 
-def _cap_row_hits(grads: jax.Array, ids: jax.Array, rows: int, cap: int) -> jax.Array:
+def _tree_hits(model: Word2Vec, batch: Batch) -> jax.Array:
+    """Which inner nodes of each example's Huffman path the step updates (bool, shaped
+    like the output ids)."""
+    window = batch.contexts.shape[0] // batch.focus.shape[0] - 1
+    if model.architecture == "skipgram":
+        target, ok = batch.contexts, batch.valid
+    else:
+        target, ok = batch.focus, from_pairs(batch.valid.astype(jnp.int32), window) > 0
+    return _huffman_terms(model, target, ok, jnp.float32)[1] > 0
+
+
+def _cap_row_hits(grads: jax.Array, ids: jax.Array, hits: jax.Array, rows: int,
+                  cap: int) -> jax.Array:
     """Scale the gradient rows of table rows hit more than ``cap`` times in the batch
-    (counting rows with a non-zero gradient) by ``cap / hits``: their summed update is
-    then ``cap`` times their mean."""
-    hit = jnp.any(grads != 0, axis=-1).astype(grads.dtype)
-    counts = jnp.zeros((rows,), grads.dtype).at[ids].add(hit, mode="promise_in_bounds")
+    (``hits``: which entries of ``ids`` are real updates) by ``cap / hits``: their summed
+    update is then ``cap`` times their mean."""
+    counts = jnp.zeros((rows,), jnp.float32).at[ids].add(hits.astype(jnp.float32),
+                                                         mode="promise_in_bounds")
     n = counts.at[ids].get(mode="promise_in_bounds")
-    return grads * jnp.minimum(1.0, cap / jnp.maximum(n, 1.0))[..., None]
+    scale = jnp.minimum(1.0, cap / jnp.maximum(n, 1.0)).astype(grads.dtype)
+    return grads * scale[..., None]
 
 
 # --------------------------------------------------------------------------- the epoch
@@ -1099,9 +1111,9 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     (dim 100, window 5, 5 negatives, 5 epochs) the lanes bring the final loss from 2.47
     (consecutive positions) to 2.40 and match gensim's vectors (WordSim-353, SimLex-999,
     analogies), from 130 up to 2080 positions per step (skip-gram, rate 0.025). Rows that
-    many examples of a step share (the tree's root, frequent words) would move by the sum
-    of all their updates: ``max_row_hits`` caps that sum, which keeps large batches and
-    word2vec.c's CBOW rate 0.05 stable on small corpora. Deterministic for a given
+    many examples of a step share (the tree's root and upper nodes) would move by the sum
+    of all their updates: ``max_row_hits`` caps that sum, which keeps hierarchical
+    softmax stable at word2vec.c's CBOW rate 0.05 on small corpora. Deterministic for a given
     ``key`` on CPU (a GPU's scatter-adds may sum duplicates in any order).
 
     Args:
@@ -1118,14 +1130,14 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
         ``e`` uses a key hashed from it and ``e``).
       progress: show a tqdm bar over epochs.
       params: the starting tables (default ``model.init(model.key)``).
-      max_row_hits: :math:`\kappa`, the most gradient rows a table row sums in one step:
-        one hit :math:`n > \kappa` times (the root of the Huffman tree, a frequent
-        negative or context word) moves by :math:`\kappa / n` of the sum, that is
-        :math:`\kappa` times the mean. word2vec.c applies such updates one at a time,
-        each seeing the last; summed from the same values they overshoot (at word2vec.c's
-        CBOW rate 0.05 on the 60k-word Lee corpus, hierarchical softmax diverged to inf
-        with the plain sum; with :math:`\kappa = 64` the final losses of negative
-        sampling change by < 0.5 %). ``None``: the plain batched sum.
+      max_row_hits: :math:`\kappa`, with hierarchical softmax, the most examples whose
+        updates an inner node of the tree sums in one step: a node on :math:`n > \kappa`
+        of the batch's paths (the root is on all of them) moves by :math:`\kappa / n`
+        of the sum, that is :math:`\kappa` times the mean. word2vec.c applies such
+        updates one at a time, each seeing the last; summed from the same values they
+        overshoot (at word2vec.c's CBOW rate 0.05 on the 60k-word Lee corpus,
+        hierarchical softmax diverged to inf with the plain sum). Negative sampling has
+        no such shared rows and always takes the plain sum. ``None``: the plain sum.
 
     Returns:
       A :class:`Word2VecResult` ``(params, vectors, history)``.
