@@ -1,0 +1,60 @@
+"""conv2d's one-input-channel path (shifted multiply-adds on CPU) against the canonical
+convolution: values, both derivatives, forward mode, vmap and second derivatives."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import nnfunc as nf
+from nnfunc.layers import conv as conv_module
+
+CASES = [  # kernel, strides, padding, dilation
+    ((5, 5), (1, 1), "SAME", (1, 1)),
+    ((3, 3), (2, 2), "SAME", (1, 1)),
+    ((5, 5), (1, 1), "VALID", (1, 1)),
+    ((3, 2), (2, 1), ((1, 2), (0, 3)), (1, 1)),
+    ((3, 3), (1, 1), "SAME", (2, 2)),
+    ((1, 1), (1, 1), "VALID", (1, 1)),
+]
+
+
+def _inputs(kernel, features=4):
+    x = jax.random.normal(jax.random.key(0), (3, 12, 11, 1))
+    w = jax.random.normal(jax.random.key(1), (*kernel, 1, features))
+    return x, w
+
+
+@pytest.mark.parametrize("kernel,strides,pad,dil", CASES)
+def test_taps_match_the_convolution(kernel, strides, pad, dil):
+    assert conv_module._by_taps(jnp.zeros((3, 3, 1, 2)))      # CI runs on CPU
+    x, w = _inputs(kernel)
+    taps = lambda x, w: conv_module._taps_conv(x, w, strides, pad, dil)   # noqa: E731
+    ref = lambda x, w: conv_module._canonical(x, w, strides, pad, dil)    # noqa: E731
+    np.testing.assert_allclose(taps(x, w), ref(x, w), rtol=1e-5, atol=1e-5)
+    loss = lambda f: lambda x, w: jnp.sum(jnp.sin(f(x, w)))                # noqa: E731
+    for argnum in (0, 1):
+        np.testing.assert_allclose(jax.grad(loss(taps), argnum)(x, w),
+                                   jax.grad(loss(ref), argnum)(x, w), rtol=1e-4, atol=1e-4)
+    tangents = (jnp.cos(x), jnp.ones_like(w))
+    _, t1 = jax.jvp(taps, (x, w), tangents)
+    _, t2 = jax.jvp(ref, (x, w), tangents)
+    np.testing.assert_allclose(t1, t2, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(jax.vmap(taps, (0, None))(x[None], w)[0], ref(x, w),
+                               rtol=1e-5, atol=1e-5)
+    hess = lambda f: jax.grad(lambda w: jnp.sum(jax.grad(loss(f), 0)(x, w) ** 2))  # noqa
+    np.testing.assert_allclose(hess(taps)(w), hess(ref)(w), rtol=1e-3, atol=1e-3)
+
+
+def test_conv2d_layer_uses_taps_for_one_channel_and_trains_like_the_convolution():
+    layer = nf.layers.conv2d(6, 5, padding="SAME")
+    params, state = layer.init(jax.random.key(0), (28, 28, 1))
+    x = jax.random.uniform(jax.random.key(1), (8, 28, 28, 1))
+    y, _ = layer.apply(params, state, x)
+    ref = conv_module._canonical(x, params["w"], (1, 1), "SAME", (1, 1)) + params["b"]
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    jaxpr = str(jax.make_jaxpr(lambda p: layer.apply(p, state, x)[0])(params))
+    assert "conv_general_dilated" not in jaxpr
+    three = nf.layers.conv2d(6, 5).init(jax.random.key(0), (28, 28, 3))[0]
+    jaxpr3 = str(jax.make_jaxpr(lambda p: nf.layers.conv2d(6, 5).apply(
+        p, {}, jnp.ones((2, 28, 28, 3)))[0])(three))
+    assert "conv_general_dilated" in jaxpr3            # several channels: the convolution
