@@ -11,18 +11,26 @@ nnfunc import them, but they are not part of the public API.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
 
-__all__ = ["is_traced", "check_int", "check_real", "check_value", "check_choice"]
+__all__ = ["is_traced", "check_int", "check_real", "check_value", "check_choice", "check_pair",
+           "check_float_dtype", "check_bool", "check_array_range", "is_real"]
 
 
 def is_traced(x: Any) -> bool:
     """Whether ``x`` is a JAX tracer (its value is unknown until the program runs)."""
     return isinstance(x, jax.core.Tracer)
+
+
+def is_real(x: Any) -> bool:
+    """Whether ``x`` is a real number: a Python or NumPy int or float (``np.float32(0.5)``
+    included), not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
 def check_int(name: str, value: Any, *, minimum: int = 0, allowed: str | None = None) -> Any:
@@ -56,6 +64,8 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
     hi = ")" if high_open else "]"
     allowed = f"in {lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
     try:
+        if isinstance(value, (str, bytes, bool, np.bool_)):   # float('0.1') and True read
+            raise TypeError
         v = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a real number {allowed}, got {value!r}") from None
@@ -67,17 +77,24 @@ def check_real(name: str, value: Any, *, low: float | None = None, high: float |
 
 
 def check_value(name: str, value: Any, pred: Callable[[float], bool], allowed: str) -> None:
-    """Raise unless every entry of a concrete scalar or array satisfies ``pred``.
+    """Raise unless every entry of a concrete scalar or array is finite and satisfies
+    ``pred``.
 
     ``None``, callables (schedules) and traced values pass; ``allowed`` describes the
-    accepted values (``">= 0"``, ``"in [0, 1)"``, ...).
+    accepted values (``">= 0"``, ``"in [0, 1)"``, ...). NumPy and JAX scalars are
+    accepted like Python numbers; ``inf`` and ``nan`` never are.
     """
     if value is None or callable(value) or is_traced(value):
         return
+    if isinstance(value, (str, bytes)):     # np.asarray('0.1', float) would read it
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
     try:
         flat = np.asarray(jax.device_get(value), dtype=float).ravel()
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be {allowed}, got {value!r}") from None
+    if flat.size and not np.all(np.isfinite(flat)):
+        finite = "" if "finite" in allowed else "a finite number "
+        raise ValueError(f"{name} must be {finite}{allowed}, got {value!r}")
     if flat.size and not all(pred(float(v)) for v in flat):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
@@ -86,3 +103,45 @@ def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
     """Raise unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+def check_pair(name: str, value: Any, what: str = "a pair") -> tuple:
+    """``value`` as a tuple of two entries (a tuple or list of length 2).
+
+    Raises a ``ValueError`` naming ``what`` is needed (``"a pair (beta1, beta2)"``) for a
+    scalar, a string or a sequence of another length (which would otherwise be truncated
+    or fail deep inside).
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return tuple(value)
+
+
+def check_float_dtype(name: str, dtype: Any, why: str = "") -> None:
+    """Raise a ``TypeError`` unless ``dtype`` is a floating (or complex) dtype."""
+    if not jax.numpy.issubdtype(dtype, jax.numpy.inexact):
+        raise TypeError(f"{name} must have a floating dtype{why}, got {np.dtype(dtype)}")
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a Python bool, if it is one (a Python or NumPy bool); anything else, a
+    string such as ``'no'`` included (which ``bool()`` would read as True), raises a
+    ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_array_range(name: str, value: Any, low: float, high: float, what: str = "") -> None:
+    """Raise unless every entry of a concrete array is in ``[low, high]`` (NaN fails);
+    vectorised, for data-sized arrays. Traced values pass. The message shows up to 5
+    offending values; ``what`` adds a hint (``"; pass logits to ..."``)."""
+    if value is None or is_traced(value):
+        return
+    a = np.asarray(jax.device_get(value))
+    if not a.size or not np.issubdtype(a.dtype, np.number):
+        return
+    bad = ~((a >= low) & (a <= high))
+    if np.any(bad):
+        raise ValueError(f"{name} must be in [{low}, {high}], got {int(bad.sum())} value(s) "
+                         f"outside, e.g. {a[bad].ravel()[:5].tolist()}{what}")

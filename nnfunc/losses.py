@@ -17,6 +17,9 @@ Conventions shared by every loss here:
 * Shapes are checked, never broadcast: mismatched prediction/target shapes raise
   ``ValueError`` naming both shapes. Concrete integer labels out of range raise
   ``ValueError``; under ``jit`` (traced labels) an out-of-range label yields ``nan``.
+  Likewise concrete values outside a loss's domain raise (``binary_cross_entropy``'s
+  probabilities and targets outside [0, 1], ``softmax_cross_entropy``'s targets that are
+  not distributions); complex inputs raise ``TypeError``.
 * Computation happens in at least float32 (bfloat16/float16 inputs give float32 losses).
 """
 from __future__ import annotations
@@ -28,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc._checks import check_real, is_traced
+from nnfunc._checks import check_array_range, check_real, is_traced
 
 __all__ = ["mse", "mae", "huber", "binary_cross_entropy", "sigmoid_binary_cross_entropy",
            "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels", "hinge",
@@ -41,14 +44,40 @@ _REDUCTIONS = ("none", "mean", "sum")
 # --------------------------------------------------------------------------- helpers
 
 def _to_compute(x: ArrayLike) -> jax.Array:
-    """``x`` in at least float32: low precision loses the small differences training needs."""
+    """``x`` in at least float32: low precision loses the small differences training needs.
+    Complex input is refused (its loss would be complex, or silently lose a part)."""
     x = jnp.asarray(x)
+    _check_real_dtype(x)
     return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def _check_real_dtype(x: jax.Array) -> None:
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(f"losses take real inputs, got dtype {x.dtype}; compare "
+                        f"jnp.real and jnp.imag (or jnp.abs) separately")
 
 
 def _as_float(predictions: ArrayLike, targets: ArrayLike) -> tuple[jax.Array, jax.Array]:
     p = _to_compute(predictions)
-    return p, jnp.asarray(targets).astype(p.dtype)
+    t = jnp.asarray(targets)
+    _check_real_dtype(t)
+    return p, t.astype(p.dtype)
+
+
+def _check_distributions(targets: ArrayLike) -> None:
+    """Concrete soft targets: entries >= 0 and every class-axis slice summing to 1."""
+    if is_traced(targets):
+        return
+    t = np.asarray(jax.device_get(targets), dtype=np.float64)
+    check_array_range("targets", t, 0.0, 1.0, " (each slice along the class axis must be "
+                      "a distribution)")
+    sums = t.sum(axis=-1) if t.ndim else t
+    bad = np.abs(sums - 1.0) > 1e-3
+    if np.any(bad):
+        raise ValueError(f"targets must sum to 1 along the class axis (distributions), got "
+                         f"{int(bad.sum())} slice(s) that do not, e.g. sums "
+                         f"{sums[bad].ravel()[:5].tolist()}; for class indices use "
+                         f"softmax_cross_entropy_with_integer_labels")
 
 
 def _check_same_shape(predictions: ArrayLike, targets: ArrayLike, pname: str = "predictions",
@@ -89,6 +118,12 @@ def _check_integer_labels(logits: jax.Array, labels: ArrayLike) -> jax.Array:
     if not jnp.issubdtype(labels_arr.dtype, jnp.integer):
         raise ValueError(f"labels must have an integer dtype, got {labels_arr.dtype}")
     num_classes = logits.shape[-1]
+    if num_classes < 2:
+        raise ValueError(f"logits shape {logits.shape} has {num_classes} class(es) on the "
+                         f"last axis: class labels need >= 2 (softmax over one class is 1 "
+                         f"whatever the input); give the model 2 outputs, or use "
+                         f"sigmoid_binary_cross_entropy with float targets of shape "
+                         f"{logits.shape}")
     if not is_traced(labels):
         # From the caller's value: inside jit even a constant becomes a tracer once wrapped.
         concrete = np.asarray(labels)
@@ -206,8 +241,7 @@ def huber(predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0,
     """
     _check_reduction(reduction)
     _check_same_shape(predictions, targets)
-    if not is_traced(delta) and not (float(delta) > 0 and math.isfinite(float(delta))):
-        raise ValueError(f"delta must be a finite number > 0, got {delta!r}")
+    check_real("delta", delta, low=0.0, low_open=True)
     p, t = _as_float(predictions, targets)
     d = _abs(p - t)
     values = jnp.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
@@ -238,7 +272,10 @@ def binary_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, eps: f
       The per-example losses, or their mean/sum.
 
     Raises:
-      ValueError: if the shapes differ, or for a bad ``eps``/``label_smoothing``/``reduction``.
+      ValueError: if the shapes differ, concrete probabilities or targets lie outside
+        ``[0, 1]`` (logits, or a negative loss), or for a bad
+        ``eps``/``label_smoothing``/``reduction``.
+      TypeError: complex input.
 
     Example:
       >>> l = binary_cross_entropy(jnp.array([0.9, 0.0]), jnp.array([1., 1.]))
@@ -249,6 +286,9 @@ def binary_cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, eps: f
     _check_same_shape(probabilities, targets, "probabilities", "targets")
     check_real("eps", eps, low=0.0, high=0.5, high_open=True)
     check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+    check_array_range("probabilities", probabilities, 0.0, 1.0,
+                      "; for logits use sigmoid_binary_cross_entropy")
+    check_array_range("targets", targets, 0.0, 1.0)
     p, t = _as_float(probabilities, targets)
     t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
     p = jnp.clip(p, eps, 1.0 - eps)
@@ -287,6 +327,7 @@ def sigmoid_binary_cross_entropy(logits: ArrayLike, targets: ArrayLike, *,
     _check_reduction(reduction)
     _check_same_shape(logits, targets, "logits", "targets")
     check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
+    check_array_range("targets", targets, 0.0, 1.0)
     x, t = _as_float(logits, targets)
     t = t * (1.0 - label_smoothing) + 0.5 * label_smoothing
     # logaddexp(x, 0) = max(x, 0) + log1p(exp(−|x|)), with derivative σ(x) everywhere.
@@ -349,7 +390,10 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, *,
       The per-example losses, or their mean/sum.
 
     Raises:
-      ValueError: if the shapes differ, or for a bad ``label_smoothing``/``reduction``.
+      ValueError: if the shapes differ, concrete targets are not distributions (an entry
+        outside ``[0, 1]``, or a slice not summing to 1 within 1e-3), or for a bad
+        ``label_smoothing``/``reduction``.
+      TypeError: complex input.
 
     Example:
       >>> l = softmax_cross_entropy(jnp.array([[0., 0.], [1e3, 0.]]), jnp.array([[1., 0.], [0., 1.]]))
@@ -360,6 +404,7 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, *,
     _check_same_shape(logits, targets, "logits", "targets")
     check_real("label_smoothing", label_smoothing, low=0.0, high=1.0)
     x, t = _as_float(logits, targets)
+    _check_distributions(targets)
     if x.ndim < 1:
         raise ValueError(f"logits must have a class axis (last), got shape {x.shape}")
     t = (1.0 - label_smoothing) * t + label_smoothing / x.shape[-1]
@@ -388,7 +433,8 @@ def softmax_cross_entropy_with_integer_labels(logits: ArrayLike, labels: ArrayLi
 
     Raises:
       ValueError: if ``labels.shape != logits.shape[:-1]``, labels are not integers, concrete
-        labels are out of range, or for a bad ``label_smoothing``/``reduction``.
+        labels are out of range, the logits have fewer than 2 classes, or for a bad
+        ``label_smoothing``/``reduction``.
 
     Example:
       >>> l = softmax_cross_entropy_with_integer_labels(jnp.array([[0., 0.], [1e3, 0.]]), jnp.array([0, 1]))
@@ -444,8 +490,7 @@ def multiclass_hinge(predictions: ArrayLike, labels: ArrayLike, *, p: int = 1,
         raise ValueError(f"p must be 1 or 2, got {p!r}")
     if mode not in ("weston_watkins", "crammer_singer"):
         raise ValueError(f"mode must be 'weston_watkins' or 'crammer_singer', got {mode!r}")
-    if not is_traced(margin) and not math.isfinite(float(margin)):
-        raise ValueError(f"margin must be a finite number, got {margin!r}")
+    check_real("margin", margin)
     x = _to_compute(predictions)
     labels = _check_integer_labels(x, labels)
     num_classes = x.shape[-1]

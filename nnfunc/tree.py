@@ -13,7 +13,8 @@ import jax.numpy as jnp
 PyTree = Any
 
 __all__ = ["add", "sub", "scale", "mul", "axpy", "vdot", "l2_norm", "global_norm",
-           "zeros_like", "ones_like", "full_like", "size", "cast", "check_same_structure"]
+           "zeros_like", "ones_like", "full_like", "size", "cast", "check_same_structure",
+           "check_same_shapes"]
 
 
 def check_same_structure(a: PyTree, b: PyTree, *, names: tuple[str, str] = ("a", "b")) -> None:
@@ -34,6 +35,27 @@ def check_same_structure(a: PyTree, b: PyTree, *, names: tuple[str, str] = ("a",
     if ta != tb:
         raise ValueError(f"{names[0]} and {names[1]} have different tree structures: "
                          f"{names[0]}={ta}, {names[1]}={tb}")
+
+
+def check_same_shapes(a: PyTree, b: PyTree, *, names: tuple[str, str] = ("a", "b")) -> None:
+    """Raise ``ValueError`` when two pytrees differ in structure or in a leaf's shape
+    (naming the first leaf that differs). Shapes are static, so this is free under ``jit``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> check_same_shapes({'w': jnp.zeros((3, 1))}, {'w': jnp.zeros(3)},
+      ...                   names=('params', 'grads'))
+      Traceback (most recent call last):
+      ...
+      ValueError: params and grads differ in shape at ['w']: params (3, 1), grads (3,)
+    """
+    check_same_structure(a, b, names=names)
+    for (path, x), y in zip(jax.tree_util.tree_flatten_with_path(a)[0],
+                            jax.tree_util.tree_leaves(b)):
+        sx, sy = jnp.shape(x), jnp.shape(y)
+        if sx != sy:
+            raise ValueError(f"{names[0]} and {names[1]} differ in shape at "
+                             f"{jax.tree_util.keystr(path)}: {names[0]} {sx}, {names[1]} {sy}")
 
 
 def add(a: PyTree, b: PyTree) -> PyTree:

@@ -82,6 +82,9 @@ _GOOD = bytes([0, 0, 0x08, 2]) + struct.pack(">II", 2, 3) + bytes(range(6))
     (_GOOD + b"\x00", "trailing bytes"),
     (gzip.compress(_GOOD, mtime=0)[:-6], "corrupt or truncated gzip"),
     (gzip.compress(_GOOD, mtime=0)[:12] + b"\xff" * 20, "corrupt or truncated gzip"),
+    # issue 16: sizes whose product overflows int64 used to give a nonsense message
+    (bytes([0, 0, 0x08, 3]) + struct.pack(">III", 2**32 - 1, 2**32 - 1, 2**32 - 1),
+     r"truncated IDX body: shape \(4294967295, 4294967295, 4294967295\)"),
 ])
 def test_idx_corrupt_files_raise_naming_the_file(tmp_path, raw, match):
     path = tmp_path / "broken-idx-file"
@@ -633,6 +636,12 @@ def test_standardize_per_feature_and_global():
     np.testing.assert_allclose(data.unstandardize(z, s), x, rtol=1e-5, atol=1e-5)
     g = data.fit_standardize(np.arange(10, dtype=np.uint8), axis=None)
     assert g.mean.shape == (1,)
+    # global statistics (axis=None) fit any number of features
+    images = rng.normal(size=(5, 3, 3, 2))
+    gi = data.fit_standardize(images, axis=None)
+    assert data.standardize(np.ones((2, 3, 3, 2)), gi).shape == (2, 3, 3, 2)
+    per_channel = data.fit_standardize(images, axis=(0, 1, 2))
+    assert data.standardize(np.ones((4, 3, 3, 2)), per_channel).shape == (4, 3, 3, 2)
     np.testing.assert_allclose(float(g.mean[0]), 4.5)
     np.testing.assert_allclose(float(g.std[0]), np.std(np.arange(10)), rtol=1e-6)
 
@@ -695,6 +704,15 @@ def test_one_hot():
     (lambda: data.clip(np.ones(2)), "clip needs low or high"),
     (lambda: data.clip(np.ones(2), low=2, high=1), "low must be <= high"),
     (lambda: data.fit_standardize(np.ones(2), eps=-1), "eps must be >= 0"),
+    # issue 16: statistics that used to be NaN or to broadcast silently
+    (lambda: data.fit_standardize(np.array([[1.0], [np.nan]])), "1 NaN or infinite"),
+    (lambda: data.fit_min_max(np.array([[1.0], [np.inf]])), "1 NaN or infinite"),
+    (lambda: data.standardize(np.ones((3, 4)), data.fit_standardize(np.ones((5, 1)))),
+     r"statistics of shape \(1, 1\).*x of shape \(3, 4\)"),
+    (lambda: data.unstandardize(np.ones((3, 2)), data.fit_standardize(np.ones((5, 3)))),
+     "do not fit"),
+    (lambda: data.standardize(np.ones(3), data.fit_standardize(np.ones((5, 1)), axis=None)),
+     "do not fit"),
 ])
 def test_transforms_bad_inputs(fn, match):
     with pytest.raises(ValueError, match=match):
@@ -811,3 +829,27 @@ def test_download_into_unwritable_directory(tmp_path):
     blocker.write_bytes(b"")
     with pytest.raises(data.DownloadError, match="cannot create"):
         data.download_file("x", ["http://127.0.0.1:1/"], blocker / "sub", sha256="0" * 64)
+
+
+def test_download_accepts_one_mirror_as_a_string(server, tmp_path):
+    """A str used to be iterated as one mirror per character."""
+    base, served, _ = server
+    name, payload, sha = _serve_blob(served)
+    path = data.download_file(name, base + "/ok", tmp_path / "c", sha256=sha, progress=False)
+    assert path.read_bytes() == payload
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"sha256": "abc"}, "sha256 must be 64 hexadecimal digits, got 'abc'"),
+    ({"sha256": "g" * 64}, "sha256 must be 64 hexadecimal digits"),
+    ({"md5": "0" * 64}, "md5 must be 32 hexadecimal digits"),
+])
+def test_download_rejects_malformed_digests_before_downloading(server, tmp_path, kw, match):
+    base, served, hits = server
+    name, _, _ = _serve_blob(served)
+    before = len(hits) if hasattr(hits, "__len__") else None
+    with pytest.raises(ValueError, match=match):
+        data.download_file(name, [base + "/ok"], tmp_path / "c", progress=False, **kw)
+    if before is not None:
+        assert len(hits) == before
+    assert not (tmp_path / "c").exists() or not os.listdir(tmp_path / "c")

@@ -135,3 +135,40 @@ def test_flax_linen_model():
     _close(mine, ref)
     assert losses[-1] < 0.8 * losses[0]
     assert nf.optim.get_hparams(state)["weight_decay"] == pytest.approx(1e-2)
+
+
+def _fit_setup():
+    X, y = _data(128, 8, 3)
+    return nf.models.mlp([8, 16, 3]), nf.losses.softmax_cross_entropy_with_integer_labels, \
+        (X, y)
+
+
+def test_optax_optimizer_drives_fit_like_nnfuncs_own():
+    model, loss, data = _fit_setup()
+    kw = dict(epochs=3, batch_size=32, key=0, progress=False)
+    mine = nf.train.fit(model, nf.optim.adam(1e-2), loss, data, **kw)
+    theirs = nf.train.fit(model, optax.adam(1e-2), loss, data, **kw)
+    _close(theirs.state.params, mine.state.params, tol=1e-5)
+    np.testing.assert_allclose(theirs.history["loss"], mine.history["loss"], rtol=1e-5)
+    # a plain optax state exposes no hyperparameters: the history's lr is unknown (NaN)
+    assert nf.optim.get_hparams(theirs.state.opt_state) == {}
+    assert np.isnan(theirs.history["lr"]).all()
+
+
+def test_optax_inject_hyperparams_reads_sets_and_sweeps():
+    model, loss, data = _fit_setup()
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=1e-2)
+    res = nf.train.fit(model, tx, loss, data, epochs=1, batch_size=32, key=0, progress=False)
+    assert res.history["lr"] == pytest.approx([1e-2])
+    state = nf.optim.set_hparams(res.state.opt_state, learning_rate=1e-3)
+    assert float(nf.optim.get_hparams(state)["learning_rate"]) == pytest.approx(1e-3)
+    runs = nf.train.sweep(model, tx, loss, data, hparams={"learning_rate": [1e-2, 1e-3]},
+                          epochs=1, batch_size=32, key=0)
+    assert runs.history["lr"][:, 0] == pytest.approx([1e-2, 1e-3])
+    one = nf.train.fit(model, optax.inject_hyperparams(optax.adam)(learning_rate=1e-3), loss,
+                       data, epochs=1, batch_size=32, key=0, progress=False)
+    np.testing.assert_allclose(runs.history["loss"][1], one.history["loss"], rtol=1e-5)
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        nf.train.sweep(model, optax.adam(1e-2), loss, data,
+                       hparams={"learning_rate": [1e-2, 1e-3]}, epochs=1, batch_size=32,
+                       key=0)

@@ -479,6 +479,11 @@ BAD_CONSTRUCTION = [
     ("bn momentum", lambda: L.batch_norm(momentum=1.5), "momentum must be in [0, 1], got 1.5"),
     ("bn eps", lambda: L.batch_norm(eps=0.0), "eps must be a positive number, got 0.0"),
     ("embedding", lambda: L.embedding(0, 3), "num_embeddings must be a positive int"),
+    # issue 16: padding wider than half the window gave -inf (max) or 0 (avg) borders
+    ("max_pool padding", lambda: L.max_pool(2, padding=2), "at most half the window"),
+    ("avg_pool padding", lambda: L.avg_pool(3, padding=(1, 2)), "at most 1 on axis 1"),
+    ("max_pool explicit padding", lambda: L.max_pool(2, padding=((0, 2), (0, 0))),
+     "at most half the window"),
     ("activation", lambda: L.activation(3), "activation needs a callable fn"),
     ("serial empty", lambda: L.serial(), "serial needs at least one layer"),
     ("serial non-layer", lambda: L.serial(L.dense(2), "relu"), "serial: argument 1 must be"),
@@ -532,6 +537,8 @@ BAD_APPLY = [
     ("serial names the position", _applied(L.serial(L.dense(3), L.dense(2)), (4,),
                                            jnp.ones((2, 5))),
      "serial: layer 0 (dense): dense expects inputs of shape (batch, ..., 4), got (2, 5)"),
+    ("conv NCHW input gets a hint", _applied(L.conv2d(2, 3), (5, 5, 1), jnp.ones((2, 1, 5, 5))),
+     "NCHW input? NHWC is x.transpose(0, 2, 3, 1)"),
 ]
 
 
@@ -632,3 +639,55 @@ def test_relus_are_recognised_by_their_values_not_their_names():
     assert not is_relu(L.activation(nf.activations.leaky_relu))      # negative slope
     assert not is_relu(L.activation(jnp.tanh))
     assert not is_relu(L.dense(3))
+
+
+# ---------------------------------------------------------------------------------------
+# issue 16: no silent wrong results
+
+def test_embedding_clamps_out_of_range_ids_under_jit_as_documented():
+    """Under jit the ids cannot be checked: they used to give a NaN row (fill gather)."""
+    emb = L.embedding(5, 3)
+    params, state = emb.init(KEY, (2,))
+    y = jax.jit(lambda x: emb.apply(params, state, x)[0])(jnp.array([[7, -1]]))
+    np.testing.assert_array_equal(y[0], params["w"][jnp.array([4, 0])])
+
+
+def test_embedding_rejects_float_ids_with_a_fractional_part():
+    emb = L.embedding(5, 3)
+    params, state = emb.init(KEY, (2,))
+    with pytest.raises(TypeError, match=r"fractional part, e.g. \[1.5\]"):
+        emb.apply(params, state, jnp.array([[1.5, 2.0]]))
+    y, _ = emb.apply(params, state, jnp.array([[1.0, 2.0]]))     # whole numbers: converted
+    np.testing.assert_array_equal(y[0], params["w"][jnp.array([1, 2])])
+
+
+@pytest.mark.parametrize("dtype", [jnp.uint8, jnp.int32, jnp.float16])
+def test_conv2d_promotes_input_dtype_like_dense(dtype):
+    """A uint8 image used to fail with a raw lax TypeError."""
+    conv = L.conv2d(2, 3)
+    params, state = conv.init(KEY, (5, 5, 1))
+    x = jnp.arange(50).reshape(2, 5, 5, 1) % 7
+    y, _ = conv.apply(params, state, x.astype(dtype))
+    ref, _ = conv.apply(params, state, x.astype(jnp.float32))
+    assert y.dtype == jnp.float32
+    np.testing.assert_allclose(y, ref, rtol=1e-3 if dtype == jnp.float16 else 1e-6)
+
+
+def test_conv2d_warns_on_an_nchw_looking_input_shape():
+    with pytest.warns(UserWarning, match=r"looks like NCHW.*\(28, 28, 1\)"):
+        L.conv2d(4, 3).init(KEY, (1, 28, 28))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L.conv2d(4, 3).init(KEY, (28, 28, 1))
+        L.conv2d(4, 3).init(KEY, (3, 3, 8))           # not square beyond the leading axis
+
+
+@pytest.mark.parametrize("build", [
+    lambda: L.dropout(np.float32(0.5)),
+    lambda: L.batch_norm(momentum=np.float32(0.5), eps=np.float64(1e-5)),
+    lambda: nf.models.mlp([3, 4, 2], dropout=np.float32(0.25)),
+])
+def test_numpy_scalar_arguments_are_accepted(build):
+    """They used to be refused with 'must be in [0, 1), got np.float32(0.5)'."""
+    build()

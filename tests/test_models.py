@@ -287,6 +287,22 @@ BAD = [
      "steps must be a positive int, got 0"),
     ("regression input rank", lambda: M.linear_regression().init(KEY, (2, 2)),
      "linear_regression expects input_shape (in_features,), got (2, 2)"),
+    # issue 16: inputs that used to give a quiet wrong result
+    ("perceptron -1/1 labels", lambda: M.fit_perceptron(
+        {"w": jnp.zeros((2, 1)), "b": jnp.zeros(1)}, jnp.eye(2), jnp.array([-1.0, 1.0])),
+     "Y must hold targets in {0, 1}, got values [-1.0] (labels in {-1, 1}: pass (Y + 1) / 2)"),
+    ("perceptron other labels", lambda: M.perceptron_update(
+        {"w": jnp.zeros((2, 1)), "b": jnp.zeros(1)}, jnp.eye(2), jnp.array([2.0, 1.0])),
+     "Y must hold targets in {0, 1}, got values [2.0]"),
+    ("closed form NaN X", lambda: M.linear_regression_closed_form(
+        jnp.array([[1.0], [jnp.nan], [2.0]]), jnp.zeros(3)), "X contains 1 NaN or infinite"),
+    ("gd inf Y", lambda: M.linear_regression_gd(
+        {"w": jnp.zeros((1, 1)), "b": jnp.zeros(1)}, jnp.ones((3, 1)),
+        jnp.array([1.0, jnp.inf, 0.0])), "Y contains 1 NaN or infinite"),
+    ("gd diverges", lambda: M.linear_regression_gd(
+        {"w": jnp.zeros((1, 1)), "b": jnp.zeros(1)}, jnp.arange(6.0)[:, None] * 10,
+        jnp.arange(6.0), learning_rate=10.0, steps=200),
+     "linear_regression_gd diverged: the loss became non-finite at step"),
 ]
 
 

@@ -429,6 +429,19 @@ BAD = [
     (nf.optim.adafactor, dict(eps=(None, -1.0)), "eps[1]"),
     (nf.optim.adafactor, dict(d=0.5), "d"),
     (nf.optim.adafactor, dict(weight_decay=-1.0), "weight_decay"),
+    # issue 16: non-finite values, rmsprop's alpha > 1, betas not a pair, negative schedules
+    (nf.optim.sgd, dict(learning_rate=float("inf")), "learning_rate"),
+    (nf.optim.adam, dict(learning_rate=float("nan")), "learning_rate"),
+    (nf.optim.sgd, dict(momentum=float("inf")), "momentum"),
+    (nf.optim.adam, dict(eps=float("inf")), "eps"),
+    (nf.optim.rmsprop, dict(alpha=2.0), "alpha"),
+    (nf.optim.adam, dict(betas=0.9), "betas"),
+    (nf.optim.adam, dict(betas=(0.9, 0.99, 0.5)), "betas"),
+    (nf.optim.nadam, dict(betas=(0.9,)), "betas"),
+    (nf.optim.rprop, dict(etas=0.5), "etas"),
+    (nf.optim.adafactor, dict(eps=1e-3), "eps"),
+    (nf.optim.sgd, dict(learning_rate=lambda t: -0.1 + 0.0 * t), "learning_rate"),
+    (nf.optim.sgd, dict(learning_rate=lambda t: jnp.inf + 0.0 * t), "learning_rate"),
 ]
 
 
@@ -623,3 +636,82 @@ def test_compiled_out_momentum_can_be_swept_in_one_program():
             for a, b in zip(_leaves(batched), _leaves(single(mus[i]))):
                 np.testing.assert_allclose(a[i], b, rtol=2e-5, atol=1e-6)
         assert not np.allclose(batched["x"][0], batched["x"][1])
+
+
+# ---------------------------------------------------------------------------------------
+# issue 16: no silent wrong results
+
+SET_BAD = [
+    (nf.optim.sgd(0.1), dict(learning_rate=float("inf")), "learning_rate"),
+    (nf.optim.adam(), dict(betas=(0.9, 0.99, 0.5)), "betas"),
+    (nf.optim.adam(), dict(betas=0.9), "betas"),
+    (nf.optim.rmsprop(), dict(alpha=2.0), "alpha"),
+    (nf.optim.chain(nf.optim.clip_by_global_norm(1.0), nf.optim.rmsprop()), dict(alpha=1.5),
+     "alpha"),
+    (nf.optim.adam(nf.schedules.cosine_annealing(1e-3, 80)), dict(learning_rate=1e-2),
+     "lr_scale"),
+]
+
+
+@pytest.mark.parametrize("opt,values,name", SET_BAD,
+                         ids=[f"{n}-{i}" for i, (_, _, n) in enumerate(SET_BAD)])
+def test_set_hparams_rejects_what_would_silently_be_wrong(opt, values, name):
+    with pytest.raises(ValueError, match=name):
+        nf.optim.set_hparams(opt.init(P0), **values)
+
+
+def test_asgd_alpha_keeps_torchs_range():
+    """rmsprop's stricter alpha rule is its own: asgd's alpha (a power) may exceed 1."""
+    s = nf.optim.set_hparams(nf.optim.asgd(alpha=1.5).init(P0), alpha=2.0)
+    assert float(s.hparams["alpha"]) == 2.0
+
+
+def test_schedule_lr_scale_is_settable_where_learning_rate_is_not():
+    s = nf.optim.adam(nf.schedules.constant(0.1)).init(P0)
+    assert float(nf.optim.set_hparams(s, lr_scale=0.5).hparams["lr_scale"]) == 0.5
+
+
+@pytest.mark.parametrize("case", JIT_CASES, ids=JIT_IDS)
+def test_grad_leaf_of_another_shape_is_rejected(case):
+    """sgd on w (3, 1) with g (3,) used to give a (3, 3) parameter by broadcasting."""
+    _, build, kw = case
+    opt = build(**kw)
+    params = {"w": jnp.ones((3, 1))}
+    with pytest.raises(ValueError, match=r"shape at \['w'\]: grads \(3,\), params \(3, 1\)"):
+        opt.update({"w": jnp.ones(3)}, opt.init(params), params)
+
+
+def test_apply_updates_rejects_updates_of_another_shape():
+    with pytest.raises(ValueError, match=r"\['w'\].*\(3, 1\).*\(3,\)"):
+        nf.optim.apply_updates({"w": jnp.ones((3, 1))}, {"w": jnp.ones(3)})
+
+
+@pytest.mark.parametrize("dtype", [jnp.int32, jnp.bool_, jnp.uint8])
+@pytest.mark.parametrize("case", JIT_CASES[:1] + JIT_CASES[7:8], ids=["sgd", "adam"])
+def test_non_float_parameters_are_rejected(case, dtype):
+    _, build, kw = case
+    with pytest.raises(TypeError, match=r"parameter \['n'\] must have a floating dtype"):
+        build(**kw).init({"x": jnp.ones(2), "n": jnp.ones(2, dtype)})
+    # a wrapper that leaves them out (masked, partition) accepts them
+    opt = nf.optim.masked(build(**kw), {"x": True, "n": False})
+    opt.init({"x": jnp.ones(2), "n": jnp.ones(2, dtype)})
+
+
+def test_numpy_scalar_hyperparameters_are_accepted():
+    opt = nf.optim.adam(np.float32(0.01), betas=(np.float32(0.5), np.float64(0.9)),
+                        eps=np.float32(1e-8))
+    s = nf.optim.set_hparams(opt.init(P0), learning_rate=np.float32(0.02))
+    assert float(s.hparams["learning_rate"]) == pytest.approx(0.02)
+
+
+def test_adam_eps_zero_keeps_torch_parity():
+    """torch accepts eps=0 (only eps < 0 raises), and a zero gradient at step 1 then gives
+    0/0 = NaN there too: documented, not rejected."""
+    opt = nf.optim.adam(eps=0.0)
+    p = {"w": jnp.ones(2)}
+    u, _ = opt.update({"w": jnp.zeros(2)}, opt.init(p), p)
+    assert np.isnan(np.asarray(u["w"])).all()
+    topt = torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], eps=0.0)
+    topt.param_groups[0]["params"][0].grad = torch.zeros(2)
+    topt.step()
+    assert torch.isnan(topt.param_groups[0]["params"][0]).all()

@@ -473,6 +473,18 @@ BAD = [
     ("decay_steps", lambda: S.warmup_stable_decay(0.1, 10, 10, 0)),
     ("decay_strategy", lambda: S.warmup_stable_decay(0.1, 10, 10, 10, decay_strategy="exp")),
     ("steps", lambda: S.plot(S.constant(0.1), 0)),
+    # issue 16: negative values (they make a learning rate ascend), growing decays
+    ("value", lambda: S.constant(-0.1)),
+    ("value", lambda: S.constant(float("inf"))),
+    ("init_value", lambda: S.exponential_decay(-0.1, gamma=0.5)),
+    ("init_value", lambda: S.cosine_annealing(-0.1, T_max=10)),
+    ("eta_min", lambda: S.cosine_annealing(0.1, T_max=10, eta_min=-0.01)),
+    ("base_lr", lambda: S.cyclic(-0.1, 1.0)),
+    ("peak_value", lambda: S.warmup_cosine(-0.1, warmup_steps=1, total_steps=10)),
+    ("gamma", lambda: S.exponential_decay(1.0, gamma=1e6)),
+    ("gamma", lambda: S.step_decay(1.0, 10, gamma=10.0)),
+    ("gamma", lambda: S.multistep_decay(1.0, [5], gamma=2.0)),
+    ("gamma", lambda: S.cyclic(0.1, 1.0, mode="exp_range", gamma=1.5)),
 ]
 
 
@@ -550,3 +562,26 @@ def test_plateau_scales_a_scheduled_learning_rate():
     assert float(state.hparams["learning_rate"]) == pytest.approx(expected, rel=1e-6)
     updates, state = opt.update({"w": jnp.ones(2)}, state, params)
     np.testing.assert_allclose(np.asarray(updates["w"]), -0.1 * 0.9 * 0.5, rtol=1e-6)
+
+
+NEG_STEP = [
+    S.constant(0.1), S.step_decay(1.0, 10), S.multistep_decay(1.0, [3]),
+    S.exponential_decay(1.0, 0.5), S.time_based_decay(1.0, 0.5),
+    S.lambda_schedule(1.0, lambda t: 1.0 / (1 + t)), S.constant_factor(1.0),
+    S.linear(1.0), S.polynomial(1.0), S.cosine_annealing(1.0, 10),
+    S.cosine_warm_restarts(1.0, 5), S.cyclic(0.1, 1.0, 4), S.one_cycle(1.0, 100),
+    S.sequential([S.constant(1.0), S.constant(0.5)], [3]),
+    S.warmup(S.constant(1.0), 5), S.warmup_cosine(1.0, 5, 20), S.inverse_sqrt(1.0, 5),
+    S.warmup_stable_decay(1.0, 5, 5, 5),
+]
+
+
+@pytest.mark.parametrize("sched", NEG_STEP, ids=range(len(NEG_STEP)))
+def test_negative_step_is_rejected_when_concrete_and_clamped_when_traced(sched):
+    """step_decay(-10) used to give 10x the initial rate, exponential_decay(-3) 8x."""
+    with pytest.raises(ValueError, match=r"\bstep\b.*>= 0"):
+        sched(-3)
+    with pytest.raises(ValueError, match=r"\bstep\b"):
+        sched(jnp.array([0, -1]))
+    traced = jax.jit(sched)(jnp.array(-3))
+    assert float(traced) == pytest.approx(float(sched(0)), rel=1e-6)

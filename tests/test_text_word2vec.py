@@ -393,3 +393,12 @@ def test_hierarchical_softmax_at_word2vec_cs_cbow_rate_stays_finite():
         plain.history["loss"][-1] > 2 * capped.history["loss"][-1]
     with pytest.raises(ValueError, match="max_row_hits"):
         train_word2vec(model, sents, max_row_hits=0, **kw)
+
+
+def test_word2vec_rejects_a_word_list_and_a_non_bool_cbow_mean():
+    vocab = small_vocab()
+    with pytest.raises(TypeError, match="vocab must be an nf.text.Vocab"):
+        word2vec(["a", "b"])
+    for bad in ("no", 0, None):
+        with pytest.raises(TypeError, match="cbow_mean"):
+            word2vec(vocab, architecture="cbow", cbow_mean=bad)

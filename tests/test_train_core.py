@@ -287,3 +287,21 @@ def test_checkpoint_corrupt_truncated_and_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz", "good.npz"]
     np.testing.assert_array_equal(nf.train.load_checkpoint(good, {"w": jnp.zeros(1000)})["w"],
                                   np.arange(1000.0))
+
+
+# ------------------------------------------------------------------- issue 16
+
+@pytest.mark.parametrize("leaf", ["relu", np.array(["a", "b"]), b"raw", object()])
+def test_checkpoint_rejects_unloadable_leaves_at_save(tmp_path, leaf):
+    """A string leaf used to save fine and then fail to load."""
+    path = tmp_path / "c.npz"
+    with pytest.raises(ValueError, match=r"leaf \['act'\]: checkpoint leaves must be numeric"):
+        nf.train.save_checkpoint(path, {"w": jnp.zeros(2), "act": leaf})
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_checkpoint_into_a_missing_directory_names_it(tmp_path):
+    """It used to report the hidden temporary file."""
+    path = tmp_path / "missing" / "c.npz"
+    with pytest.raises(FileNotFoundError, match=r"directory .*missing' does not exist"):
+        nf.train.save_checkpoint(path, {"w": jnp.zeros(2)})

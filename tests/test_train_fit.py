@@ -59,7 +59,7 @@ class _Script(nf.train.Callback):
 
 # ------------------------------------------------------------------- fit basics
 
-def test_fit_history_learns_and_progress_bar_is_same_computation(capsys):
+def test_fit_history_learns_and_progress_bar_is_same_computation(capsys, monkeypatch):
     r = _fit(epochs=3, eval_data=(XV, YV))
     for k in ("loss", "accuracy", "lr", "eval_loss", "eval_accuracy",
               "seconds", "samples_per_s"):
@@ -69,11 +69,20 @@ def test_fit_history_learns_and_progress_bar_is_same_computation(capsys):
     assert r.history["eval_accuracy"][-1] > 0.9
     assert int(r.state.step) == 12 and r.history["lr"] == pytest.approx([0.01] * 3)
     # the chunked epochs behind the batch bar are the same steps: identical results
+    fit_module = sys.modules["nnfunc.train.fit"]
+    monkeypatch.setattr(fit_module, "_interactive", lambda: True)    # a terminal
     rp = _fit(epochs=3, eval_data=(XV, YV), progress=True)
     _assert_same(r.state, rp.state)
     assert rp.history["loss"] == r.history["loss"]
     err = capsys.readouterr().err
     assert "epoch" in err and "batch" in err
+    # in a log file: one line per epoch, no bar redraws
+    monkeypatch.setattr(fit_module, "_interactive", lambda: False)
+    rl = _fit(epochs=3, eval_data=(XV, YV), progress=True)
+    _assert_same(r.state, rl.state)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [ln.split(":")[0] for ln in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    assert f"loss {r.history['loss'][-1]:.4f}" in lines[-1] and "eval_accuracy" in lines[-1]
 
 
 def test_fit_equals_make_epoch_loop():
@@ -358,3 +367,71 @@ def test_only_the_skip_nonfinite_state_type_lets_training_go_on():
     wrapped = nf.optim.chain(nf.optim.skip_nonfinite(sgd))      # found inside a chain too
     r = nf.train.fit(MODEL, wrapped, loss, (X, Y), epochs=1, batch_size=25, progress=False)
     assert bool(jnp.all(jnp.isfinite(r.state.params[0]["w"])))
+
+
+# ------------------------------------------------------------------- issue 16: no silent wrong results
+
+class _Watcher(nf.train.Callback):
+    """Monitors an eval entry; records whether training began."""
+    monitor = "eval_accuracy"
+    began = False
+
+    def on_train_begin(self, run):
+        type(self).began = True
+
+
+OTHER_ARCH = nf.train.init_state(nf.models.mlp([8, 32, 3]), ADAM, 0, (8,))
+SAME_ARCH_SGD = nf.train.init_state(MODEL, nf.optim.sgd(0.1), 0, (8,))
+
+ISSUE16_BAD = [
+    ("state for another architecture", {"state": OTHER_ARCH}, ValueError,
+     r"state was not built for this model.*\[0\]\['b'\].*\(16,\).*\(32,\)"),
+    ("state of another optimizer", {"state": SAME_ARCH_SGD}, ValueError,
+     "another optimizer.*SgdState.*AdamState"),
+    ("mixed_precision='no'", {"mixed_precision": "no"}, TypeError, "mixed_precision"),
+    ("mixed_precision=1", {"mixed_precision": 1}, TypeError, "mixed_precision"),
+    ("diagnostics='yes'", {"diagnostics": "yes"}, TypeError, "diagnostics"),
+    ("complex X", {"data": (X.astype(jnp.complex64), Y)}, TypeError, "complex"),
+    ("one-output model, integer labels", {"model": nf.models.mlp([8, 1])}, ValueError,
+     "1 class"),
+    ("eval monitor without eval_data", {"callbacks": [_Watcher()]}, ValueError,
+     "_Watcher monitors 'eval_accuracy'.*eval_data"),
+    ("EarlyStopping without eval_data", {"callbacks": [nf.train.EarlyStopping()]},
+     ValueError, "EarlyStopping monitors 'eval_loss'"),
+]
+
+
+@pytest.mark.parametrize("kw,err,match", [c[1:] for c in ISSUE16_BAD],
+                         ids=[c[0] for c in ISSUE16_BAD])
+def test_fit_rejects_silently_wrong_setups_before_training(kw, err, match):
+    _Watcher.began = False
+    with pytest.raises(err, match=match):
+        nf.train.fit(kw.pop("model", MODEL), ADAM, CE, kw.pop("data", (X, Y)), epochs=1,
+                     batch_size=25, progress=False, **kw)
+    assert not _Watcher.began
+
+
+def test_resume_keeps_the_states_hyperparameters():
+    """The rule (documented in fit): the state's optimizer hyperparameters win, as in
+    torch's load_state_dict; they are changed in the state (set_hparams), silently."""
+    import warnings
+    start = nf.train.init_state(MODEL, nf.optim.sgd(0.1), 0, (8,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = nf.train.fit(MODEL, nf.optim.sgd(0.5), CE, (X, Y), epochs=1, batch_size=25,
+                         state=start, progress=False)
+        assert r.history["lr"][0] == pytest.approx(0.1)
+        tuned = start._replace(opt_state=nf.optim.set_hparams(start.opt_state,
+                                                              learning_rate=0.3))
+        r = nf.train.fit(MODEL, nf.optim.sgd(0.1), CE, (X, Y), epochs=1, batch_size=25,
+                         state=tuned, progress=False)
+        assert r.history["lr"][0] == pytest.approx(0.3)
+
+
+def test_evaluate_rejects_out_of_range_labels():
+    """evaluate used to return loss NaN and accuracy 0."""
+    ts = nf.train.init_state(MODEL, ADAM, 0, (8,))
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\).*\[0, 7\]"):
+        nf.train.evaluate(MODEL, CE, ts, (X, Y.at[0].set(7)))
+    with pytest.raises(TypeError, match="mixed_precision"):
+        nf.train.evaluate(MODEL, CE, ts, (X, Y), mixed_precision="no")

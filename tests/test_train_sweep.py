@@ -128,3 +128,41 @@ def test_bad_eval_batch_size_names_its_argument(train_fn):
         getattr(nf.train, train_fn)(nf.models.mlp([XB.shape[1], 2]), nf.optim.sgd(0.1), CE,
                                     (XB, YB), epochs=1, batch_size=10, eval_batch_size=0,
                                     **kwargs)
+
+
+# ------------------------------------------------------------------- issue 16
+
+def test_sweeping_learning_rate_of_a_schedule_raises_and_lr_scale_sweeps_it():
+    """The schedule used to overwrite the swept value: every run was identical."""
+    opt = nf.optim.adam(learning_rate=nf.schedules.cosine_annealing(1e-2, 80))
+    with pytest.raises(ValueError, match="lr_scale"):
+        nf.train.sweep(MODEL, opt, CE, (X, Y), hparams={"learning_rate": [1e-3, 1e-2]},
+                       batch_size=25)
+    res = nf.train.sweep(MODEL, opt, CE, (X, Y), hparams={"lr_scale": [0.1, 1.0]},
+                         batch_size=25)
+    assert res.history["lr"][0, 0] == pytest.approx(0.1 * res.history["lr"][1, 0], rel=1e-5)
+    assert res.history["loss"][0, 0] != res.history["loss"][1, 0]
+
+
+def test_sweep_gives_a_compiled_out_momentum_values():
+    res = nf.train.sweep(MODEL, nf.optim.sgd(0.05), CE, (X, Y),
+                         hparams={"momentum": [0.0, 0.9]}, epochs=2, batch_size=25)
+    ref = nf.train.fit(MODEL, nf.optim.sgd(0.05, momentum=0.9), CE, (X, Y), epochs=2,
+                       batch_size=25, progress=False)
+    np.testing.assert_allclose(res.history["loss"][1], ref.history["loss"], rtol=1e-4)
+    assert not np.allclose(res.history["loss"][0], res.history["loss"][1])
+
+
+@pytest.mark.parametrize("hparams,err,match", [
+    ({"learning_rate": [0.1, float("inf")]}, ValueError, "finite"),
+    ({"betas": [0.9, 0.99]}, ValueError, "betas"),
+])
+def test_sweep_rejects_bad_values(hparams, err, match):
+    with pytest.raises(err, match=match):
+        nf.train.sweep(MODEL, ADAM, CE, (X, Y), hparams=hparams, batch_size=25)
+
+
+def test_sweep_mixed_precision_must_be_a_bool():
+    with pytest.raises(TypeError, match="mixed_precision"):
+        nf.train.sweep(MODEL, SGD, CE, (X, Y), hparams={"learning_rate": [0.1]},
+                       batch_size=25, mixed_precision="no")

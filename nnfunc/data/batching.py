@@ -11,6 +11,8 @@ from typing import Iterator, Optional, Sequence, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+from nnfunc.data._checks import check_bool, check_int, is_real
+
 # An int, a sequence of ints (e.g. a raw uint32 JAX key) or a numpy Generator.
 SeedLike = Union[int, Sequence[int], np.ndarray, np.random.Generator]
 
@@ -67,8 +69,9 @@ def train_val_split(*arrays: ArrayLike, val_fraction: float = 0.1, seed: SeedLik
       ((8, 1), (2, 1), True)
     """
     n = _check_arrays(arrays)
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if not (is_real(val_fraction) and 0 <= val_fraction < 1):
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    shuffle = check_bool("shuffle", shuffle)
     if stratify is not None:
         if not shuffle:
             raise ValueError("stratify requires shuffle=True, got shuffle=False")
@@ -115,8 +118,7 @@ def num_batches(n: int, batch_size: int, *, drop_last: bool = False) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    n = check_int("n", n, minimum=0)
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
@@ -149,6 +151,8 @@ def batches(*arrays: ArrayLike, batch_size: int, shuffle: bool = False,
       [2, 2]
     """
     n = _check_arrays(arrays)
+    shuffle = check_bool("shuffle", shuffle)
+    drop_last = check_bool("drop_last", drop_last)
     count = num_batches(n, batch_size, drop_last=drop_last)
     if shuffle and seed is None:
         raise ValueError("seed is required when shuffle=True, got seed=None")

@@ -85,6 +85,16 @@ def _file_digests(path: PathLike, algorithms: Sequence[str]) -> dict:
     return {a: h.hexdigest() for a, h in hashes.items()}
 
 
+def _check_digest_format(sha256: Optional[str], md5: Optional[str]) -> None:
+    """Malformed expected digests fail before any download, not after it."""
+    for algo, want, length in (("sha256", sha256, 64), ("md5", md5, 32)):
+        if want is None:
+            continue
+        if not (isinstance(want, str) and len(want) == length
+                and all(c in "0123456789abcdefABCDEF" for c in want)):
+            raise ValueError(f"{algo} must be {length} hexadecimal digits, got {want!r}")
+
+
 def _check(name: str, digests: dict, sha256: Optional[str], md5: Optional[str]) -> None:
     for algo, want in (("sha256", sha256), ("md5", md5)):
         if want is not None and digests[algo] != want.lower():
@@ -174,7 +184,8 @@ def download_file(filename: str, mirrors: Sequence[str], directory: PathLike, *,
 
     Args:
       filename: the file's name on the mirrors and in ``directory``.
-      mirrors: base URLs, tried in order (a trailing slash is optional).
+      mirrors: base URLs, tried in order (a trailing slash is optional); one URL given
+        as a string is a one-element list.
       directory: where the file goes; created if missing.
       sha256: expected hex SHA-256 of the file, or None.
       md5: expected hex MD5, or None (at least one digest is required).
@@ -188,7 +199,8 @@ def download_file(filename: str, mirrors: Sequence[str], directory: PathLike, *,
       ChecksumError: every mirror served bytes with the wrong digest.
       DownloadError: no mirror delivered the file (network error, HTTP error, short
         transfer); the message lists each attempt and says where to place the file by hand.
-      ValueError: no mirrors or no digest given.
+      ValueError: no mirrors or no digest given, or a digest that is not hexadecimal of
+        the right length (64 digits for sha256, 32 for md5), before any download.
 
     Example:
       >>> from nnfunc.data import download_file
@@ -198,7 +210,10 @@ def download_file(filename: str, mirrors: Sequence[str], directory: PathLike, *,
       ...     print(e)
       mirrors must list at least one base URL, got []
     """
+    if isinstance(mirrors, (str, os.PathLike)):
+        mirrors = [mirrors]                 # one base URL, not a sequence of characters
     mirrors = list(mirrors)
+    _check_digest_format(sha256, md5)
     if not mirrors:
         raise ValueError(f"mirrors must list at least one base URL, got {mirrors}")
     if sha256 is None and md5 is None:

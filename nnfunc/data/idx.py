@@ -9,6 +9,7 @@ cut short, a body that is too short or too long, or a damaged gzip stream raises
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import tempfile
@@ -93,7 +94,7 @@ def read_idx(path: PathLike) -> np.ndarray:
                        f"file has {len(data)}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize     # Python ints: no int64 overflow
     got = len(data) - header
     if got < expected:
         raise IDXError(f"{path}: truncated IDX body: shape {tuple(dims)} of {dtype.name} "

@@ -14,6 +14,8 @@ from typing import List, Tuple
 
 import numpy as np
 
+from nnfunc.data._checks import check_bool, is_real
+
 __all__ = ["synthetic_mnist"]
 
 _FINE = 84                                     # prototype grid (3x the output)
@@ -176,10 +178,11 @@ def synthetic_mnist(n: int, seed: int = 0, *, noise: float = 0.1, jitter: float 
             raise ValueError(f"{name} must be an integer, got {value!r}")
         if value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
-    if not jitter >= 0:
-        raise ValueError(f"jitter must be >= 0, got {jitter}")
+    for name, value in (("noise", noise), ("jitter", jitter)):
+        if not (is_real(value) and 0 <= value < float("inf")):     # not a string, not inf
+            raise ValueError(f"{name} must be >= 0 and finite, got {value!r}")
+    normalize = check_bool("normalize", normalize)
+    flatten = check_bool("flatten", flatten)
     images = np.empty((n, 28, 28), np.uint8)
     labels = np.empty((n,), np.int32)
     # One independent stream per fixed-size chunk: bounded memory, cache-sized working

@@ -6,10 +6,12 @@ scaled with the training statistics.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
+
+from nnfunc.data._checks import check_bool, check_pair, check_real
 
 __all__ = ["Standardization", "MinMax", "fit_standardize", "standardize", "unstandardize",
            "fit_min_max", "min_max_scale", "linear_scale", "log_scale", "clip", "one_hot"]
@@ -23,22 +25,55 @@ def _float(x: ArrayLike) -> np.ndarray:
 
 
 def _range(name: str, r: Sequence[float]) -> Tuple[float, float]:
-    lo, hi = (float(v) for v in r)
+    pair = check_pair(name, r, "a pair (low, high) of finite numbers")
+    for i, v in enumerate(pair):
+        check_real(f"{name}[{i}]", v)
+    lo, hi = (float(v) for v in pair)
     if not lo < hi:
         raise ValueError(f"{name} must be (low, high) with low < high, got {tuple(r)}")
     return lo, hi
 
 
 class Standardization(NamedTuple):
-    """Per-feature mean and standard deviation fitted by :func:`fit_standardize`."""
+    """Per-feature mean and standard deviation fitted by :func:`fit_standardize`;
+    ``axes``: the axes reduced over (``None``: not recorded, then unchecked)."""
     mean: np.ndarray
     std: np.ndarray
+    axes: Optional[Tuple[int, ...]] = None
+
+
+def _check_finite(name: str, x: np.ndarray) -> None:
+    if np.issubdtype(x.dtype, np.inexact) and not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: x contains {int(np.sum(~np.isfinite(x)))} NaN or infinite "
+                         f"value(s); the statistics would be NaN: clean the data first")
+
+
+def _check_stats_shape(name: str, x: np.ndarray, stats: Any) -> None:
+    """The statistics (a ``Standardization`` or a ``MinMax``) must fit ``x`` without
+    changing its shape, and along every axis they were not reduced over (the features)
+    have ``x``'s size: fitted on 1 feature, they do not silently broadcast over 4."""
+    shape = np.shape(stats[0])
+    if np.shape(stats[1]) != shape:
+        raise ValueError(f"{name}: stats has entries of different shapes {shape} and "
+                         f"{np.shape(stats[1])}")
+    try:
+        ok = np.broadcast_shapes(shape, x.shape) == x.shape
+    except ValueError:
+        ok = False
+    if ok and stats.axes is not None and len(shape) == x.ndim:
+        ok = all(shape[i] == x.shape[i] for i in range(x.ndim) if i not in stats.axes)
+    if not ok:
+        raise ValueError(f"{name}: stats, statistics of shape {shape} (reduced over axes "
+                         f"{stats.axes}) do not fit x of shape {x.shape}: fit them on data "
+                         f"with the same features")
 
 
 class MinMax(NamedTuple):
-    """Per-feature minimum and maximum fitted by :func:`fit_min_max`."""
+    """Per-feature minimum and maximum fitted by :func:`fit_min_max`; ``axes``: the axes
+    reduced over (``None``: not recorded, then unchecked)."""
     min: np.ndarray
     max: np.ndarray
+    axes: Optional[Tuple[int, ...]] = None
 
 
 def fit_standardize(x: ArrayLike, *, axis: Axis = 0, eps: float = 1e-8) -> Standardization:
@@ -54,7 +89,10 @@ def fit_standardize(x: ArrayLike, *, axis: Axis = 0, eps: float = 1e-8) -> Stand
       eps: smallest std treated as non-constant (>= 0).
 
     Returns:
-      A :class:`Standardization` ``(mean, std)``.
+      A :class:`Standardization` ``(mean, std, axes)``.
+
+    Raises:
+      ValueError: ``x`` holds NaN or inf (the statistics would be NaN), or ``eps < 0``.
 
     Example:
       >>> import numpy as np
@@ -64,24 +102,36 @@ def fit_standardize(x: ArrayLike, *, axis: Axis = 0, eps: float = 1e-8) -> Stand
       >>> standardize(x, s).tolist()
       [[-1.0, 0.0], [1.0, 0.0]]
     """
+    check_real("eps", eps)              # a finite number, not a string
     if not eps >= 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
     x = _float(x)
+    _check_finite("fit_standardize", x)
     mean = x.mean(axis=axis, keepdims=True)
     std = x.std(axis=axis, keepdims=True)
     std = np.where(std < eps, np.ones_like(std), std)
-    return Standardization(mean, std)
+    return Standardization(mean, std, _axes(axis, x.ndim))
+
+
+def _axes(axis: Axis, ndim: int) -> Tuple[int, ...]:
+    """The axes a fit reduced over, as non-negative ints."""
+    return tuple(range(ndim)) if axis is None else tuple(
+        a % ndim for a in ((axis,) if np.ndim(axis) == 0 else axis))
 
 
 def standardize(x: ArrayLike, stats: Standardization) -> np.ndarray:
     """Apply fitted standardisation: ``(x - mean) / std``.
 
     Args:
-      x: data of any split, broadcast-compatible with the statistics.
+      x: data of any split, with the features the statistics were fitted on.
       stats: from :func:`fit_standardize` on the training data.
 
     Returns:
       The standardised array (floating point).
+
+    Raises:
+      ValueError: the statistics would change ``x``'s shape or were fitted on other
+        features (e.g. on 1 feature, for ``x`` with 4).
 
     Example:
       >>> import numpy as np
@@ -90,7 +140,9 @@ def standardize(x: ArrayLike, stats: Standardization) -> np.ndarray:
       >>> standardize(np.array([4.0]), s).tolist()
       [3.0]
     """
-    return (_float(x) - stats.mean) / stats.std
+    x = _float(x)
+    _check_stats_shape("standardize", x, stats)
+    return (x - stats.mean) / stats.std
 
 
 def unstandardize(z: ArrayLike, stats: Standardization) -> np.ndarray:
@@ -111,7 +163,9 @@ def unstandardize(z: ArrayLike, stats: Standardization) -> np.ndarray:
       >>> bool(np.allclose(unstandardize(standardize(x, s), s), x))
       True
     """
-    return _float(z) * stats.std + stats.mean
+    z = _float(z)
+    _check_stats_shape("unstandardize", z, stats)
+    return z * stats.std + stats.mean
 
 
 def fit_min_max(x: ArrayLike, *, axis: Axis = 0) -> MinMax:
@@ -124,7 +178,7 @@ def fit_min_max(x: ArrayLike, *, axis: Axis = 0) -> MinMax:
       axis: axis or axes to reduce over; None for global extremes.
 
     Returns:
-      A :class:`MinMax` ``(min, max)``.
+      A :class:`MinMax` ``(min, max, axes)``.
 
     Example:
       >>> import numpy as np
@@ -133,7 +187,9 @@ def fit_min_max(x: ArrayLike, *, axis: Axis = 0) -> MinMax:
       [[4.0, 5.0]]
     """
     x = _float(x)
-    return MinMax(x.min(axis=axis, keepdims=True), x.max(axis=axis, keepdims=True))
+    _check_finite("fit_min_max", x)
+    return MinMax(x.min(axis=axis, keepdims=True), x.max(axis=axis, keepdims=True),
+                  _axes(axis, x.ndim))
 
 
 def min_max_scale(x: ArrayLike, stats: MinMax, *, feature_range: Sequence[float] = (-1.0, 1.0),
@@ -161,7 +217,9 @@ def min_max_scale(x: ArrayLike, stats: MinMax, *, feature_range: Sequence[float]
       [-1.0, 0.0, 1.0]
     """
     a, b = _range("feature_range", feature_range)
+    clip = check_bool("clip", clip)
     x = _float(x)
+    _check_stats_shape("min_max_scale", x, stats)
     span = stats.max - stats.min
     safe = np.where(span > 0, span, np.ones_like(span))
     y = np.where(span > 0, a + (x - stats.min) * ((b - a) / safe), (a + b) / 2)
@@ -218,6 +276,7 @@ def log_scale(x: ArrayLike, *, offset: float = 1.0) -> np.ndarray:
       [0.0, 1.0]
     """
     x = _float(x)
+    check_real("offset", offset)
     if x.size and not (x + offset > 0).all():
         raise ValueError(f"log_scale needs x + offset > 0 everywhere; got min(x) = "
                          f"{x.min()} with offset = {offset}")
@@ -246,6 +305,9 @@ def clip(x: ArrayLike, *, low: Optional[float] = None, high: Optional[float] = N
     """
     if low is None and high is None:
         raise ValueError("clip needs low or high, got neither")
+    for name, bound in (("low", low), ("high", high)):
+        if bound is not None:
+            check_real(name, bound)
     if low is not None and high is not None and low > high:
         raise ValueError(f"low must be <= high, got low={low}, high={high}")
     return np.clip(np.asarray(x), low, high)

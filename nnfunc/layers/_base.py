@@ -21,12 +21,16 @@ public contract.
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
+import numbers
+import operator
 import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nnfunc import init as _init
 from nnfunc._checks import is_traced
@@ -68,6 +72,52 @@ def _recall(fn: Any) -> tuple[str, tuple] | None:
     return None
 
 
+def _as_key(layer_name: str, key: Any) -> Any:
+    """A random key from what a user passes to ``init``/``apply``: an int seed becomes
+    ``jax.random.key(seed)``; keys (new or legacy), tracers and ``None`` pass unchanged."""
+    if key is None or isinstance(key, (jax.Array, np.ndarray)) or is_traced(key):
+        return key
+    if isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_)):
+        return jax.random.key(operator.index(key))
+    raise TypeError(f"{layer_name}: key must be a jax.random.key(...) or an int seed, "
+                    f"got {key!r}")
+
+
+def _as_input(layer_name: str, x: Any) -> Any:
+    """A Python list or number given as ``x`` becomes a JAX array (arrays, tracers and
+    other pytrees pass unchanged)."""
+    if not isinstance(x, (list, numbers.Number)) or isinstance(x, (bool, np.bool_)):
+        return x
+    try:
+        return jnp.asarray(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{layer_name}: x must be an array (batch, ...) of numbers, got "
+                        f"{type(x).__name__} {x!r:.80}") from None
+
+
+def _entry(fn: Callable, layer_name: str, kind: str) -> Callable:
+    """``fn`` (a layer's ``init`` or ``apply``) accepting an int seed as ``key`` and, for
+    ``apply``, a nested list as ``x``. Built once per layer (the wrapper is marked and
+    never wrapped again), so ``layer.init``/``layer.apply`` keep one identity, which the
+    compiled-program caches of ``nnfunc.train`` key on."""
+    if getattr(fn, "_nnfunc_entry", False):
+        return fn
+    if kind == "init":
+        def wrapper(key, input_shape, *args, **kwargs):
+            return fn(_as_key(layer_name, key), input_shape, *args, **kwargs)
+    else:
+        def wrapper(params, state, x, *args, **kwargs):
+            if "key" in kwargs:
+                kwargs["key"] = _as_key(layer_name, kwargs["key"])
+            return fn(params, state, _as_input(layer_name, x), *args, **kwargs)
+    try:
+        wrapper = functools.wraps(fn)(wrapper)
+    except (AttributeError, TypeError):     # a callable object without function metadata
+        wrapper.__wrapped__ = fn
+    wrapper._nnfunc_entry = True
+    return wrapper
+
+
 class Layer(_Fields):
     """A layer: the pair ``(init, apply)`` of pure functions, with a name and children.
 
@@ -104,14 +154,19 @@ class Layer(_Fields):
 
     def __new__(cls, init: Callable, apply: Callable, *, name: str | None = None,
                 children: Sequence["Layer"] | None = None) -> "Layer":
-        self = super().__new__(cls, init, apply)
         if name is None and children is None:
+            self = super().__new__(cls, init, apply)
             meta = _recall(init) or _recall(apply)
         else:
             meta = (name or getattr(apply, "__name__", "layer"),
                     tuple(c if isinstance(c, Layer) else Layer(*c) for c in children or ()))
-            _remember(init, meta)
-            _remember(apply, meta)
+            # a named layer (every nnfunc constructor's) takes int seeds and nested lists
+            init, apply = _entry(init, meta[0], "init"), _entry(apply, meta[0], "apply")
+            self = super().__new__(cls, init, apply)
+            for fn in (init, apply, getattr(init, "__wrapped__", None),
+                       getattr(apply, "__wrapped__", None)):
+                if fn is not None:
+                    _remember(fn, meta)
         self.__dict__["_meta"] = meta
         return self
 
@@ -208,18 +263,19 @@ def require_key(layer: str, key: Any) -> None:
 def as_pair(name: str, value: Any, *, minimum: int = 1) -> tuple[int, int]:
     """An int or a pair of ints, as a validated pair of ints >= ``minimum`` (1: positive,
     0: non-negative)."""
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    def is_int(v: Any) -> bool:     # Python and NumPy ints, not bools
+        return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+    pair = (value, value) if is_int(value) else value
     try:
         pair = tuple(pair)
     except TypeError:
         pair = ()
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool)
-                                 and v >= minimum for v in pair):
+    if len(pair) != 2 or not all(is_int(v) and v >= minimum for v in pair):
         kind = "positive" if minimum == 1 else "non-negative" if minimum == 0 else \
             f">= {minimum}"
         raise ValueError(f"{name} must be a {kind} int or a pair of {kind} ints, "
                          f"got {value!r}")
-    return pair
+    return tuple(int(v) for v in pair)
 
 
 def as_padding(value: Any) -> str | tuple[tuple[int, int], tuple[int, int]]:

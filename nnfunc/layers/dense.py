@@ -6,7 +6,7 @@ from typing import Any, Callable, Optional
 import jax
 import jax.numpy as jnp
 
-from nnfunc._checks import check_int
+from nnfunc._checks import check_bool, check_int
 from nnfunc.layers._base import Layer, as_shape, kernel_params, POSITIVE_INT
 
 __all__ = ["dense"]
@@ -46,6 +46,7 @@ def dense(features: int, *, w_init: Optional[Initializer] = None,
       True
     """
     check_int("features", features, minimum=1, allowed=POSITIVE_INT)
+    use_bias = check_bool("use_bias", use_bias)
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
         shape = as_shape(input_shape, "dense")

@@ -6,7 +6,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc._checks import is_traced
+from nnfunc._checks import is_real, is_traced
 from nnfunc.layers._base import Layer, no_params_init, require_key
 
 __all__ = ["dropout"]
@@ -40,7 +40,7 @@ def dropout(rate: float) -> Layer:
       True
     """
     if not is_traced(rate):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        if not is_real(rate) or not 0 <= rate < 1:
             raise ValueError(f"dropout rate must be in [0, 1), got {rate!r}")
 
     init = no_params_init("dropout")

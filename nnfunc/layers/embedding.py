@@ -13,6 +13,17 @@ from nnfunc.layers._base import Layer, as_shape, POSITIVE_INT
 __all__ = ["embedding"]
 
 
+def _check_whole(x: jax.Array) -> None:
+    """Concrete non-integer ids hold whole numbers (traced ones, as shape inference's
+    float probes, cannot be checked)."""
+    if jnp.issubdtype(x.dtype, jnp.complexfloating) or jnp.issubdtype(x.dtype, jnp.bool_):
+        raise TypeError(f"embedding ids must be integers, got dtype {x.dtype}")
+    if not is_traced(x) and x.size and not bool(jnp.all(x == jnp.round(x))):
+        bad = x[x != jnp.round(x)].ravel()[:5].tolist()
+        raise TypeError(f"embedding ids must be integers, got {x.dtype} values with a "
+                        f"fractional part, e.g. {bad}")
+
+
 def embedding(num_embeddings: int, features: int, *,
               init: Optional[Callable[..., jax.Array]] = None) -> Layer:
     """Look up rows of a table: ``y[..., :] = W[ids[...], :]``.
@@ -22,7 +33,9 @@ def embedding(num_embeddings: int, features: int, *,
     integer ids of any shape ``(batch, ...)``; floating inputs holding whole numbers are
     converted (this is what lets shape inference, which probes with floats, pass through).
     Ids must lie in ``[0, num_embeddings)``; under ``jit`` out-of-range ids cannot be
-    checked and are clamped by the gather.
+    checked and are clamped to that range (``mode='clip'`` gather: a negative id reads
+    row 0, a too large one the last row). Concrete float ids with a fractional part
+    raise a ``TypeError`` (they would be truncated).
 
     Args:
       num_embeddings: table size (> 0).
@@ -55,11 +68,12 @@ def embedding(num_embeddings: int, features: int, *,
             raise ValueError(f"embedding expects ids with a batch axis, got shape "
                              f"{tuple(x.shape)}")
         if not jnp.issubdtype(x.dtype, jnp.integer):
+            _check_whole(x)
             x = x.astype(jnp.int32)
         if not is_traced(x) and x.size and (
                 int(x.min()) < 0 or int(x.max()) >= num_embeddings):
             raise ValueError(f"embedding ids must be in [0, {num_embeddings}), got values in "
                              f"[{int(x.min())}, {int(x.max())}]")
-        return jnp.take(params["w"], x, axis=0), state
+        return jnp.take(params["w"], x, axis=0, mode="clip"), state
 
     return Layer(init_fn, apply, name="embedding")

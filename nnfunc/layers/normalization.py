@@ -7,15 +7,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc._checks import is_traced
+from nnfunc._checks import is_real, is_traced
 from nnfunc.layers._base import Layer, as_shape
 
 __all__ = ["batch_norm", "layer_norm"]
 
 
 def _check_eps(eps: Any) -> None:
-    if not is_traced(eps) and (isinstance(eps, bool) or not isinstance(eps, (int, float))
-                               or eps <= 0):
+    if not is_traced(eps) and (not is_real(eps)
+                               or not 0 < eps < math.inf):
         raise ValueError(f"eps must be a positive number, got {eps!r}")
 
 
@@ -53,8 +53,7 @@ def batch_norm(momentum: float = 0.1, eps: float = 1e-5) -> Layer:
       >>> [round(v, 3) for v in state['mean'].tolist()]
       [0.2, 0.4, 0.6]
     """
-    if not is_traced(momentum) and (isinstance(momentum, bool)
-                                    or not isinstance(momentum, (int, float))
+    if not is_traced(momentum) and (not is_real(momentum)
                                     or not 0 <= momentum <= 1):
         raise ValueError(f"batch_norm momentum must be in [0, 1], got {momentum!r}")
     _check_eps(eps)

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from nnfunc._checks import check_bool
 from nnfunc.layers._base import Layer, as_shape, check_fits, as_padding, as_pair
 
 __all__ = ["max_pool", "avg_pool"]
@@ -18,6 +19,13 @@ def _pool_setup(name: str, window: Any, stride: Any, padding: Any):
     win = as_pair("window", window)
     strides = win if stride is None else as_pair("stride", stride)
     pad = as_padding(padding)
+    if not isinstance(pad, str):
+        for axis, (w, sides) in enumerate(zip(win, pad)):
+            if max(sides) > w // 2:
+                raise ValueError(f"{name} padding must be at most half the window (as in "
+                                 f"torch): window {win}, so at most {w // 2} on axis "
+                                 f"{axis}, got padding {padding!r} (wider padding makes "
+                                 f"windows of padding only: -inf or 0 borders)")
     lax_pad = pad if isinstance(pad, str) else ((0, 0), *pad, (0, 0))
 
     def init(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[dict, dict]:
@@ -102,6 +110,7 @@ def avg_pool(window: int | tuple[int, int], stride: Optional[int | tuple[int, in
       [[2.5, 4.5], [10.5, 12.5]]
     """
     init, check, dims, strides, pad = _pool_setup("avg_pool", window, stride, padding)
+    count_include_pad = check_bool("count_include_pad", count_include_pad)
     area = math.prod(dims)
 
     def apply(params: dict, state: dict, x: jax.Array, *, train: bool = False,

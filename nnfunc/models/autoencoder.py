@@ -15,6 +15,7 @@ import jax
 from nnfunc import activations as _act
 from nnfunc.layers import (Layer, activation as _activation, conv2d, conv_transpose2d, dense,
                            flatten, reshape, serial)
+from nnfunc._checks import check_int
 from nnfunc.layers._base import apply_child, as_shape, infer_out_shape, split_key
 
 __all__ = ["autoencoder", "dense_autoencoder", "conv_autoencoder"]
@@ -125,7 +126,8 @@ def dense_autoencoder(sizes: Sequence[int], *, activation: Activation = _act.rel
         widths = [int(s) for s in sizes]
     except (TypeError, ValueError):
         widths = []
-    if len(widths) < 2 or any(w <= 0 or w != s for w, s in zip(widths, sizes)):
+    if len(widths) < 2 or any(w <= 0 or w != s or isinstance(s, bool)
+                              for w, s in zip(widths, sizes)):
         raise ValueError(f"dense_autoencoder sizes must be at least two positive ints "
                          f"(input width first, code width last), got {sizes!r}")
     encoder = _dense_stack(widths[1:], activation, code_activation)
@@ -165,7 +167,12 @@ def conv_autoencoder(input_shape: Sequence[int] = (28, 28, 1), *,
       >>> y.shape
       (2, 28, 28, 1)
     """
-    h, w, c = as_shape(input_shape, "conv_autoencoder")
+    shape = as_shape(input_shape, "conv_autoencoder")
+    if len(shape) != 3:
+        raise ValueError(f"conv_autoencoder: input_shape must be (height, width, channels), "
+                         f"got {input_shape!r}")
+    h, w, c = shape
+    check_int("code", code, minimum=1, allowed="a positive int")
     levels = len(channels)
     if levels < 1 or any(not isinstance(ch, int) or ch <= 0 for ch in channels):
         raise ValueError(f"conv_autoencoder channels must be a non-empty sequence of "

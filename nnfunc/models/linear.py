@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from nnfunc import activations as _act
 from nnfunc import init as _init
 from nnfunc.layers import Layer, dense
-from nnfunc._checks import check_int, is_traced
+from nnfunc._checks import check_bool, check_int, is_traced
 from nnfunc.layers._base import as_shape, POSITIVE_INT
 
 __all__ = ["perceptron", "perceptron_update", "fit_perceptron", "linear_regression",
@@ -57,7 +57,22 @@ def _check_xy(name: str, X: jax.Array, Y: jax.Array) -> tuple[jax.Array, jax.Arr
     if Y.ndim not in (1, 2) or Y.shape[0] != X.shape[0]:
         raise ValueError(f"{name}: Y must have shape ({X.shape[0]},) or ({X.shape[0]}, k) to "
                          f"match X of shape {X.shape}, got {Y.shape}")
+    for what, a in (("X", X), ("Y", Y)):
+        if not is_traced(a) and not bool(jnp.all(jnp.isfinite(a))):
+            raise ValueError(f"{name}: {what} contains {int(jnp.sum(~jnp.isfinite(a)))} NaN "
+                             f"or infinite value(s); clean the data first")
     return X, Y
+
+
+def _check_binary_targets(name: str, Y: jax.Array) -> None:
+    """The perceptron's targets are in {0, 1}; {-1, 1} labels would never be learned."""
+    if is_traced(Y):
+        return
+    bad = (Y != 0) & (Y != 1)
+    if bool(jnp.any(bad)):
+        hint = " (labels in {-1, 1}: pass (Y + 1) / 2)" if bool(jnp.all(jnp.abs(Y) == 1)) else ""
+        raise ValueError(f"{name}: Y must hold targets in {{0, 1}}, got values "
+                         f"{sorted(set(jnp.unique(Y[bad]).tolist()))[:5]}{hint}")
 
 
 def perceptron(features: int = 1, *, w_init: Optional[Initializer] = None) -> Layer:
@@ -99,6 +114,7 @@ def _perceptron_epoch(params: dict, X: jax.Array, Y: jax.Array,
 
 def _perceptron_args(name, params, X, Y, learning_rate):
     X, Y = _check_xy(name, X, Y)
+    _check_binary_targets(name, Y)
     k = params["w"].shape[1]
     Y = Y.reshape(Y.shape[0], -1)
     if Y.shape[1] != k or X.shape[1] != params["w"].shape[0]:
@@ -120,7 +136,8 @@ def perceptron_update(params: dict, X: jax.Array, Y: jax.Array, *,
     Args:
       params: ``{'w': (d, k), 'b': (k,)}``, e.g. from ``perceptron(k).init``.
       X: inputs ``(n, d)``.
-      Y: targets in ``{0, 1}``, ``(n,)`` or ``(n, k)``.
+      Y: targets in ``{0, 1}``, ``(n,)`` or ``(n, k)`` (other values, ``{-1, 1}``
+        included, raise ``ValueError``: map them with ``(Y + 1) / 2``).
       learning_rate: ``η > 0``.
 
     Returns:
@@ -166,7 +183,8 @@ def fit_perceptron(params: dict, X: jax.Array, Y: jax.Array, *, learning_rate: f
     Args:
       params: ``{'w': (d, k), 'b': (k,)}``.
       X: inputs ``(n, d)``.
-      Y: targets in ``{0, 1}``, ``(n,)`` or ``(n, k)``.
+      Y: targets in ``{0, 1}``, ``(n,)`` or ``(n, k)`` (other values, ``{-1, 1}``
+        included, raise ``ValueError``: map them with ``(Y + 1) / 2``).
       learning_rate: ``η > 0``.
       max_epochs: most passes to run (> 0).
 
@@ -272,6 +290,10 @@ def linear_regression_gd(params: dict, X: jax.Array, Y: jax.Array, *,
     Returns:
       ``(params, losses)`` with ``losses[t]`` the loss before step ``t``.
 
+    Raises:
+      ValueError: bad shapes, NaN/inf in ``X`` or ``Y``, or a descent that diverged (the
+        loss became NaN or inf: the message names the step).
+
     Example:
       >>> import jax.numpy as jnp
       >>> X = jnp.array([[0.], [1.], [2.]])
@@ -289,8 +311,22 @@ def linear_regression_gd(params: dict, X: jax.Array, Y: jax.Array, *,
                          f"{(X.shape[1], Y.shape[1])} for X {X.shape} and Y {Y.shape}, got "
                          f"{params['w'].shape}")
     dtype = params["w"].dtype
-    return _gd(params, X.astype(dtype), Y.astype(dtype), jnp.asarray(learning_rate, dtype),
-               steps)
+    params, losses = _gd(params, X.astype(dtype), Y.astype(dtype),
+                         jnp.asarray(learning_rate, dtype), steps)
+    _check_converging(losses, learning_rate)
+    return params, losses
+
+
+def _check_converging(losses: jax.Array, learning_rate: Any) -> None:
+    """Raise when gradient descent diverged to inf/NaN (concrete runs only)."""
+    if is_traced(losses):
+        return
+    bad = ~jnp.isfinite(losses)
+    if bool(jnp.any(bad)):
+        raise ValueError(
+            f"linear_regression_gd diverged: the loss became non-finite at step "
+            f"{int(jnp.argmax(bad))} with learning_rate={learning_rate!r}; lower it (gradient "
+            f"descent on this loss needs learning_rate < 1 / λ_max(XᵀX / n)) or standardise X")
 
 
 def logistic_regression(*, logits: bool = False) -> Layer:
@@ -339,6 +375,7 @@ def softmax_regression(num_classes: int, *, logits: bool = False) -> Layer:
       [0.25, 0.25, 0.25, 0.25]
     """
     check_int("num_classes", num_classes, minimum=1, allowed=POSITIVE_INT)
+    logits = check_bool("logits", logits)
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
     return _affine_model("softmax_regression", num_classes,

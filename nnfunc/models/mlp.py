@@ -8,7 +8,7 @@ import jax
 from nnfunc import activations as _act
 from nnfunc.layers import (Layer, activation as _activation, batch_norm as _batch_norm,
                            conv2d, dense, dropout as _dropout, flatten, max_pool, serial)
-from nnfunc._checks import check_int
+from nnfunc._checks import check_bool, check_int
 from nnfunc.layers._base import as_shape, POSITIVE_INT
 
 __all__ = ["mlp", "cnn"]
@@ -59,6 +59,12 @@ def mlp(sizes: Sequence[int], activation: Callable[[jax.Array], jax.Array] = _ac
     if len(sizes) < 2 or any(s is None or s <= 0 for s in sizes):
         raise ValueError(f"mlp sizes must be a sequence of at least two positive ints "
                          f"(input width first), got {sizes!r}")
+    for name, fn in (("activation", activation), ("output_activation", output_activation)):
+        if not callable(fn) and not (fn is None and name == "output_activation"):
+            raise ValueError(f"{name} must be a callable, got {fn!r}")
+    if dropout is not None:
+        _dropout(dropout)           # its check: "dropout rate must be in [0, 1)"
+    batch_norm = check_bool("batch_norm", batch_norm)
     layers = []
     for width in sizes[1:-1]:
         layers.append(dense(width, w_init=init, b_init=b_init))

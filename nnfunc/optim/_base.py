@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnfunc import tree as _tree
-from nnfunc._checks import check_value, is_traced
+from nnfunc._checks import check_float_dtype, check_pair, check_value, is_traced
 
 PyTree = Any
 Betas = tuple[Any, Any]
@@ -76,12 +76,16 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
     Returns:
       The new parameters.
 
+    Raises:
+      ValueError: ``updates`` differs from ``params`` in structure or in a leaf's shape
+        (which would otherwise broadcast, e.g. ``(3, 1) + (3,) -> (3, 3)``).
+
     Example:
       >>> import jax.numpy as jnp
       >>> apply_updates({'w': jnp.array([1., 2.])}, {'w': jnp.array([0.5, -1.])})['w']
       Array([1.5, 1. ], dtype=float32)
     """
-    _tree.check_same_structure(params, updates, names=("params", "updates"))
+    _tree.check_same_shapes(params, updates, names=("params", "updates"))
     return jax.tree_util.tree_map(lambda p, u: (p + u).astype(p.dtype), params, updates)
 
 
@@ -140,16 +144,23 @@ def check_hparam(name: str, value: Any, pred: Callable[[float], bool] | None = N
     """Validate one concrete hyperparameter (tracers pass through untouched).
 
     Uses the shared rule for ``name`` unless ``pred``/``allowed`` are given. ``betas`` is
-    checked elementwise against ``0 <= beta < 1``.
+    checked to be a pair, each ``0 <= beta < 1``. Every value must be finite.
     """
-    if name == "betas" and isinstance(value, (tuple, list)):
-        for i, b in enumerate(value):
+    if name == "betas":
+        for i, b in enumerate(check_pair("betas", value, "a pair (beta1, beta2), each in [0, 1)")):
             check_value(f"betas[{i}]", b, _unit_open, "in [0, 1)")
+            if not is_traced(b) and np.ndim(b) == 0 and b is not None and \
+                    float(np.asarray(b, jnp.result_type(float))) >= 1:
+                raise ValueError(f"betas[{i}] must be in [0, 1), got {b!r}, which is 1.0 "
+                                 f"in {jnp.result_type(float)} (the division by "
+                                 f"1 - beta would give NaN)")
         return
     if pred is None:
         if name not in _RULES:
             return
         pred, allowed = _RULES[name]
+    if value is None or isinstance(value, (bool, np.bool_)):    # True would read as 1
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
     check_value(name, value, pred, allowed)
 
 
@@ -172,17 +183,33 @@ def _as_hparam(value: Any, like: Any = None) -> Any:
 def make_hparams(**values: Any) -> dict[str, Any]:
     """Validate concrete hyperparameters and store them as arrays.
 
-    ``learning_rate`` given as a schedule stores ``schedule(0)`` and adds ``lr_scale=1``.
+    ``learning_rate`` given as a schedule stores ``schedule(0)`` and adds ``lr_scale=1``;
+    a concrete ``schedule(0)`` that is negative or not finite is rejected (a schedule's
+    own arguments are checked when it is built).
     """
     out = {}
     for name, value in values.items():
         if name == "learning_rate" and callable(value):
-            out["learning_rate"] = _as_hparam(value(0))
+            first = value(0)
+            check_hparam("learning_rate schedule(0)", first, _nonneg, ">= 0 (a learning rate)")
+            out["learning_rate"] = _as_hparam(first)
             out["lr_scale"] = _as_hparam(1.0)
             continue
         check_hparam(name, value)
-        out[name] = _as_hparam(value)
+        if name in _RULES or name == "betas":
+            for i, v in enumerate(value if name == "betas" else (value,)):
+                _check_scalar(f"betas[{i}]" if name == "betas" else name, v)
+        out[name] = _as_hparam(tuple(value) if name == "betas" else value)
     return out
+
+
+def _check_scalar(name: str, value: Any) -> None:
+    """A constructor's hyperparameter is one number (``set_hparams`` alone takes arrays,
+    for ``sweep``): ``None`` or a list would otherwise fail deep inside ``jnp.asarray`` or
+    broadcast the updates to another shape."""
+    if value is None or (not callable(value) and not is_traced(value)
+                         and np.ndim(value) != 0):
+        raise ValueError(f"{name} must be a number, got {value!r}")
 
 
 def is_zero(x: Any) -> bool:
@@ -322,9 +349,18 @@ def select(pred: jax.Array, a: PyTree, b: PyTree) -> PyTree:
 # weight decay
 
 def check_trees(grads: PyTree, params: PyTree | None) -> None:
-    """Clear error when grads and params do not share a tree structure."""
+    """Clear error when grads and params do not share a tree structure and leaf shapes."""
     if params is not None:
-        _tree.check_same_structure(grads, params, names=("grads", "params"))
+        _tree.check_same_shapes(grads, params, names=("grads", "params"))
+
+
+def check_param_dtypes(params: PyTree) -> None:
+    """Clear error for a parameter leaf that is not floating point (an integer or bool
+    parameter would silently get zero or truncated updates; torch refuses them too)."""
+    for path, p in jax.tree_util.tree_flatten_with_path(params)[0]:
+        check_float_dtype(f"parameter {jax.tree_util.keystr(path)}", jnp.result_type(p),
+                          " to be optimized (exclude it with masked or partition, or "
+                          "keep it in the model state)")
 
 
 def require_params(params: PyTree | None, who: str) -> None:
@@ -358,12 +394,19 @@ def decay_split(grads, params, hp, lr, decoupled: bool, who: str):
 # ---------------------------------------------------------------------------------------
 # building optimizers and wrappers
 
-def make_optimizer(init: Callable, update: Callable) -> Optimizer:
+def make_optimizer(init: Callable, update: Callable, *, selects_leaves: bool = False
+                   ) -> Optimizer:
     """Build an ``Optimizer`` whose ``update`` is ``jax.jit``-compiled (inlined if the
-    caller jits too); ``params`` defaults to ``None`` for optimizers that do not use it."""
+    caller jits too); ``params`` defaults to ``None`` for optimizers that do not use it.
+
+    ``init`` rejects non-float parameter leaves and ``update`` grads whose structure or
+    leaf shapes differ from ``params``; a wrapper that hands only some leaves to its inner
+    optimizers (``selects_leaves``: masked, partition) leaves the dtype check to them."""
     jitted = jax.jit(update)
 
     def init_fn(params):
+        if not selects_leaves:
+            check_param_dtypes(params)
         # fresh hyperparameter buffers per state: builders close over one dict of arrays,
         # and a training step that donates one state must not delete another's
         state = init(params)
@@ -420,14 +463,29 @@ def holes(tree: PyTree) -> list:
 # ---------------------------------------------------------------------------------------
 # reading and writing hyperparameters of any (possibly wrapped) optimizer state
 
+def _hp_field(x: Any) -> str | None:
+    """The field holding a state's hyperparameters: nnfunc's ``hparams``, or optax's
+    ``hyperparams`` (``optax.inject_hyperparams``: its states read and set alike)."""
+    if not (isinstance(x, tuple) and hasattr(x, "_fields")):
+        return None
+    for name in ("hparams", "hyperparams"):
+        if name in x._fields and isinstance(getattr(x, name), dict):
+            return name
+    return None
+
+
 def _is_opt_state(x: Any) -> bool:
-    return isinstance(x, tuple) and hasattr(x, "_fields") and "hparams" in x._fields
+    return _hp_field(x) is not None
+
+
+def _hp(x: Any) -> dict:
+    return getattr(x, _hp_field(x))
 
 
 def _children(x: Any):
     """Containers inside a state that may hold further optimizer states."""
     if _is_opt_state(x):
-        return [getattr(x, f) for f in x._fields if f != "hparams"]
+        return [getattr(x, f) for f in x._fields if f != _hp_field(x)]
     if isinstance(x, (tuple, list)):
         return list(x)
     if isinstance(x, dict):
@@ -468,21 +526,38 @@ def get_hparams(state: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for s in iter_states(state):
-        for k, v in s.hparams.items():
+        for k, v in _hp(s).items():
             out.setdefault(k, jnp.zeros((), jnp.result_type(float)) if v is None else v)
     return out
 
 
+def _check_for_state(state: Any, name: str, value: Any) -> None:
+    """The checks of one state's own: its class's ``hparam_rules`` (a rule stricter than
+    the shared one, e.g. rmsprop's ``alpha``), and no ``learning_rate`` where a schedule
+    would overwrite it at the next step."""
+    rule = getattr(type(state), "hparam_rules", {}).get(name)
+    if rule is not None:
+        check_hparam(name, value, *rule)
+    if name == "learning_rate" and "lr_scale" in _hp(state):
+        raise ValueError("this optimizer's learning_rate is a schedule, which would overwrite "
+                         "a learning_rate set here at the next step: set lr_scale (a "
+                         "multiplier of the schedule's value) instead, e.g. "
+                         "set_hparams(state, lr_scale=...) or sweep(..., "
+                         "hparams={'lr_scale': [...]})")
+
+
 def _set(state: Any, values: dict, found: set) -> Any:
     if _is_opt_state(state):
-        hp = dict(state.hparams)
+        field = _hp_field(state)
+        hp = dict(_hp(state))
         for k, v in values.items():
             if k in hp:
+                _check_for_state(state, k, v)
                 hp[k] = _as_hparam(v, hp[k])
                 found.add(k)
         fields = {f: _make_lazy_slots(_set(getattr(state, f), values, found), hp)
-                  for f in state._fields if f != "hparams"}
-        return state._replace(hparams=hp, **fields)
+                  for f in state._fields if f != field}
+        return state._replace(**{field: hp}, **fields)
     if isinstance(state, tuple) and hasattr(state, "_fields"):
         return type(state)(*(_set(c, values, found) for c in state))
     if isinstance(state, (tuple, list)):
@@ -499,7 +574,8 @@ def set_hparams(state: Any, **values: Any) -> Any:
     are validated like at construction. Every inner state holding the name is updated (in a
     chain or wrapper). For an optimizer built with a schedule, set ``lr_scale`` (the
     multiplier applied to the schedule, e.g. from ``nf.schedules.reduce_on_plateau``);
-    setting ``learning_rate`` itself there is overwritten at the next step. Giving a value
+    setting ``learning_rate`` itself there raises (the schedule would overwrite it at the
+    next step). Giving a value
     to a hyperparameter that was built as 0 and so compiled out (a weight decay, a
     momentum) adds a term to the update, and makes the slot it needs (a momentum buffer,
     from zeros): that update compiles once more, then the value is as adjustable as any
@@ -513,7 +589,9 @@ def set_hparams(state: Any, **values: Any) -> Any:
       The new state.
 
     Raises:
-      ValueError: an unknown name, or an invalid concrete value.
+      ValueError: an unknown name; an invalid concrete value (negative, not finite,
+        ``betas`` not a pair, ...); ``learning_rate`` of an optimizer built with a
+        schedule (set ``lr_scale``).
 
     Example:
       >>> import jax.numpy as jnp, nnfunc as nf

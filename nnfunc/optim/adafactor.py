@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import check_pair
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
@@ -61,7 +62,7 @@ def adafactor(learning_rate: Any = 1e-2, beta2_decay: Any = -0.8,
       >>> s.row_var['w'].shape, s.col_var['w'].shape, s.variance['b'].shape
       ((2, 1), (1, 3), (3,))
     """
-    eps = tuple(eps)
+    eps = check_pair("eps", eps, "a pair (eps1 or None, eps2)")
     if eps[0] is not None:
         check_hparam("eps[0]", eps[0], lambda e: e >= 0, ">= 0")
     check_hparam("eps[1]", eps[1], lambda e: e >= 0, ">= 0")

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import check_bool
 from nnfunc.optim._base import (
     Betas,
     Optimizer,
@@ -32,7 +33,8 @@ class AdamState(NamedTuple):
 
 
 def _adam(learning_rate, betas, eps, weight_decay, amsgrad, decoupled, who) -> Optimizer:
-    hparams0 = decay_hparams(learning_rate, weight_decay, betas=tuple(betas), eps=eps)
+    amsgrad = check_bool("amsgrad", amsgrad)
+    hparams0 = decay_hparams(learning_rate, weight_decay, betas=betas, eps=eps)
 
     def init(params: PyTree) -> AdamState:
         return AdamState(jnp.zeros((), jnp.int32), dict(hparams0), zeros_slots(params),
@@ -81,7 +83,9 @@ def adam(learning_rate: Any = 1e-3, betas: Betas = (0.9, 0.999), eps: Any = 1e-8
     Args:
       learning_rate: η, a number, array or schedule.
       betas: (β₁, β₂), each in [0, 1).
-      eps: ε >= 0, added to the (bias-corrected) root.
+      eps: ε >= 0, added to the (bias-corrected) root. ε = 0 is allowed, as in torch,
+        but then a gradient that is exactly 0 at the first step (or whose second moment
+        underflows) gives 0/0 = NaN, in torch too.
       weight_decay: λ >= 0, an L2 penalty added to the gradient.
       amsgrad: keep the running max of v (slot ``max_exp_avg_sq``).
       decoupled_weight_decay: decay as AdamW does (``θ ← θ(1 − ηλ)``).
@@ -97,6 +101,7 @@ def adam(learning_rate: Any = 1e-3, betas: Betas = (0.9, 0.999), eps: Any = 1e-8
       >>> round(float(u['w'][0]), 4)   # first step moves by ~ -lr * sign(g)
       -0.1
     """
+    decoupled_weight_decay = check_bool("decoupled_weight_decay", decoupled_weight_decay)
     return _adam(learning_rate, betas, eps, weight_decay, amsgrad, decoupled_weight_decay,
                  "adamw" if decoupled_weight_decay else "adam")
 

@@ -54,7 +54,7 @@ def adamax(learning_rate: Any = 2e-3, betas: Betas = (0.9, 0.999), eps: Any = 1e
       >>> round(float(u['w'][0]), 4)
       0.1
     """
-    hparams0 = decay_hparams(learning_rate, weight_decay, betas=tuple(betas), eps=eps)
+    hparams0 = decay_hparams(learning_rate, weight_decay, betas=betas, eps=eps)
 
     def init(params: PyTree) -> AdamaxState:
         return AdamaxState(jnp.zeros((), jnp.int32), dict(hparams0), zeros_slots(params),

@@ -136,6 +136,9 @@ def ema(opt: Optimizer, decay: Any = 0.999, *, start: Any = 0, every: Any = 1) -
       >>> float(nf.optim.averaged_params(s)['w'][0])   # 0.5 · 1 + 0.5 · 2
       1.5
     """
+    if decay is None:       # _averaging reads None as SWA's equal weights
+        raise ValueError("decay must be in [0, 1], got None (nf.optim.swa is the "
+                         "equal-weight average)")
     return _averaging(opt, start, every, decay)
 
 

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc._checks import is_traced
+from nnfunc._checks import is_real, is_traced
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
@@ -50,7 +50,7 @@ def clip_by_global_norm(max_norm: Any, *, norm_type: float = 2.0) -> Optimizer:
       1.0
     """
     hparams0 = make_hparams(max_norm=max_norm)
-    if not (isinstance(norm_type, (int, float)) and norm_type > 0):
+    if not (is_real(norm_type) and norm_type > 0):
         raise ValueError(f"norm_type must be a number > 0 or inf, got {norm_type!r}")
     p = float(norm_type)
 

@@ -144,4 +144,4 @@ def partition(labels: Any, optimizers: Mapping[Any, Optimizer]) -> Optimizer:
         return (jax.tree_util.tree_unflatten(treedef, out),
                 PartitionState(state.count + 1, state.hparams, inner))
 
-    return make_optimizer(init, update)
+    return make_optimizer(init, update, selects_leaves=True)

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import check_bool
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
@@ -64,6 +65,7 @@ def lars(learning_rate: Any = 1.0, momentum: Any = 0.9, weight_decay: Any = 0.0,
       >>> updates['w']   # κ ‖θ‖ / ‖g‖ · g = 0.01 · 5 / 10 · g
       Array([-0.05, -0.  ], dtype=float32)
     """
+    nesterov = check_bool("nesterov", nesterov)
     if nesterov and is_zero(momentum):
         raise ValueError(f"nesterov=True needs momentum > 0, got momentum={momentum!r}")
     # before make_hparams (which checks it too): a bad κ is reported ahead of other arguments

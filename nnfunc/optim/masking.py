@@ -85,4 +85,4 @@ def masked(opt: Optimizer, mask: Any, *, passthrough: bool = False) -> Optimizer
         return (jax.tree_util.tree_unflatten(treedef, out),
                 MaskedState(state.count + 1, state.hparams, inner))
 
-    return make_optimizer(init, update)
+    return make_optimizer(init, update, selects_leaves=True)

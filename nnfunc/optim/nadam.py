@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import check_bool
 from nnfunc.optim._base import (
     Betas,
     Optimizer,
@@ -60,7 +61,8 @@ def nadam(learning_rate: Any = 2e-3, betas: Betas = (0.9, 0.999), eps: Any = 1e-
       >>> round(float(s.mu_product), 4)   # 0.9 * (1 - 0.5 * 0.96 ** 0.004)
       0.4501
     """
-    hparams0 = decay_hparams(learning_rate, weight_decay, betas=tuple(betas), eps=eps,
+    decoupled_weight_decay = check_bool("decoupled_weight_decay", decoupled_weight_decay)
+    hparams0 = decay_hparams(learning_rate, weight_decay, betas=betas, eps=eps,
                              momentum_decay=momentum_decay)
 
     def init(params: PyTree) -> NadamState:

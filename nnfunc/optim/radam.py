@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import check_bool
 from nnfunc.optim._base import (
     Betas,
     Optimizer,
@@ -56,7 +57,8 @@ def radam(learning_rate: Any = 1e-3, betas: Betas = (0.9, 0.999), eps: Any = 1e-
       >>> round(float(u['w'][0]), 4)   # not rectified yet: -lr * m / (1 - b1)
       -0.2
     """
-    hparams0 = decay_hparams(learning_rate, weight_decay, betas=tuple(betas), eps=eps)
+    decoupled_weight_decay = check_bool("decoupled_weight_decay", decoupled_weight_decay)
+    hparams0 = decay_hparams(learning_rate, weight_decay, betas=betas, eps=eps)
 
     def init(params: PyTree) -> RadamState:
         return RadamState(jnp.zeros((), jnp.int32), dict(hparams0), zeros_slots(params),

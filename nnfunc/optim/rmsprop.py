@@ -6,9 +6,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from nnfunc._checks import check_bool
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
+    check_hparam,
     coupled_decay,
     current_lr,
     decay_hparams,
@@ -28,6 +30,8 @@ class RmspropState(NamedTuple):
     square_avg: PyTree
     momentum_buffer: PyTree
     grad_avg: PyTree | None
+    # stricter than torch's alpha >= 0: alpha > 1 makes square_avg negative (NaN updates)
+    hparam_rules = {"alpha": (lambda a: 0 <= a <= 1, "in [0, 1]")}
 
 
 def rmsprop(learning_rate: Any = 1e-2, alpha: Any = 0.99, eps: Any = 1e-8,
@@ -41,7 +45,9 @@ def rmsprop(learning_rate: Any = 1e-2, alpha: Any = 0.99, eps: Any = 1e-8,
 
     Args:
       learning_rate: η, a number, array or schedule.
-      alpha: α >= 0, the smoothing constant.
+      alpha: α in [0, 1], the smoothing constant (torch accepts any α >= 0, but α > 1
+        makes ``square_avg`` negative and the update NaN; rejected here, also by
+        ``set_hparams``).
       eps: ε >= 0, added to the root.
       weight_decay: λ >= 0 (L2 penalty added to the gradient).
       momentum: μ >= 0; a concrete 0 is compiled out (``momentum_buffer`` is then lazy:
@@ -61,6 +67,8 @@ def rmsprop(learning_rate: Any = 1e-2, alpha: Any = 0.99, eps: Any = 1e-8,
       >>> round(float(u['w'][0]), 4)   # -0.01 * 3 / sqrt(9)
       -0.01
     """
+    check_hparam("alpha", alpha, *RmspropState.hparam_rules["alpha"])
+    centered = check_bool("centered", centered)
     hparams0 = decay_hparams(learning_rate, weight_decay, alpha=alpha, eps=eps,
                              momentum=momentum, compiled_out=("momentum",))
 

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc._checks import is_traced
+from nnfunc._checks import check_pair
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
@@ -54,7 +55,8 @@ def rprop(learning_rate: Any = 1e-2, etas: tuple[Any, Any] = (0.5, 1.2),
       >>> [round(float(x), 4) for x in u['w']]
       [-0.1, 0.1]
     """
-    etas, step_sizes = tuple(etas), tuple(step_sizes)
+    etas = check_pair("etas", etas, "a pair (etaminus, etaplus)")
+    step_sizes = check_pair("step_sizes", step_sizes, "a pair (min, max)")
     check_hparam("etas[0]", etas[0], lambda e: 0 < e < 1, "in (0, 1)")
     check_hparam("etas[1]", etas[1], lambda e: e > 1, "> 1")
     check_hparam("step_sizes[0]", step_sizes[0], lambda s: s >= 0, ">= 0")

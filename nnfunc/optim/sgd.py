@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnfunc._checks import check_bool
 from nnfunc.optim._base import (
     LazySlot,
     Optimizer,
@@ -68,6 +69,7 @@ def sgd(learning_rate: Any = 1e-3, momentum: Any = 0.0, dampening: Any = 0.0,
       >>> nf.optim.apply_updates(params, updates)['w']
       Array([0.8], dtype=float32)
     """
+    nesterov = check_bool("nesterov", nesterov)
     if nesterov and (is_zero(momentum) or not is_zero(dampening)):
         raise ValueError(f"nesterov=True needs momentum > 0 and dampening == 0, got "
                          f"momentum={momentum!r}, dampening={dampening!r}")

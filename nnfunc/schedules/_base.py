@@ -9,6 +9,12 @@ Schedules keep their hyperparameters as Python values and build arrays only when
 called, so one schedule works in both float32 and float64 mode. Concrete arguments are
 checked when the schedule is built; traced ones (for a ``vmap`` over hyperparameters) pass
 through unchecked.
+
+Schedules give learning rates (and momenta), so every value argument (``value``,
+``init_value``, ``eta_min``, ``max_lr``, ...) must be finite and >= 0, and the decay
+factors ``gamma`` of ``step_decay``, ``multistep_decay``, ``exponential_decay`` and
+``cyclic`` are in [0, 1]. A step before the first (negative) is an error when concrete
+and is clamped to step 0 when traced (inside ``jit``, where no error can be raised).
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from typing import Any, Callable, Sequence
 import jax
 import jax.numpy as jnp
 
-from nnfunc._checks import check_int, check_real
+from nnfunc._checks import check_int, check_real, check_value
 
 Schedule = Callable[[Any], jax.Array]
 
@@ -53,10 +59,14 @@ def float_dtype() -> Any:
 
 
 def as_steps(step: Any) -> tuple[jax.Array, jax.Array]:
-    """``step`` as an integer array and as a float array of the default float dtype."""
+    """``step`` as an integer array and as a float array of the default float dtype.
+
+    A concrete negative step raises; a traced one is clamped at 0 (step 0's value)."""
     k = jnp.asarray(step)
     if not jnp.issubdtype(k.dtype, jnp.integer):
         raise TypeError(f"a schedule's step must be an integer, got dtype {k.dtype}")
+    check_value("step", k, lambda v: v >= 0, "an integer >= 0 (steps count from 0)")
+    k = jnp.maximum(k, 0)
     return k, k.astype(float_dtype())
 
 
@@ -74,7 +84,10 @@ def constant(value: float) -> Schedule:
     .. math:: \eta_t = \text{value}
 
     Args:
-      value: the value (a number, or a traced scalar).
+      value: the value, finite and >= 0 (a number, or a traced scalar).
+
+    Raises:
+      ValueError: a concrete ``value`` that is negative or not finite.
 
     Returns:
       ``schedule(step) -> value`` (an array shaped like ``step``).
@@ -86,7 +99,7 @@ def constant(value: float) -> Schedule:
       >>> print(round(float(sched(1000)), 6))
       0.1
     """
-    check_real("value", value)
+    check_real("value", value, low=0.0)
 
     def schedule(step):
         _, t = as_steps(step)

@@ -40,9 +40,9 @@ def cosine_annealing(init_value: float, T_max: int, eta_min: float = 0.0) -> Sch
       >>> [round(float(sched(t)), 4) for t in (0, 5, 10, 15, 20)]
       [1.0, 0.5, 0.0, 0.5, 1.0]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     check_int("T_max", T_max, minimum=1)
-    check_real("eta_min", eta_min)
+    check_real("eta_min", eta_min, low=0.0)
 
     def schedule(step):
         _, t = as_steps(step)
@@ -82,14 +82,14 @@ def cosine_warm_restarts(init_value: float, T_0: int, T_mult: int = 1,
       >>> [round(float(sched(t)), 4) for t in (0, 2, 4, 8, 12)]
       [1.0, 0.5, 1.0, 0.5, 1.0]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     for name, value in (("T_0", T_0), ("T_mult", T_mult)):
         if is_traced(value):
             raise ValueError(f"{name} must be a concrete integer (it shapes the cycle table), "
                              f"got a traced value")
         check_int(name, value, minimum=1)
     T_0, T_mult = operator.index(T_0), operator.index(T_mult)
-    check_real("eta_min", eta_min)
+    check_real("eta_min", eta_min, low=0.0)
 
     def schedule(step):
         k, t = as_steps(step)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 import jax.numpy as jnp
+import numpy as np
 
 from nnfunc._checks import check_choice, check_int, check_real
 from nnfunc.schedules._base import Schedule, as_steps
@@ -29,7 +30,7 @@ def _cyclic_shape(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mod
     if step_size_down is not None:
         check_int("step_size_down", step_size_down, minimum=1)
     check_choice("mode", mode, _CYCLIC_MODES)
-    check_real("gamma", gamma, low=0.0)
+    check_real("gamma", gamma, low=0.0, high=1.0)
     check_choice("scale_mode", scale_mode, ("cycle", "iterations"))
     if scale_fn is not None and not callable(scale_fn):
         raise ValueError(f"scale_fn must be callable or None, got {scale_fn!r}")
@@ -76,7 +77,7 @@ def cyclic(base_lr: float, max_lr: float, step_size_up: int = 2000,
       step_size_up: steps in the rising half, an integer >= 1.
       step_size_down: steps in the falling half (default: ``step_size_up``).
       mode: ``'triangular'``, ``'triangular2'`` or ``'exp_range'``.
-      gamma: the per-step factor of ``'exp_range'``.
+      gamma: the per-step factor of ``'exp_range'``, in [0, 1].
       scale_fn: optional custom amplitude scale (overrides ``mode``), a jax-traceable
         function of the (float) cycle number or step, chosen by ``scale_mode``.
       scale_mode: ``'cycle'`` or ``'iterations'``; used only with ``scale_fn``.
@@ -90,8 +91,8 @@ def cyclic(base_lr: float, max_lr: float, step_size_up: int = 2000,
       >>> [round(float(sched(t)), 4) for t in (0, 1, 2, 4, 6)]
       [0.1, 0.55, 1.0, 0.55, 0.1]
     """
-    check_real("base_lr", base_lr)
-    check_real("max_lr", max_lr)
+    check_real("base_lr", base_lr, low=0.0)
+    check_real("max_lr", max_lr, low=0.0)
     shape = _cyclic_shape(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
 
     def schedule(step):
@@ -127,8 +128,8 @@ def cyclic_momentum(base_momentum: float = 0.8, max_momentum: float = 0.9,
       >>> [round(float(mom(t)), 4) for t in (0, 1, 2, 4)]
       [0.9, 0.85, 0.8, 0.9]
     """
-    check_real("base_momentum", base_momentum)
-    check_real("max_momentum", max_momentum)
+    check_real("base_momentum", base_momentum, low=0.0)
+    check_real("max_momentum", max_momentum, low=0.0)
     shape = _cyclic_shape(step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode)
 
     def schedule(step):
@@ -144,8 +145,9 @@ def _one_cycle(total_steps, pct_start, anneal_strategy, three_phase, low, peak, 
     check_int("total_steps", total_steps, minimum=1)
     check_real("pct_start", pct_start, low=0.0, high=1.0, low_open=True, high_open=True)
     check_choice("anneal_strategy", anneal_strategy, ("cos", "linear"))
-    if not isinstance(three_phase, bool):
+    if not isinstance(three_phase, (bool, np.bool_)):    # np.True_ is a bool too
         raise ValueError(f"three_phase must be a bool, got {three_phase!r}")
+    three_phase = bool(three_phase)
     if three_phase:
         phases = [(float(pct_start * total_steps) - 1, low, peak),
                   (float(2 * pct_start * total_steps) - 2, peak, low),
@@ -253,7 +255,7 @@ def one_cycle_momentum(total_steps: int, pct_start: float = 0.3, anneal_strategy
       >>> [round(float(mom(t)), 4) for t in (0, 4, 10)]
       [0.95, 0.85, 0.95]
     """
-    check_real("base_momentum", base_momentum)
-    check_real("max_momentum", max_momentum)
+    check_real("base_momentum", base_momentum, low=0.0)
+    check_real("max_momentum", max_momentum, low=0.0)
     return _one_cycle(total_steps, pct_start, anneal_strategy, three_phase,
                       max_momentum, base_momentum, max_momentum)

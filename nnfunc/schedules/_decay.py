@@ -26,7 +26,7 @@ def step_decay(init_value: float, step_size: int, gamma: float = 0.1) -> Schedul
     Args:
       init_value: the initial value :math:`\eta_0`.
       step_size: the period of the decay, an integer >= 1.
-      gamma: the multiplicative decay factor, >= 0.
+      gamma: the multiplicative decay factor, in [0, 1].
 
     Returns:
       ``schedule(step) -> value``.
@@ -37,9 +37,9 @@ def step_decay(init_value: float, step_size: int, gamma: float = 0.1) -> Schedul
       >>> [float(sched(t)) for t in (0, 9, 10, 25)]
       [1.0, 1.0, 0.5, 0.25]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     check_int("step_size", step_size, minimum=1)
-    check_real("gamma", gamma, low=0.0)
+    check_real("gamma", gamma, low=0.0, high=1.0)
 
     def schedule(step):
         k, t = as_steps(step)
@@ -58,7 +58,7 @@ def multistep_decay(init_value: float, milestones: Sequence[int], gamma: float =
     Args:
       init_value: the initial value :math:`\eta_0`.
       milestones: non-decreasing integer steps >= 0 :math:`m_i`.
-      gamma: the multiplicative decay factor, >= 0.
+      gamma: the multiplicative decay factor, in [0, 1].
 
     Returns:
       ``schedule(step) -> value``.
@@ -69,9 +69,9 @@ def multistep_decay(init_value: float, milestones: Sequence[int], gamma: float =
       >>> [float(sched(t)) for t in (0, 3, 4, 5)]
       [1.0, 0.5, 0.5, 0.125]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     ms = check_milestones("milestones", milestones)
-    check_real("gamma", gamma, low=0.0)
+    check_real("gamma", gamma, low=0.0, high=1.0)
 
     def schedule(step):
         k, t = as_steps(step)
@@ -87,7 +87,9 @@ def exponential_decay(init_value: float, gamma: float) -> Schedule:
 
     Args:
       init_value: the initial value :math:`\eta_0`.
-      gamma: the multiplicative factor per step, >= 0 (> 1 grows, as in an LR range test).
+      gamma: the multiplicative factor per step, in [0, 1] (a decay: a larger factor
+        overflows to inf within a few hundred steps; for a growing rate, an LR range
+        test, write ``lambda_schedule(init_value, lambda t: g ** jnp.minimum(t, T))``).
 
     Returns:
       ``schedule(step) -> value``.
@@ -98,8 +100,8 @@ def exponential_decay(init_value: float, gamma: float) -> Schedule:
       >>> [float(sched(t)) for t in (0, 1, 3)]
       [1.0, 0.5, 0.125]
     """
-    check_real("init_value", init_value)
-    check_real("gamma", gamma, low=0.0)
+    check_real("init_value", init_value, low=0.0)
+    check_real("gamma", gamma, low=0.0, high=1.0)
 
     def schedule(step):
         _, t = as_steps(step)
@@ -126,7 +128,7 @@ def time_based_decay(init_value: float, decay_rate: float) -> Schedule:
       >>> [float(sched(t)) for t in (0, 2, 6)]
       [1.0, 0.5, 0.25]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     check_real("decay_rate", decay_rate, low=0.0)
 
     def schedule(step):
@@ -157,7 +159,7 @@ def lambda_schedule(init_value: float, fn: Callable) -> Schedule:
       >>> [float(sched(t)) for t in (0, 1, 2)]
       [2.0, 1.0, 0.5]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     if not callable(fn):
         raise ValueError(f"fn must be callable, got {fn!r}")
 
@@ -192,7 +194,7 @@ def constant_factor(init_value: float, factor: float = 1.0 / 3, total_iters: int
       >>> [float(sched(t)) for t in (0, 1, 2, 3)]
       [0.5, 0.5, 1.0, 1.0]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     check_real("factor", factor, low=0.0, high=1.0)
     check_int("total_iters", total_iters, minimum=0)
 
@@ -226,7 +228,7 @@ def linear(init_value: float, start_factor: float = 1.0 / 3, end_factor: float =
       >>> [float(sched(t)) for t in (0, 1, 2, 9)]
       [0.5, 0.75, 1.0, 1.0]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     check_real("start_factor", start_factor, low=0.0, high=1.0, low_open=True)
     check_real("end_factor", end_factor, low=0.0, high=1.0)
     check_int("total_iters", total_iters, minimum=1)
@@ -261,7 +263,7 @@ def polynomial(init_value: float, total_iters: int = 5, power: float = 1.0) -> S
       >>> [float(sched(t)) for t in (0, 2, 4, 8)]
       [1.0, 0.25, 0.0, 0.0]
     """
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     check_int("total_iters", total_iters, minimum=1)
     check_real("power", power, low=0.0)
 

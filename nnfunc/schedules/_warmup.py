@@ -39,7 +39,7 @@ def warmup(schedule: Schedule, warmup_steps: int, init_value: float = 0.0, *,
     """
     inner = check_schedule("schedule", schedule)
     check_int("warmup_steps", warmup_steps, minimum=0)
-    check_real("init_value", init_value)
+    check_real("init_value", init_value, low=0.0)
     check_choice("strategy", strategy, ("linear", "cos"))
 
     def wrapped(step):
@@ -80,13 +80,13 @@ def warmup_cosine(peak_value: float, warmup_steps: int, total_steps: int,
       >>> [round(float(sched(t)), 4) for t in (0, 1, 2, 4, 6, 100)]
       [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
     """
-    check_real("peak_value", peak_value)
+    check_real("peak_value", peak_value, low=0.0)
     check_int("warmup_steps", warmup_steps, minimum=0)
     check_int("total_steps", total_steps, minimum=1)
     if total_steps <= warmup_steps:
         raise ValueError(f"total_steps must be > warmup_steps = {warmup_steps}, "
                          f"got {total_steps}")
-    check_real("end_value", end_value)
+    check_real("end_value", end_value, low=0.0)
     decay_steps = total_steps - warmup_steps
 
     def decay(step):
@@ -121,7 +121,7 @@ def inverse_sqrt(peak_value: float, warmup_steps: int) -> Schedule:
       >>> [float(sched(t)) for t in (0, 1, 3, 15)]
       [0.25, 0.5, 1.0, 0.5]
     """
-    check_real("peak_value", peak_value)
+    check_real("peak_value", peak_value, low=0.0)
     check_int("warmup_steps", warmup_steps, minimum=1)
 
     def schedule(step):
@@ -166,11 +166,11 @@ def warmup_stable_decay(peak_value: float, warmup_steps: int, stable_steps: int,
       >>> [float(sched(t)) for t in (0, 1, 2, 4, 5, 7, 9, 50)]
       [0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
     """
-    check_real("peak_value", peak_value)
+    check_real("peak_value", peak_value, low=0.0)
     check_int("warmup_steps", warmup_steps, minimum=0)
     check_int("stable_steps", stable_steps, minimum=0)
     check_int("decay_steps", decay_steps, minimum=1)
-    check_real("end_value", end_value)
+    check_real("end_value", end_value, low=0.0)
     check_choice("decay_strategy", decay_strategy, ("linear", "cos", "1-sqrt"))
 
     def stable_decay(step):

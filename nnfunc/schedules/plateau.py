@@ -139,6 +139,8 @@ def reduce_on_plateau(mode: str = "min", factor: float = 0.1, patience: int = 10
     check_real("eps", eps, low=0.0)
     if not is_traced(min_lr):
         try:
+            if isinstance(min_lr, (str, bytes)):     # np.asarray('0.1', float) reads it
+                raise TypeError
             floors = np.asarray(min_lr, dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"min_lr must be a number or a sequence of numbers >= 0, "

@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnfunc import schedules
-from nnfunc._checks import check_choice, check_int, check_real
+from nnfunc._checks import check_bool, check_choice, check_int, check_real
 from nnfunc.text.huffman import huffman_tree
 from nnfunc.text.sampling import (
     NegativeTable, draw_negatives, dynamic_windows, keep_probabilities, negative_table,
@@ -185,14 +185,15 @@ def word2vec(vocab: Any, *, dim: int = 100, window: int = 5, architecture: str =
       >>> bool(np.all(np.abs(params['in']) <= 0.5 / 4))
       True
     """
-    try:
-        v = len(vocab)
-    except TypeError:
-        raise ValueError(f"vocab must be a Vocab, got {vocab!r}") from None
+    if not all(hasattr(vocab, a) for a in ("words", "counts", "encode")):
+        raise TypeError(f"vocab must be an nf.text.Vocab (Vocab.build(sentences)), got "
+                        f"{type(vocab).__name__}")
+    v = len(vocab)
     if v < 2:
         raise ValueError(f"vocab must have at least 2 words, got {v}")
     dim = check_int("dim", dim, minimum=1)
     window = check_int("window", window, minimum=1)
+    cbow_mean = check_bool("cbow_mean", cbow_mean)
     check_choice("architecture", architecture, _ARCHITECTURES)
     check_choice("output", output, _OUTPUTS)
     if output == "negative":

@@ -295,7 +295,7 @@ def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array
         raise ValueError(f"loss_fn must return one loss per example, shape ({xs.shape[0]},), "
                          f"got {tuple(per_example.shape)} for model output shape "
                          f"{tuple(logits.shape)}; use reduction='none'")
-    if is_classification(logits, ys):
+    if is_classification(logits, ys) and not isinstance(y, jax.core.Tracer):
         classes = logits.shape[-1]
         lo, hi = int(jnp.min(y)), int(jnp.max(y))
         if lo < 0 or hi >= classes:

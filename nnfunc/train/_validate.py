@@ -18,8 +18,11 @@ from nnfunc.optim import Optimizer
 def check_builder_args(model: Any, opt: Any, loss_fn: Any, regularizer: Any) -> None:
     if not isinstance(model, Layer):
         raise ValueError(f"model must be an nf.layers.Layer (init, apply), got {type(model).__name__}")
-    if not isinstance(opt, Optimizer):
-        raise ValueError(f"opt must be an nf.optim.Optimizer (init, update), got {type(opt).__name__}")
+    # any (init, update) pair works: nf.optim's, or optax's GradientTransformation
+    if not (isinstance(opt, Optimizer) or (callable(getattr(opt, "init", None))
+                                           and callable(getattr(opt, "update", None)))):
+        raise ValueError(f"opt must be an nf.optim.Optimizer (init, update), got "
+                         f"{type(opt).__name__}")
     if not callable(loss_fn):
         raise ValueError(f"loss_fn must be callable (logits, labels) -> per-example losses, "
                          f"got {loss_fn!r}")
@@ -49,6 +52,10 @@ def check_data_shapes(x: Any, y: Any, batch_size: int, *, name: str = "data") ->
 
 
 def check_finite(name: str, a: jax.Array) -> None:
+    if jnp.issubdtype(a.dtype, jnp.complexfloating):
+        raise TypeError(f"{name} is complex ({a.dtype}); training needs real data (it "
+                        f"would be cast to real, dropping the imaginary part): pass "
+                        f"jnp.real(...) and jnp.imag(...) as separate features")
     if jnp.issubdtype(a.dtype, jnp.inexact) and not bool(jnp.all(jnp.isfinite(a))):
         bad = int(jnp.sum(~jnp.isfinite(a)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); clean the data "

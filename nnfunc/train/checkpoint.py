@@ -44,7 +44,7 @@ def _encode(leaf: Any) -> tuple[np.ndarray, str]:
     arr = np.asarray(leaf)
     if arr.dtype == jnp.bfloat16:
         return arr.view(np.uint16), "bfloat16"
-    if arr.dtype == object:
+    if arr.dtype.kind not in "biufc":      # object, str, bytes, datetime...: not loadable
         raise ValueError(f"checkpoint leaves must be numeric arrays or scalars, got {leaf!r}")
     return arr, arr.dtype.name
 
@@ -62,6 +62,11 @@ def save_checkpoint(path: str | os.PathLike, tree: Any) -> None:
     Returns:
       None.
 
+    Raises:
+      ValueError: a leaf that is not numeric (a string, an object), named by its path:
+        rejected at save time, since it could not be loaded.
+      FileNotFoundError: the directory of ``path`` does not exist.
+
     Example:
       >>> import os, tempfile, numpy as np, jax.numpy as jnp
       >>> path = os.path.join(tempfile.mkdtemp(), 'ckpt.npz')
@@ -74,13 +79,19 @@ def save_checkpoint(path: str | os.PathLike, tree: Any) -> None:
     arrays, dtypes = {}, {}
     for p, leaf in leaves:
         name = jax.tree_util.keystr(p)
-        arrays[name], dtypes[name] = _encode(leaf)
+        try:
+            arrays[name], dtypes[name] = _encode(leaf)
+        except ValueError as err:
+            raise ValueError(f"leaf {name}: {err}") from None
     if _META in arrays:
         raise ValueError(f"a tree path may not be named {_META!r}")
     meta = json.dumps({"format": "nnfunc-checkpoint", "version": _VERSION, "dtypes": dtypes,
                        "structure": describe_structure(tree)})
     arrays[_META] = np.array(meta)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot save {path!r}: its directory {folder!r} does not "
+                                f"exist (create it first, e.g. os.makedirs)")
     fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(path) + "-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -13,11 +13,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
+import jax
+
+from nnfunc import tree as _tree
+from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
-from nnfunc.train._program import LossFn, Regularizer, jitted_epoch, jitted_eval
+from nnfunc.train._program import (LossFn, Regularizer, check_model_fits, jitted_epoch,
+                                   jitted_eval)
 from nnfunc.train._validate import (check_batch_size, check_builder_args, check_data_shapes,
-                                    split_data)
+                                    check_finite, split_data)
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState
 
@@ -68,8 +73,9 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
     """
     check_builder_args(model, opt, loss_fn, regularizer)
     batch_size = check_batch_size(batch_size)
+    mixed_precision = check_bool("mixed_precision", mixed_precision)
     mesh = None if devices is None else make_mesh(devices, batch_size=batch_size)
-    fn = jitted_epoch(model, opt, loss_fn, batch_size, regularizer, bool(mixed_precision),
+    fn = jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
                       bool(diagnostics), mesh, bool(donate))
     if mesh is None:
         return fn
@@ -105,6 +111,11 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
     Returns:
       ``{'loss': scalar, 'accuracy': scalar}`` (no ``accuracy`` unless classification).
 
+    Raises:
+      ValueError: a model whose output does not fit ``loss_fn`` and the data, or
+        (concrete) integer labels outside ``[0, classes)``, which would give a NaN loss.
+      TypeError: ``mixed_precision`` that is not a bool.
+
     Example:
       >>> import jax, jax.numpy as jnp, nnfunc as nf
       >>> model = nf.models.mlp([3, 2])
@@ -116,7 +127,30 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
       ['accuracy', 'loss']
     """
     batch_size = check_batch_size(batch_size)
+    mixed_precision = check_bool("mixed_precision", mixed_precision)
+    if not isinstance(ts, TrainState):
+        raise ValueError(f"ts must be a TrainState, got {type(ts).__name__}")
     x, y = split_data(data, "data")
     check_data_shapes(x, y, 1, name="eval data")
-    fn = jitted_eval(model, loss_fn, batch_size, bool(mixed_precision))
+    check_finite("data X", x)
+    if y is not None:
+        check_finite("data Y", y)
+    _check_params_fit(model, ts, tuple(x.shape[1:]))
+    check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
+    fn = jitted_eval(model, loss_fn, batch_size, mixed_precision)
     return fn(ts.params, ts.model_state, x, y)
+
+
+def _check_params_fit(model: Layer, ts: TrainState, input_shape: tuple) -> None:
+    """``ts.params`` must have the tree structure and leaf shapes of ``model.init``'s
+    (checked abstractly): another architecture's state would fail inside the program."""
+    try:
+        want, _ = jax.eval_shape(lambda: model.init(jax.random.key(0), input_shape))
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"the model cannot be applied to data X of example shape "
+                         f"{input_shape}: {err}") from None
+    try:
+        _tree.check_same_shapes(want, ts.params, names=("the model's params", "ts.params"))
+    except ValueError as err:
+        raise ValueError(f"ts was not built for this model (input shape {input_shape}): "
+                         f"{err}") from None

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from nnfunc._checks import check_int
+from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.layers.diagnostics import dead_relu_fraction
+from nnfunc import tree as _tree
 from nnfunc.optim import Optimizer, SkipNonfiniteState
+from nnfunc.optim._base import iter_states
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, jitted_epoch, jitted_eval, summarize)
 from nnfunc.train._validate import as_train_data, check_batch_size, check_builder_args
@@ -72,7 +75,9 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
             raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
                              f"hooks (subclass nf.train.Callback), got {cb!r}")
     x, y, ev = as_train_data(data, eval_data, batch_size)
-    mixed_precision, diagnostics = bool(mixed_precision), bool(diagnostics)
+    _check_monitors(callbacks, ev)
+    mixed_precision = check_bool("mixed_precision", mixed_precision)
+    diagnostics = check_bool("diagnostics", diagnostics)
     ts = _starting_state(model, opt, key, x, state)
     check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
     if ev is not None:
@@ -84,7 +89,7 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
         ts, x, y = replicate((ts, x, y), mesh)
         ev = None if ev is None else replicate(ev, mesh)
     args = (model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics, mesh)
-    if progress:
+    if progress and _interactive():      # batch bars: the epoch in chunks
         parts = _progress_parts(*args)
         run_epoch = lambda ts, bar: _chunked_epoch(parts, ts, x, y, bar)  # noqa: E731
     else:
@@ -96,12 +101,58 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
                  x.shape[0] // batch_size, batch_size, _skips_nonfinite(ts.opt_state), probe)
 
 
+def _check_monitors(callbacks, ev) -> None:
+    """A callback watching an ``eval_*`` entry needs ``eval_data``: fail before epoch 0
+    rather than after it (callbacks name what they watch in ``monitor``)."""
+    if ev is not None:
+        return
+    for cb in callbacks:
+        mon = getattr(cb, "monitor", None)
+        if isinstance(mon, str) and mon.startswith("eval_"):
+            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which only exists with "
+                             f"eval_data=(X, Y); pass eval_data or monitor a training "
+                             f"entry such as 'loss'")
+
+
 def _starting_state(model, opt, key, x, state) -> TrainState:
     if state is None:
-        return init_state(model, opt, key, x.shape[1:])
+        try:
+            return init_state(model, opt, key, x.shape[1:])
+        except ValueError as err:    # the model's message says what it expects
+            raise ValueError(f"the model cannot be applied to data X of example shape "
+                             f"{tuple(x.shape[1:])}: {err}") from err
     if not isinstance(state, TrainState):
         raise ValueError(f"state must be a TrainState, got {type(state).__name__}")
+    _check_state_fits(model, opt, state, tuple(x.shape[1:]))
     return copy_state(state)  # never consume the caller's
+
+
+def _check_state_fits(model, opt, ts: TrainState, input_shape: tuple) -> None:
+    """``ts`` must have been built for this model (params and model state: same tree
+    structure and leaf shapes as ``model.init``'s, checked abstractly) and by an optimizer
+    of ``opt``'s kind (same state types and hyperparameter names). Its hyperparameter
+    values win over ``opt``'s (torch's ``load_state_dict`` rule, which also keeps a rate
+    that ``ReduceLROnPlateau`` lowered or ``set_hparams`` set: no warning, since setting
+    them in the state is the way to change them)."""
+    try:
+        want = jax.eval_shape(lambda: init_state(model, opt, jax.random.key(0), input_shape))
+    except (ValueError, TypeError) as err:   # the data, not the state, is the misfit
+        raise ValueError(f"the model cannot be applied to data X of example shape "
+                         f"{input_shape}: {err}") from None
+    for field in ("params", "model_state"):
+        try:
+            _tree.check_same_shapes(getattr(want, field), getattr(ts, field),
+                                    names=(f"the model's {field}", f"state.{field}"))
+        except ValueError as err:
+            raise ValueError(f"state was not built for this model (input shape "
+                             f"{input_shape}): {err}") from None
+    fresh = opt.init(jax.tree_util.tree_map(lambda p: jnp.zeros((1,) * jnp.ndim(p), p.dtype),
+                                            ts.params))
+    kinds = lambda s: [(type(o).__name__, sorted(o.hparams)) for o in iter_states(s)]  # noqa
+    if kinds(fresh) != kinds(ts.opt_state):
+        raise ValueError(f"state.opt_state was made by another optimizer than opt "
+                         f"({kinds(ts.opt_state)} vs {kinds(fresh)}); to switch optimizers, "
+                         f"pass state=state._replace(opt_state=opt.init(state.params))")
 
 
 def _skips_nonfinite(opt_state: Any) -> bool:
@@ -189,16 +240,24 @@ def _evaluate_epoch(plan: _Plan, ts: TrainState) -> dict:
 # ---------------------------------------------------------------------------------------
 # progress bars and callbacks
 
+def _interactive() -> bool:
+    """A terminal or a Jupyter kernel, where progress bars redraw in place."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
 class _Bars:
-    """The epoch and batch progress bars (tqdm), or nothing with ``progress=False``."""
+    """The epoch and batch progress bars (tqdm) in a terminal or a notebook; in a
+    non-interactive log (a file, CI) one line per epoch instead; nothing with
+    ``progress=False``."""
 
     def __init__(self, progress: bool, epochs: int, steps: int):
         self.epoch = self.batch = None
-        if progress:
+        self.lines = progress and not _interactive()
+        if progress and not self.lines:
             from tqdm.auto import tqdm
             self.epoch = tqdm(total=epochs, desc="epoch", unit="epoch")
             self.batch = tqdm(total=steps, desc="batch", unit="batch", leave=False)
-        self.steps = steps
+        self.steps, self.epochs, self.done = steps, epochs, 0
 
     def __enter__(self) -> "_Bars":
         return self
@@ -215,9 +274,15 @@ class _Bars:
         return self.batch
 
     def end_epoch(self, logs: dict) -> None:
-        if self.epoch is not None:
-            shown = {k: f"{logs[k]:.4f}" for k in ("loss", "accuracy", "eval_loss",
-                                                   "eval_accuracy") if k in logs}
+        shown = {k: f"{logs[k]:.4f}" for k in ("loss", "accuracy", "eval_loss",
+                                               "eval_accuracy") if k in logs}
+        self.done += 1
+        if self.lines:
+            print(f"epoch {self.done}/{self.epochs}: "
+                  + ", ".join(f"{k} {v}" for k, v in shown.items())
+                  + (f" ({logs['seconds']:.2f} s)" if "seconds" in logs else ""),
+                  file=sys.stderr, flush=True)
+        elif self.epoch is not None:
             self.epoch.set_postfix(shown, refresh=False)
             self.epoch.update(1)
 
@@ -256,10 +321,12 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     (mean ‖Δθ‖/‖θ‖ per step) and ``dead_relu`` (fraction of ReLU units
     dead on up to 1000 evaluation, else training, examples; ``nf.layers.activation_stats``).
 
-    Progress: with ``progress=True`` a tqdm bar counts epochs and a second one the batches
-    of the current epoch, showing loss and accuracy. For the batch bar the epoch runs as
-    10 compiled scans of consecutive batches (the same steps, in the same order, as the
-    single-scan epoch); with ``progress=False`` each epoch is exactly one compiled program.
+    Progress: with ``progress=True``, in a terminal or a notebook, a tqdm bar counts
+    epochs and a second one the batches of the current epoch, showing loss and accuracy.
+    For the batch bar the epoch runs as 10 compiled scans of consecutive batches (the same
+    steps, in the same order, as the single-scan epoch). In a non-interactive log (output
+    to a file, CI) each epoch writes one line to stderr instead (``epoch 3/10: loss ...``)
+    and runs as one compiled program, as with ``progress=False``.
 
     Regularization and clipping, one way each: a penalty goes in ``regularizer=`` (a
     function ``params -> scalar`` added to the loss, e.g. ``lambda p: 1e-4 *
@@ -268,7 +335,10 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
 
     Errors: bad inputs raise ``ValueError`` before any training (X/Y length mismatch,
     NaN/inf in the data, ``batch_size`` outside [1, N], a model whose output does not fit
-    ``loss_fn``, integer labels outside [0, classes)). A non-finite training loss raises
+    ``loss_fn``, integer labels outside [0, classes), complex data, a ``state`` built for
+    another model or optimizer, a callback monitoring ``eval_*`` without ``eval_data``;
+    ``TypeError`` for a ``mixed_precision`` or ``diagnostics`` that is not a bool). A
+    non-finite training loss raises
     :class:`NonFiniteLossError` naming the epoch and step, unless the optimizer is wrapped
     in a skip-non-finite transform; non-finite parameters always raise.
 
@@ -290,7 +360,10 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
       progress: show tqdm progress bars.
       devices: devices for data parallelism, ``None`` for the default device.
       state: a ``TrainState`` to continue from (e.g. a loaded checkpoint); it is copied,
-        not consumed.
+        not consumed. It must fit the model (tree structure and leaf shapes of
+        ``params``/``model_state``) and come from an optimizer of ``opt``'s kind; its
+        optimizer hyperparameters are used, not ``opt``'s (torch's ``load_state_dict``
+        rule; change them with ``nf.optim.set_hparams`` on ``state.opt_state``).
       regularizer: optional penalty ``params -> scalar``.
       mixed_precision: bfloat16 compute with float32 master parameters.
       diagnostics: add ``grad_norm``, ``update_ratio`` and ``dead_relu`` to the history

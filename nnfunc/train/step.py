@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
 from nnfunc.train._program import LossFn, Regularizer, jitted_step
@@ -57,5 +58,6 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
       (1, ['accuracy', 'grad_norm', 'loss', 'lr'])
     """
     check_builder_args(model, opt, loss_fn, regularizer)
-    return jitted_step(model, opt, loss_fn, regularizer, bool(mixed_precision),
+    mixed_precision = check_bool("mixed_precision", mixed_precision)
+    return jitted_step(model, opt, loss_fn, regularizer, mixed_precision,
                        bool(diagnostics), bool(donate))

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc._checks import check_int
+from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
@@ -204,18 +204,26 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     batch_size = check_batch_size(batch_size)
     eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1,
                                 allowed="an int >= 1")
+    mixed_precision = check_bool("mixed_precision", mixed_precision)
     values, seed_arr, runs = _runs(dict(hparams or {}), seeds)
     x, y, ev = as_train_data(data, eval_data, batch_size)
     base_key = as_key(key)
     input_shape = tuple(x.shape[1:])
 
     # Concrete checks before compiling: model/loss fit, hyperparameter names and values.
-    ts0 = init_state(model, opt, base_key, input_shape)
+    try:
+        ts0 = init_state(model, opt, base_key, input_shape)
+    except ValueError as err:        # the model's message says what it expects
+        raise ValueError(f"the model cannot be applied to data X of example shape "
+                         f"{input_shape}: {err}") from err
     check_model_fits(model, loss_fn, ts0, x, y, "data", mixed_precision)
     if ev is not None:
         check_model_fits(model, loss_fn, ts0, *ev, "eval_data", mixed_precision)
     if values:
-        set_hparams(ts0.opt_state, **values)
+        try:
+            set_hparams(ts0.opt_state, **values)
+        except ValueError as err:
+            raise ValueError(f"hparams: {err}") from err
     del ts0
 
     hp_arrays = {k: jnp.asarray(v, jnp.result_type(float)) for k, v in values.items()}
@@ -225,10 +233,10 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
         run_keys = jax.vmap(lambda s: jax.random.fold_in(base_key, s))(
             jnp.asarray(seed_arr, jnp.uint32))
         key_axis = 0
-    scan = _scan_runs(model, opt, loss_fn, batch_size, regularizer, bool(mixed_precision),
+    scan = _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
                       input_shape, jnp.dtype(x.dtype), *_target_spec(y))
     program = _sweep_program(model, opt, loss_fn, batch_size, regularizer,
-                             bool(mixed_precision), eval_batch_size, epochs, input_shape,
+                             mixed_precision, eval_batch_size, epochs, input_shape,
                              key_axis, runs, scan)
     ts, history, finite = program(run_keys, hp_arrays, x, y, ev)
     history = {k: np.asarray(v) for k, v in jax.device_get(history).items()}

@@ -1,0 +1,245 @@
+"""Property tests (issue 16 §2), ``nf.data``, ``nf.train`` and ``nf.text``: see
+``test_properties.py``.
+
+"Before any compilation": every bad call of ``fit``/``sweep``/``evaluate``/``predict`` runs
+under :func:`no_programs`, which makes building any compiled training, evaluation or
+inference program (the cached builders, and ``jax.jit`` itself) fail the test: the error
+must come from validation, before a program is built.
+"""
+from __future__ import annotations
+
+import contextlib
+from unittest import mock
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+import nnfunc as nf
+from test_properties import (BAD_SETTINGS, INF, NAN, Arg, Entry, assert_finite, bad_kinds,
+                             boolean, check_bad, check_valid, choice, integer, prop, real,
+                             valid_settings)
+
+D = nf.data
+
+# ------------------------------------------------------------------------ data
+
+XD = np.arange(24, dtype=np.float32).reshape(6, 4) % 5
+STD = D.fit_standardize(XD)
+MM = D.fit_min_max(XD)
+ONE_FEATURE_STD = D.fit_standardize(XD[:, :1])
+ONE_FEATURE_MM = D.fit_min_max(XD[:, :1])
+
+
+def _shape_is(shape):
+    return lambda out: assert_finite(jnp.asarray(out), shape)
+
+
+RANGE = Arg(st.tuples(st.floats(-5, 0), st.floats(0.5, 5)),
+            {"reversed": st.just((1.0, -1.0)), "equal": st.just((1.0, 1.0)),
+             "wrong-length": st.just((0.0, 1.0, 2.0)), "str": st.just("ab"),
+             "nan": st.just((NAN, 1.0)), "scalar": st.just(1.0)})
+DATA = {
+    "one_hot": Entry(D.one_hot, dict(
+        labels=Arg(st.lists(st.integers(0, 2), min_size=1, max_size=5).map(np.array),
+                   {"negative": st.just(np.array([0, -1])), "float": st.just(np.array([0.5])),
+                    "too-large": st.just(np.array([0, 3]))}),
+        num_classes=integer(3, cap=5, none_ok=True, skip=("nan",))),
+        lambda out: assert_finite(out),
+        dict(labels=np.array([0, 2]), num_classes=3)),
+    "standardize": Entry(D.standardize, dict(
+        x=Arg(st.just(XD), {"other-features": st.just(np.ones((3, 5), np.float32))}),
+        stats=Arg(st.just(STD), {"one-feature": st.just(ONE_FEATURE_STD)})),
+        _shape_is(XD.shape), dict(x=XD, stats=STD)),
+    "min_max_scale": Entry(D.min_max_scale, dict(
+        x=Arg(st.just(XD), {"other-features": st.just(np.ones((3, 5), np.float32))}),
+        stats=Arg(st.just(MM), {"one-feature": st.just(ONE_FEATURE_MM)}),
+        feature_range=RANGE, clip=boolean()), _shape_is(XD.shape), dict(x=XD, stats=MM)),
+    "linear_scale": Entry(D.linear_scale, dict(in_range=RANGE, out_range=RANGE),
+                          _shape_is(XD.shape), dict(x=XD)),
+    "log_scale": Entry(D.log_scale, dict(offset=real(0.0, lo_open=True, span=5.0,
+                                                     skip=("list",))),
+                       _shape_is(XD.shape), dict(x=XD)),
+    "clip": Entry(D.clip, dict(low=real(-5.0, 0.0, none_ok=True, skip=("below", "above")),
+                               high=real(1.0, 5.0, none_ok=True, skip=("below", "above"))),
+                  _shape_is(XD.shape), dict(x=XD, low=0.0),
+                  ok=lambda kw: kw.get("low") is not None or kw.get("high") is not None),
+    "fit_standardize": Entry(D.fit_standardize, dict(
+        x=Arg(st.just(XD), {"nan": st.just(np.array([[1.0], [NAN]])),
+                            "inf": st.just(np.array([[1.0], [INF]]))}),
+        eps=real(0.0, span=1e-3, skip=("list",))),
+        lambda s: assert_finite(s.mean, (1, 4)), dict(x=XD)),
+    "fit_min_max": Entry(D.fit_min_max, dict(
+        x=Arg(st.just(XD), {"nan": st.just(np.array([[1.0], [NAN]]))})),
+        lambda s: assert_finite(s.min, (1, 4)), dict(x=XD)),
+    "batches": Entry(lambda **kw: list(D.batches(XD, **kw)), dict(
+        batch_size=integer(1, cap=8), shuffle=boolean(), drop_last=boolean()),
+        lambda out: assert_finite([b[0] for b in out]), dict(batch_size=2)),
+    "num_batches": Entry(D.num_batches, dict(n=integer(0, cap=50), batch_size=integer(1, cap=8)),
+                         lambda k: None, dict(n=10, batch_size=3)),
+    "train_val_split": Entry(lambda **kw: D.train_val_split(XD, np.arange(6), **kw), dict(
+        val_fraction=real(0.0, 1.0, hi_open=True)._replace(
+            valid=st.floats(0.2, 0.8)),
+        shuffle=boolean()), lambda parts: assert_finite(parts[0][0])),
+    "synthetic_mnist": Entry(D.synthetic_mnist, dict(
+        n=integer(0, cap=4), seed=integer(0, cap=5), noise=real(0.0, span=0.5, skip=("list",)),
+        normalize=boolean(), flatten=boolean()),
+        lambda xy: assert_finite(jnp.asarray(xy[0], jnp.float32)), dict(n=2), examples=4),
+}
+
+# ------------------------------------------------------------------------ train
+
+MODEL = nf.models.mlp([4, 3])
+OPT = nf.optim.sgd(0.1)
+LOSS = nf.losses.softmax_cross_entropy_with_integer_labels
+X = jnp.asarray(np.random.default_rng(0).normal(size=(16, 4)), jnp.float32)
+Y = jnp.arange(16) % 3
+TS = nf.train.init_state(MODEL, OPT, 0, (4,))
+OTHER_ARCH = nf.train.init_state(nf.models.mlp([4, 5, 3]), OPT, 0, (4,))
+OTHER_OPT = nf.train.init_state(MODEL, nf.optim.adam(0.01), 0, (4,))
+
+
+@contextlib.contextmanager
+def no_programs():
+    """Building a compiled program (training epoch, sweep, evaluation, inference) fails."""
+    def boom(*args, **kwargs):
+        raise AssertionError("a program was compiled before the bad argument was rejected")
+    targets = ["nnfunc.train.fit.jitted_epoch", "nnfunc.train.fit._progress_parts",
+               "nnfunc.train.fit.jitted_eval", "nnfunc.train.sweep._sweep_program",
+               "nnfunc.train.sweep._scan_runs", "nnfunc.train.epoch.jitted_eval",
+               "nnfunc.train.inference._batch_program", "jax.jit"]
+    with contextlib.ExitStack() as stack:
+        for t in targets:
+            stack.enter_context(mock.patch(t, boom))
+        yield
+
+
+def _data_arg(name: str, *, optional: bool = False) -> Arg:
+    bad = {"mismatched-length": st.just((X, Y[:10])), "nan-X": st.just((X.at[0, 0].set(NAN), Y)),
+           "inf-X": st.just((X.at[3, 1].set(INF), Y)),
+           "label-too-large": st.just((X, Y + 1)), "negative-label": st.just((X, Y - 1)),
+           "triple": st.just((X, Y, Y)), "str": st.just("mnist"),
+           "wrong-features": st.just((X[:, :3], Y)), "scalar": st.just((1.0, 2.0)),
+           "complex": st.just((X.astype(jnp.complex64), Y)),
+           "one-hot-labels-wrong-width": st.just((X, jax.nn.one_hot(Y, 5)))}
+    if optional:
+        del bad["triple"]   # keep the count honest: one kind per distinct check
+    valid = st.sampled_from([(X, Y), (np.asarray(X), np.asarray(Y)), [X, Y]])
+    if optional:
+        valid = st.one_of(st.none(), st.just((X[:8], Y[:8])))
+    return Arg(valid, bad, name=name)
+
+
+def _ts_ok(result):
+    ts = result.state
+    assert_finite(ts.params)
+    for values in result.history.values():
+        assert np.all(np.isfinite(values))
+
+
+def _fit(**kw):
+    kw.setdefault("progress", False)
+    return nf.train.fit(MODEL, OPT, LOSS, **kw)
+
+
+FALSE_ONLY = Arg(st.just(False), boolean().bad)      # True would compile another program
+BATCH = integer(1, 16)._replace(valid=st.sampled_from([8, 16]))   # > 16: more than the data
+TRAIN = {
+    "fit": Entry(_fit, dict(
+        data=_data_arg("data"), eval_data=_data_arg("eval_data", optional=True),
+        epochs=integer(0, cap=2), batch_size=BATCH,
+        eval_batch_size=integer(1)._replace(valid=st.sampled_from([1000, 5])),
+        key=Arg(st.sampled_from([0, 3, np.int64(1), jax.random.key(2)]),
+                {"str": st.just("seed"), "float": st.just(1.5)}),
+        state=Arg(st.sampled_from([None, TS]),
+                  {"other-architecture": st.just(OTHER_ARCH), "dict": st.just({}),
+                   "other-optimizer": st.just(OTHER_OPT)}),
+        mixed_precision=FALSE_ONLY, diagnostics=FALSE_ONLY,
+        callbacks=Arg(st.just(()), {"not-callback": st.just([object()]),
+                                    "eval-monitor-without-eval-data": st.just(
+                                        [nf.train.EarlyStopping()])}),
+        regularizer=Arg(st.sampled_from([None, nf.regularizers.l2]),
+                        {"str": st.just("l2"), "number": st.just(0.1)})),
+        _ts_ok, dict(data=(X, Y), batch_size=8), examples=6),
+    "sweep": Entry(lambda **kw: nf.train.sweep(MODEL, OPT, LOSS, **kw), dict(
+        data=_data_arg("data"),
+        hparams=Arg(st.sampled_from([{"learning_rate": [0.1, 0.01]},
+                                     {"learning_rate": np.array([0.05, 0.2])}]),
+                    {"negative": st.just({"learning_rate": [0.1, -0.1]}),
+                     "nan": st.just({"learning_rate": [0.1, NAN]}),
+                     "unknown-name": st.just({"lr": [0.1, 0.2]}),
+                     "empty": st.just({"learning_rate": []}),
+                     "scalar": st.just({"learning_rate": 0.1})}),
+        seeds=Arg(st.just(None), {"negative": st.just([-1, 2]), "str": st.just("01"),
+                                  "wrong-count": st.just([0, 1, 2])}),
+        epochs=integer(1, cap=1), batch_size=BATCH),
+        lambda r: assert_finite(r.state.params),
+        dict(data=(X, Y), hparams={"learning_rate": [0.1, 0.01]}, batch_size=8),
+        examples=3),
+    "evaluate": Entry(lambda **kw: nf.train.evaluate(MODEL, LOSS, **kw), dict(
+        data=_data_arg("data"), batch_size=integer(1)._replace(valid=st.just(1000)),
+        ts=Arg(st.just(TS), {"other-architecture": st.just(OTHER_ARCH), "dict": st.just({}),
+                             "None": st.none()}, name="ts")),
+        lambda m: assert_finite(m), dict(data=(X, Y), ts=TS)),
+    "predict": Entry(lambda **kw: nf.train.predict(MODEL, **kw), dict(
+        X=Arg(st.sampled_from([X, np.asarray(X), X.tolist()]),
+              {"wrong-features": st.just(X[:, :3]), "scalar": st.just(1.0),
+               "str": st.just("x")}),
+        state=Arg(st.sampled_from([TS, (TS.params, TS.model_state)]),
+                  {"other-architecture": st.just(OTHER_ARCH), "triple": st.just((1, 2, 3)),
+                   "None": st.none()}),
+        batch_size=integer(1)._replace(valid=st.just(1024))),
+        _shape_is((16, 3)), dict(X=X, state=TS)),
+}
+
+# ------------------------------------------------------------------------ text
+
+SENTS = [["a", "b", "a", "c"], ["b", "a", "d", "a"], ["c", "a", "b", "e"]]
+VOCAB = nf.text.Vocab.build(SENTS, min_count=1)
+
+
+def _w2v_ok(model):
+    params = model.init(model.key)
+    for leaf in jax.tree_util.tree_leaves(params):
+        assert leaf.shape[0] in (len(VOCAB), len(VOCAB) - 1) and bool(jnp.all(jnp.isfinite(leaf)))
+
+
+TEXT = {
+    "Vocab.build": Entry(nf.text.Vocab.build, dict(
+        min_count=integer(1, cap=2), max_size=integer(1, cap=4, none_ok=True),
+        sentences=Arg(st.just(SENTS), {"str-sentence": st.just(["a b c"]),
+                                       "empty": st.just([])}, name="sentence")),
+        lambda v: None, dict(sentences=SENTS, min_count=1)),
+    "word2vec": Entry(nf.text.word2vec, dict(
+        vocab=Arg(st.just(VOCAB), {"None": st.none()}),
+        dim=integer(1, cap=8), window=integer(1, cap=4),
+        architecture=choice("skipgram", "cbow"),
+        output=choice("negative", "hierarchical", "softmax"), negatives=integer(1, cap=5),
+        sample=real(0.0, span=1e-2, skip=("list",)), sample_formula=choice("notes", "word2vec")),
+        _w2v_ok, dict(vocab=VOCAB, dim=4), examples=6),
+}
+
+ENTRIES = {**{f"data.{k}": v for k, v in DATA.items()},
+           **{f"train.{k}": v for k, v in TRAIN.items()},
+           **{f"text.{k}": v for k, v in TEXT.items()}}
+BAD_KINDS = bad_kinds(ENTRIES)
+
+
+@pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
+def test_bad_argument_raises_naming_it(entry, arg, kind):
+    guard = no_programs if entry.startswith("train.") else None
+    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind, guard=guard)
+
+
+@pytest.mark.parametrize("entry", list(ENTRIES))
+def test_valid_arguments_give_finite_results(entry):
+    prop(check_valid, valid_settings(ENTRIES[entry]), ENTRIES[entry])
+
+
+def test_the_guard_catches_a_compilation():
+    """no_programs really fails a call that builds a program (so a passing bad-input
+    property means the error came first)."""
+    with no_programs(), pytest.raises(AssertionError, match="compiled"):
+        _fit(data=(X, Y), batch_size=8, epochs=1)
