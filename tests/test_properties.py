@@ -17,7 +17,6 @@ on tiny arrays, so the three files run in well under 90 s on a loaded 2-core CPU
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, NamedTuple, Optional
 
 import jax
