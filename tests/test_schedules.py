@@ -585,3 +585,12 @@ def test_negative_step_is_rejected_when_concrete_and_clamped_when_traced(sched):
         sched(jnp.array([0, -1]))
     traced = jax.jit(sched)(jnp.array(-3))
     assert float(traced) == pytest.approx(float(sched(0)), rel=1e-6)
+
+
+def test_one_cycle_rejects_factors_whose_rates_overflow_float32():
+    with pytest.raises(ValueError, match="final_div_factor is so small"):
+        nf.schedules.one_cycle(0.1, total_steps=10, final_div_factor=1e-42)
+    with pytest.raises(ValueError, match="div_factor is so small"):
+        nf.schedules.one_cycle(1e30, total_steps=10, div_factor=1e-20)
+    s = nf.schedules.one_cycle(0.1, total_steps=10, final_div_factor=1e-3)
+    assert np.isfinite(float(s(9)))

@@ -16,7 +16,7 @@ from typing import Callable
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc._checks import check_choice, check_int, check_real
+from nnfunc._checks import check_choice, check_int, check_real, is_traced
 from nnfunc.schedules._base import Schedule, as_steps
 
 __all__ = ["cyclic", "cyclic_momentum", "one_cycle", "one_cycle_momentum"]
@@ -224,6 +224,10 @@ def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3,
     check_real("final_div_factor", final_div_factor, low=0.0, low_open=True)
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
+    for name, value in (("div_factor", initial_lr), ("final_div_factor", min_lr)):
+        if not is_traced(value) and not np.isfinite(np.float32(value)):
+            raise ValueError(f"{name} is so small that the learning rate it gives "
+                             f"({value!r}) overflows float32; use a larger {name}")
     return _one_cycle(total_steps, pct_start, anneal_strategy, three_phase,
                       initial_lr, max_lr, min_lr)
 
