@@ -20,7 +20,7 @@ from nnfunc.layers.activity import total_penalty
 from nnfunc.optim import Optimizer, apply_updates, get_hparams
 from nnfunc.train.metrics import accuracy, is_classification
 from nnfunc.train.state import TrainState
-from nnfunc.train._validate import check_data_shapes
+from nnfunc.train._validate import check_data_shapes, model_misfit
 
 PyTree = Any
 
@@ -283,8 +283,7 @@ def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array
             model, p, s, v, train=False, key=None, mixed_precision=mixed_precision)[0],
             ts.params, ts.model_state, xs)
     except Exception as err:  # the model's own message says what is wrong
-        raise ValueError(f"the model cannot be applied to {name} X of example shape "
-                         f"{tuple(x.shape[1:])}: {err}") from err
+        raise model_misfit(name, x.shape[1:], err) from err
     try:
         per_example = jax.eval_shape(loss_fn, logits, ys)
     except Exception as err:

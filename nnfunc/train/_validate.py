@@ -10,6 +10,7 @@ from typing import Any, Optional
 import jax
 import jax.numpy as jnp
 
+from nnfunc import tree as _tree
 from nnfunc._checks import check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
@@ -96,3 +97,27 @@ def as_train_data(data: Any, eval_data: Any, batch_size: int):
     x, y = as_data(data, "data")
     check_data_shapes(x, y, batch_size)
     return x, y, None if eval_data is None else as_data(eval_data, "eval_data")
+
+
+def model_misfit(name: str, input_shape: tuple, err: Exception) -> ValueError:
+    """The error for data the model cannot take: its own message says what it expects."""
+    return ValueError(f"the model cannot be applied to {name} X of example shape "
+                      f"{tuple(input_shape)}: {err}")
+
+
+def check_state_fits(model: Layer, ts: Any, input_shape: tuple, name: str) -> None:
+    """``ts.params`` and ``ts.model_state`` must have the tree structure and leaf shapes
+    of ``model.init``'s for ``input_shape`` (checked abstractly): another architecture's
+    state would fail deep inside the compiled program, or train silently. ``name`` is
+    what the caller calls ``ts`` (``'state'``, ``'ts'``)."""
+    try:
+        want = jax.eval_shape(lambda: model.init(jax.random.key(0), input_shape))
+    except (ValueError, TypeError) as err:   # the data, not the state, is the misfit
+        raise model_misfit("data", input_shape, err) from None
+    for field, like in zip(("params", "model_state"), want):
+        try:
+            _tree.check_same_shapes(like, getattr(ts, field),
+                                    names=(f"the model's {field}", f"{name}.{field}"))
+        except ValueError as err:
+            raise ValueError(f"{name} was not built for this model (input shape "
+                             f"{input_shape}): {err}") from None

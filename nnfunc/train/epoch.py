@@ -13,16 +13,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-import jax
-
-from nnfunc import tree as _tree
 from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
 from nnfunc.train._program import (LossFn, Regularizer, check_model_fits, jitted_epoch,
                                    jitted_eval)
 from nnfunc.train._validate import (check_batch_size, check_builder_args, check_data_shapes,
-                                    check_finite, split_data)
+                                    check_finite, check_state_fits, split_data)
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState
 
@@ -135,22 +132,8 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
     check_finite("data X", x)
     if y is not None:
         check_finite("data Y", y)
-    _check_params_fit(model, ts, tuple(x.shape[1:]))
+    check_state_fits(model, ts, tuple(x.shape[1:]), "ts")
     check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
     fn = jitted_eval(model, loss_fn, batch_size, mixed_precision)
     return fn(ts.params, ts.model_state, x, y)
 
-
-def _check_params_fit(model: Layer, ts: TrainState, input_shape: tuple) -> None:
-    """``ts.params`` must have the tree structure and leaf shapes of ``model.init``'s
-    (checked abstractly): another architecture's state would fail inside the program."""
-    try:
-        want, _ = jax.eval_shape(lambda: model.init(jax.random.key(0), input_shape))
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"the model cannot be applied to data X of example shape "
-                         f"{input_shape}: {err}") from None
-    try:
-        _tree.check_same_shapes(want, ts.params, names=("the model's params", "ts.params"))
-    except ValueError as err:
-        raise ValueError(f"ts was not built for this model (input shape {input_shape}): "
-                         f"{err}") from None

@@ -12,12 +12,12 @@ import jax.numpy as jnp
 from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.layers.diagnostics import dead_relu_fraction
-from nnfunc import tree as _tree
 from nnfunc.optim import Optimizer, SkipNonfiniteState
 from nnfunc.optim._base import iter_states
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, jitted_epoch, jitted_eval, summarize)
-from nnfunc.train._validate import as_train_data, check_batch_size, check_builder_args
+from nnfunc.train._validate import (as_train_data, check_batch_size, check_builder_args,
+                                    check_state_fits, model_misfit)
 from nnfunc.train.callbacks import Callback, Run
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState, copy_state, init_state
@@ -119,8 +119,7 @@ def _starting_state(model, opt, key, x, state) -> TrainState:
         try:
             return init_state(model, opt, key, x.shape[1:])
         except ValueError as err:    # the model's message says what it expects
-            raise ValueError(f"the model cannot be applied to data X of example shape "
-                             f"{tuple(x.shape[1:])}: {err}") from err
+            raise model_misfit("data", x.shape[1:], err) from err
     if not isinstance(state, TrainState):
         raise ValueError(f"state must be a TrainState, got {type(state).__name__}")
     _check_state_fits(model, opt, state, tuple(x.shape[1:]))
@@ -134,18 +133,7 @@ def _check_state_fits(model, opt, ts: TrainState, input_shape: tuple) -> None:
     values win over ``opt``'s (torch's ``load_state_dict`` rule, which also keeps a rate
     that ``ReduceLROnPlateau`` lowered or ``set_hparams`` set: no warning, since setting
     them in the state is the way to change them)."""
-    try:
-        want = jax.eval_shape(lambda: init_state(model, opt, jax.random.key(0), input_shape))
-    except (ValueError, TypeError) as err:   # the data, not the state, is the misfit
-        raise ValueError(f"the model cannot be applied to data X of example shape "
-                         f"{input_shape}: {err}") from None
-    for field in ("params", "model_state"):
-        try:
-            _tree.check_same_shapes(getattr(want, field), getattr(ts, field),
-                                    names=(f"the model's {field}", f"state.{field}"))
-        except ValueError as err:
-            raise ValueError(f"state was not built for this model (input shape "
-                             f"{input_shape}): {err}") from None
+    check_state_fits(model, ts, input_shape, "state")
     fresh = opt.init(jax.tree_util.tree_map(lambda p: jnp.zeros((1,) * jnp.ndim(p), p.dtype),
                                             ts.params))
     kinds = lambda s: [(type(o).__name__, sorted(o.hparams)) for o in iter_states(s)]  # noqa

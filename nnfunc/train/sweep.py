@@ -24,7 +24,8 @@ from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, jitted_eval, step_body)
-from nnfunc.train._validate import as_train_data, check_batch_size, check_builder_args
+from nnfunc.train._validate import (as_train_data, check_batch_size, check_builder_args,
+                                    model_misfit)
 from nnfunc.train.state import TrainState, as_key, init_state
 
 __all__ = ["SweepResult", "sweep"]
@@ -214,8 +215,7 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     try:
         ts0 = init_state(model, opt, base_key, input_shape)
     except ValueError as err:        # the model's message says what it expects
-        raise ValueError(f"the model cannot be applied to data X of example shape "
-                         f"{input_shape}: {err}") from err
+        raise model_misfit("data", input_shape, err) from err
     check_model_fits(model, loss_fn, ts0, x, y, "data", mixed_precision)
     if ev is not None:
         check_model_fits(model, loss_fn, ts0, *ev, "eval_data", mixed_precision)
