@@ -172,3 +172,13 @@ def test_optax_inject_hyperparams_reads_sets_and_sweeps():
         nf.train.sweep(model, optax.adam(1e-2), loss, data,
                        hparams={"learning_rate": [1e-2, 1e-3]}, epochs=1, batch_size=32,
                        key=0)
+
+
+def test_fit_resumes_from_an_optax_inject_hyperparams_state():
+    model, loss, data = _fit_setup()
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate=1e-2)
+    kw = dict(batch_size=32, key=0, progress=False)
+    two = nf.train.fit(model, tx, loss, data, epochs=2, **kw)
+    one = nf.train.fit(model, tx, loss, data, epochs=1, **kw)
+    resumed = nf.train.fit(model, tx, loss, data, epochs=1, state=one.state, **kw)
+    _close(resumed.state.params, two.state.params, tol=1e-6)

@@ -478,7 +478,9 @@ def _is_opt_state(x: Any) -> bool:
     return _hp_field(x) is not None
 
 
-def _hp(x: Any) -> dict:
+def hparams_of(x: Any) -> dict:
+    """One optimizer state's own hyperparameter dict (``hparams``, or an optax
+    ``inject_hyperparams`` state's ``hyperparams``)."""
     return getattr(x, _hp_field(x))
 
 
@@ -526,7 +528,7 @@ def get_hparams(state: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for s in iter_states(state):
-        for k, v in _hp(s).items():
+        for k, v in hparams_of(s).items():
             out.setdefault(k, jnp.zeros((), jnp.result_type(float)) if v is None else v)
     return out
 
@@ -538,7 +540,7 @@ def _check_for_state(state: Any, name: str, value: Any) -> None:
     rule = getattr(type(state), "hparam_rules", {}).get(name)
     if rule is not None:
         check_hparam(name, value, *rule)
-    if name == "learning_rate" and "lr_scale" in _hp(state):
+    if name == "learning_rate" and "lr_scale" in hparams_of(state):
         raise ValueError("this optimizer's learning_rate is a schedule, which would overwrite "
                          "a learning_rate set here at the next step: set lr_scale (a "
                          "multiplier of the schedule's value) instead, e.g. "
@@ -549,7 +551,7 @@ def _check_for_state(state: Any, name: str, value: Any) -> None:
 def _set(state: Any, values: dict, found: set) -> Any:
     if _is_opt_state(state):
         field = _hp_field(state)
-        hp = dict(_hp(state))
+        hp = dict(hparams_of(state))
         for k, v in values.items():
             if k in hp:
                 _check_for_state(state, k, v)

@@ -13,7 +13,7 @@ from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.layers.diagnostics import dead_relu_fraction
 from nnfunc.optim import Optimizer, SkipNonfiniteState
-from nnfunc.optim._base import iter_states
+from nnfunc.optim._base import hparams_of, iter_states
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, jitted_epoch, jitted_eval, summarize)
 from nnfunc.train._validate import (as_train_data, check_batch_size, check_builder_args,
@@ -136,7 +136,7 @@ def _check_state_fits(model, opt, ts: TrainState, input_shape: tuple) -> None:
     check_state_fits(model, ts, input_shape, "state")
     fresh = opt.init(jax.tree_util.tree_map(lambda p: jnp.zeros((1,) * jnp.ndim(p), p.dtype),
                                             ts.params))
-    kinds = lambda s: [(type(o).__name__, sorted(o.hparams)) for o in iter_states(s)]  # noqa
+    kinds = lambda s: [(type(o).__name__, sorted(hparams_of(o))) for o in iter_states(s)]  # noqa
     if kinds(fresh) != kinds(ts.opt_state):
         raise ValueError(f"state.opt_state was made by another optimizer than opt "
                          f"({kinds(ts.opt_state)} vs {kinds(fresh)}); to switch optimizers, "
