@@ -109,6 +109,18 @@ def test_sparse_step_equals_dense_sgd_on_the_written_out_objective(x64, arch, ou
     assert float(jnp.abs(g_out).sum()) > 0 and float(jnp.abs(g_in).sum()) > 0
 
 
+def word2vec_c_update(tout, h, targets, lr):
+    """word2vec.c's negative-sampling update of one example, by hand: for each (row,
+    label), g = (label - sigma(u . h)) * lr, neu1e += g * u, u += g * h. Returns neu1e
+    (what the input vectors get) and the updated output table."""
+    out, neu1e = tout.copy(), np.zeros_like(h)
+    for target, label in targets:
+        g = (label - 1 / (1 + np.exp(-tout[target] @ h))) * lr
+        neu1e += g * tout[target]
+        out[target] += g * h
+    return neu1e, out
+
+
 def test_negative_sampling_gradient_is_word2vec_cs_update(x64):
     """One skip-gram pair, by hand as in word2vec.c: g = (label - sigma(u . h)) * lr,
     neu1e += g * u, u += g * h (all from the old values)."""
@@ -120,12 +132,8 @@ def test_negative_sampling_gradient_is_word2vec_cs_update(x64):
     new, _ = sparse_sgd_step(model, params, batch, 0.1)
     tin, tout = np.asarray(params["in"]), np.asarray(params["out"])
     h = tin[4].copy()
-    exp_in, exp_out = tin.copy(), tout.copy()
-    neu1e = np.zeros(6)
-    for target, label in [(7, 1), (1, 0), (9, 0)]:
-        g = (label - 1 / (1 + np.exp(-tout[target] @ h))) * 0.1
-        neu1e += g * tout[target]
-        exp_out[target] += g * h
+    exp_in = tin.copy()
+    neu1e, exp_out = word2vec_c_update(tout, h, [(7, 1), (1, 0), (9, 0)], 0.1)
     exp_in[4] += neu1e
     np.testing.assert_allclose(new["in"], exp_in, rtol=1e-12)
     np.testing.assert_allclose(new["out"], exp_out, rtol=1e-12)
@@ -146,12 +154,8 @@ def test_cbow_update_is_word2vec_cs(x64, cbow_mean):
     tin, tout = np.asarray(params["in"]), np.asarray(params["out"])
     h = tin[7] + tin[2]
     h = h / 2 if cbow_mean else h
-    exp_in, exp_out = tin.copy(), tout.copy()
-    neu1e = np.zeros(6)
-    for target, label in [(4, 1), (1, 0), (9, 0)]:
-        g = (label - 1 / (1 + np.exp(-tout[target] @ h))) * 0.1
-        neu1e += g * tout[target]
-        exp_out[target] += g * h
+    exp_in = tin.copy()
+    neu1e, exp_out = word2vec_c_update(tout, h, [(4, 1), (1, 0), (9, 0)], 0.1)
     exp_in[7] += neu1e
     exp_in[2] += neu1e
     np.testing.assert_allclose(new["in"], exp_in, rtol=1e-12)
