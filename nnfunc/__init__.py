@@ -6,10 +6,10 @@ The public surface is the submodules, used as namespaces::
     model = nf.models.mlp([784, 256, 10], activation=nf.activations.relu)
     opt = nf.optim.adam(learning_rate=1e-3)
 """
-from nnfunc import tree, init, activations, losses, regularizers  # noqa: F401
+from nnfunc import tree, init, activations, losses, regularizers, metrics  # noqa: F401
 from nnfunc import layers, models, schedules, optim, train, data, text  # noqa: F401
 from nnfunc import plot  # noqa: F401  (imports matplotlib only when a function runs)
 
 __version__ = "0.1.0"
-__all__ = ["tree", "init", "activations", "losses", "regularizers",
+__all__ = ["tree", "init", "activations", "losses", "regularizers", "metrics",
            "layers", "models", "schedules", "optim", "train", "data", "text", "plot"]
