@@ -58,3 +58,53 @@ def test_conv2d_layer_uses_taps_for_one_channel_and_trains_like_the_convolution(
     jaxpr3 = str(jax.make_jaxpr(lambda p: nf.layers.conv2d(6, 5).apply(
         p, {}, jnp.ones((2, 28, 28, 3)))[0])(three))
     assert "conv_general_dilated" in jaxpr3            # several channels: the convolution
+
+
+# -------------------------------------------- issue 17: images without a channel axis
+
+CHANNEL_HINTS = [
+    ("conv2d init (H, W)", lambda: nf.layers.conv2d(4, 3).init(jax.random.key(0), (28, 28)),
+     r"conv2d expects input_shape \(height, width, channels\), got \(28, 28\); images here "
+     r"are NHWC .*add one, x\[\.\.\., None\] \(input_shape \(28, 28, 1\)\)"),
+    ("conv_transpose2d init (H, W)",
+     lambda: nf.layers.conv_transpose2d(4, 3).init(jax.random.key(0), (7, 9)),
+     r"conv_transpose2d expects input_shape .*got \(7, 9\);.*x\[\.\.\., None\] "
+     r"\(input_shape \(7, 9, 1\)\)"),
+    ("conv2d apply (N, H, W)", lambda: _apply(nf.layers.conv2d(4, 3), (28, 28, 1),
+                                              jnp.zeros((2, 28, 28))),
+     r"conv2d expects NHWC inputs \(batch, height, width, 1\), got \(2, 28, 28\); grayscale "
+     r"images \(batch, height, width\) without a channel axis\? add one: x\[\.\.\., None\]"),
+    ("conv_transpose2d apply (N, H, W)",
+     lambda: _apply(nf.layers.conv_transpose2d(4, 3), (8, 8, 1), jnp.zeros((2, 8, 8))),
+     r"got \(2, 8, 8\); grayscale .* x\[\.\.\., None\]"),
+    ("conv2d apply one image", lambda: _apply(nf.layers.conv2d(4, 3), (6, 6, 3),
+                                              jnp.zeros((6, 6, 3))),
+     r"got \(6, 6, 3\); a single image\? add the batch axis: x\[None\]"),
+]
+
+
+def _apply(layer, shape, x):
+    params, state = layer.init(jax.random.key(0), shape)
+    return layer.apply(params, state, x)
+
+
+@pytest.mark.parametrize("what, call, pattern", CHANNEL_HINTS, ids=[c[0] for c in CHANNEL_HINTS])
+def test_missing_channel_axis_gets_a_hint(what, call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+def test_no_channel_hint_where_it_would_mislead():
+    # three channels expected, rank-3 input: x[..., None] would not help
+    with pytest.raises(ValueError) as info:
+        _apply(nf.layers.conv2d(4, 3), (6, 6, 3), jnp.zeros((2, 6, 6)))
+    assert "x[..., None]" not in str(info.value)
+    # a flat input_shape keeps its message unchanged
+    with pytest.raises(ValueError) as info:
+        nf.layers.conv2d(4, 3).init(jax.random.key(0), (784,))
+    assert str(info.value) == "conv2d expects input_shape (height, width, channels), got (784,)"
+    # the hinted fix works: same layer, x[..., None]
+    layer = nf.layers.conv2d(4, 3)
+    params, state = layer.init(jax.random.key(0), (28, 28, 1))
+    y, _ = layer.apply(params, state, jnp.ones((2, 28, 28))[..., None])
+    assert y.shape == (2, 28, 28, 4)

@@ -311,3 +311,40 @@ def test_bad_inputs_raise_value_error(what, call, message):
     with pytest.raises(ValueError) as info:
         call()
     assert message in str(info.value)
+
+
+# ------------------------------------- issue 17: MNIST as (N, 28, 28), no channel axis
+
+def test_cnn_without_channel_axis_says_how_to_add_it():
+    model = M.cnn()
+    with pytest.raises(ValueError, match=r"cnn expects input_shape \(height, width, "
+                                         r"channels\) of NHWC images, got \(28, 28\): add "
+                                         r"the channel axis to grayscale images, "
+                                         r"x\[\.\.\., None\] \(input_shape \(28, 28, 1\)\)"):
+        model.init(KEY, (28, 28))
+    params, state = model.init(KEY, (28, 28, 1))
+    with pytest.raises(ValueError, match=r"serial: layer 0 \(conv2d\): conv2d expects NHWC "
+                                         r"inputs \(batch, height, width, 1\), got "
+                                         r"\(3, 28, 28\); .*x\[\.\.\., None\]"):
+        model.apply(params, state, jnp.zeros((3, 28, 28)))
+    # the fix the message names gives the model's numbers
+    x = jax.random.uniform(jax.random.key(1), (3, 28, 28))
+    logits, _ = model.apply(params, state, x[..., None])
+    assert logits.shape == (3, 10) and bool(jnp.all(jnp.isfinite(logits)))
+
+
+def test_fit_reports_the_cnn_channel_hint():
+    x = np.zeros((8, 28, 28), np.float32)
+    y = np.zeros(8, np.int32)
+    with pytest.raises(ValueError, match=r"the model cannot be applied to data X of example "
+                                         r"shape \(28, 28\): cnn expects .*x\[\.\.\., None\]"):
+        nf.train.fit(M.cnn(), nf.optim.sgd(0.1), nf.losses.softmax_cross_entropy, (x, y),
+                     epochs=1, batch_size=4, progress=False)
+
+
+def test_conv_autoencoder_without_channel_axis_says_how_to_add_it():
+    with pytest.raises(ValueError, match=r"conv_autoencoder: input_shape must be \(height, "
+                                         r"width, channels\), got \(28, 28\): add the channel "
+                                         r"axis to grayscale images, x\[\.\.\., None\] "
+                                         r"\(input_shape \(28, 28, 1\)\)"):
+        M.conv_autoencoder((28, 28))

@@ -1,6 +1,9 @@
 """Data: IDX files, MNIST-family datasets with verified downloads, synthetic MNIST-like
-digits, feature normalisation and host-side batching. Imports numpy and the standard
-library only (tqdm, optionally, for the download progress bar), never jax.
+digits, feature normalisation, host-side batching, and random augmentations of image
+batches (``random_translate``, ``random_crop``, ``random_flip``, ``gaussian_noise``,
+``compose``: functions ``(key, x) -> x`` for ``nf.train.fit(..., augment=...)``). Imports
+numpy and the standard library only (tqdm, optionally, for the download progress bar),
+never jax: the augmentations load jax when first called.
 
     >>> from nnfunc import data
     >>> x, y = data.synthetic_mnist(256, seed=0, normalize=True, flatten=True)
@@ -18,6 +21,8 @@ from nnfunc.data.transforms import (MinMax, Standardization, clip, fit_min_max,
                                     fit_standardize, linear_scale, log_scale, min_max_scale,
                                     one_hot, standardize, unstandardize)
 from nnfunc.data.batching import batches, num_batches, train_val_split
+from nnfunc.data.augment import (compose, gaussian_noise, random_crop, random_flip,
+                                 random_translate)
 
 __all__ = [
     "IDX_DTYPES", "IDXError", "read_idx", "write_idx",
@@ -28,4 +33,5 @@ __all__ = [
     "MinMax", "Standardization", "clip", "fit_min_max", "fit_standardize", "linear_scale",
     "log_scale", "min_max_scale", "one_hot", "standardize", "unstandardize",
     "batches", "num_batches", "train_val_split",
+    "random_translate", "random_crop", "random_flip", "gaussian_noise", "compose",
 ]

@@ -137,7 +137,11 @@ def _image_shape(layer: str, input_shape: Any) -> tuple[int, ...]:
     """``input_shape`` validated as one NHWC example: ``(height, width, channels)``."""
     shape = as_shape(input_shape, layer)
     if len(shape) != 3:
-        raise ValueError(f"{layer} expects input_shape (height, width, channels), got {shape}")
+        hint = (f"; images here are NHWC (batch, height, width, channels): for grayscale "
+                f"images without a channel axis add one, x[..., None] (input_shape "
+                f"{(*shape, 1)})" if len(shape) == 2 else "")
+        raise ValueError(f"{layer} expects input_shape (height, width, channels), got "
+                         f"{shape}{hint}")
     if shape[0] in (1, 3) and shape[0] < shape[1] == shape[2]:
         warnings.warn(f"{layer}: input_shape {shape} looks like NCHW (channels, height, "
                       f"width), but images here are NHWC: this layer gets {shape[2]} "
@@ -150,8 +154,14 @@ def _image_shape(layer: str, input_shape: Any) -> tuple[int, ...]:
 def _check_nhwc(layer: str, x: jax.Array, channels: int) -> None:
     """Raise unless ``x`` is a batch of NHWC images with ``channels`` channels."""
     if x.ndim != 4 or x.shape[-1] != channels:
-        hint = ("; NCHW input? NHWC is x.transpose(0, 2, 3, 1)"
-                if x.ndim == 4 and x.shape[1] == channels else "")
+        hint = ""
+        if x.ndim == 4 and x.shape[1] == channels:
+            hint = "; NCHW input? NHWC is x.transpose(0, 2, 3, 1)"
+        elif x.ndim == 3 and channels == 1 and x.shape[-1] != 1:
+            hint = ("; grayscale images (batch, height, width) without a channel axis? "
+                    "add one: x[..., None]")
+        elif x.ndim == 3 and x.shape[-1] == channels:
+            hint = "; a single image? add the batch axis: x[None]"
         raise ValueError(f"{layer} expects NHWC inputs (batch, height, width, {channels}), "
                          f"got {tuple(x.shape)}{hint}")
 

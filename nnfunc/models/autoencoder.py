@@ -169,8 +169,10 @@ def conv_autoencoder(input_shape: Sequence[int] = (28, 28, 1), *,
     """
     shape = as_shape(input_shape, "conv_autoencoder")
     if len(shape) != 3:
+        hint = (f": add the channel axis to grayscale images, x[..., None] (input_shape "
+                f"{(*shape, 1)})" if len(shape) == 2 else "")
         raise ValueError(f"conv_autoencoder: input_shape must be (height, width, channels), "
-                         f"got {input_shape!r}")
+                         f"got {input_shape!r}{hint}")
     h, w, c = shape
     check_int("code", code, minimum=1, allowed="a positive int")
     levels = len(channels)

@@ -102,7 +102,11 @@ def cnn(num_classes: int = 10, *,
       activation: the nonlinearity, default ``nf.activations.relu``.
 
     Returns:
-      A ``serial`` ``Layer`` on ``(batch, height, width, channels)``.
+      A ``serial`` ``Layer`` on ``(batch, height, width, channels)``. Grayscale images
+      without a channel axis (MNIST as ``(N, 28, 28)``) raise ``ValueError``: add the
+      axis with ``x[..., None]``. It is not added implicitly, since the model is its
+      layers (``summary``, ``activation_stats`` and ``layer_outputs`` run them as they
+      are) and a silent reshape there would be invisible to them.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -119,6 +123,11 @@ def cnn(num_classes: int = 10, *,
                   dense(120), act, dense(84), act, dense(num_classes))
 
     def init_fn(key: jax.Array, input_shape: tuple[int, ...]) -> tuple[tuple, tuple]:
-        return body.init(key, input_shape)
+        shape = as_shape(input_shape, "cnn")
+        if len(shape) == 2:
+            raise ValueError(f"cnn expects input_shape (height, width, channels) of NHWC "
+                             f"images, got {shape}: add the channel axis to grayscale "
+                             f"images, x[..., None] (input_shape {(*shape, 1)})")
+        return body.init(key, shape)
 
     return Layer(init_fn, body.apply, name="cnn", children=body.children)
