@@ -4,15 +4,21 @@ the notebooks (``--nbmake``).
 - matplotlib draws with Agg in tests and doctests (``matplotlib.use``, not the
   ``MPLBACKEND`` variable: that would leak into the notebooks' kernels and replace their
   inline backend).
-- ``NNFUNC_DATA`` defaults to ``../shared/data`` beside the repository when that exists
-  (as in ``.ci/run`` and ``notebooks/run.py``), so the notebooks find MNIST there; the
-  notebooks' kernels inherit it.
+- The shared folder is ``$NNFUNC_SHARED`` when that variable is set, else ``../shared``
+  beside the repository (``tests/conftest.py`` and ``benchmarks/autoencoders.py`` read
+  MNIST from ``<shared>/data/mnist`` the same way).
+- ``NNFUNC_DATA`` (where ``nf.data`` looks for and downloads datasets), when it is not
+  set, defaults to ``<shared>/data`` if that folder exists (as in ``.ci/run`` and
+  ``notebooks/run.py``), so the doctests and notebooks find MNIST there; the notebooks'
+  kernels inherit it. A ``NNFUNC_DATA`` that is set always wins.
 - ``notebooks/run.py`` is a script, not a test module: it is not collected.
 """
 import os
 import pathlib
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parent.parent / "shared" / "data"
+SHARED = pathlib.Path(os.environ.get("NNFUNC_SHARED")
+                      or pathlib.Path(__file__).resolve().parent.parent / "shared")
+SHARED_DATA = SHARED / "data"
 
 collect_ignore = ["notebooks/run.py"]
 
@@ -25,4 +31,4 @@ def pytest_configure(config):
     else:
         matplotlib.use("Agg")
     if "NNFUNC_DATA" not in os.environ and SHARED_DATA.is_dir():
-        os.environ["NNFUNC_DATA"] = str(SHARED_DATA)
+        os.environ["NNFUNC_DATA"] = str(SHARED_DATA.resolve())

@@ -8,7 +8,8 @@ paths or machine names. Outputs that mention this machine's paths fail the run.
     python notebooks/run.py                      # every notebooks/[0-9]*.ipynb
     python notebooks/run.py notebooks/08_cnn.ipynb --timeout 120
 
-``NNFUNC_DATA`` defaults to ``../shared/data`` beside the repository when that exists.
+``NNFUNC_DATA`` defaults to ``$NNFUNC_SHARED/data`` (``NNFUNC_SHARED``: ``../shared``
+beside the repository) when that exists.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import nbformat
 from nbclient import NotebookClient
 
 HERE = pathlib.Path(__file__).resolve().parent
-SHARED_DATA = HERE.parents[1] / "shared" / "data"
+SHARED_DATA = pathlib.Path(os.environ.get("NNFUNC_SHARED", HERE.parents[1] / "shared")) / "data"
 _KEEP = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
          "language_info": {"name": "python"}}
 

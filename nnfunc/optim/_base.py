@@ -38,8 +38,12 @@ last step used (``schedule(count) * lr_scale``; before the first step, ``schedul
 and ``hparams['lr_scale']`` (1.0) is a multiplier that a reduce-on-plateau controller
 may set with ``set_hparams(state, lr_scale=...)``.
 
-Only the names in ``__all__`` are public; the other names without an underscore are the
-helpers the files of this package share.
+Only the names in ``__all__`` are public: the protocol (``Optimizer``, ``apply_updates``,
+``get_hparams``, ``set_hparams``) and the extension API, what a user needs to write an
+optimizer that behaves like the built-in ones (``make_hparams``, ``current_lr``,
+``zeros_slots``, ``make_optimizer``; see the package docstring of ``nnfunc.optim`` for the
+state convention). The other names without an underscore are the helpers the files of
+this package share; they may change.
 """
 from __future__ import annotations
 
@@ -56,7 +60,9 @@ from nnfunc._checks import check_float_dtype, check_pair, check_value, is_traced
 PyTree = Any
 Betas = tuple[Any, Any]
 
-__all__ = ["Optimizer", "apply_updates", "get_hparams", "set_hparams"]
+__all__ = ["Optimizer", "apply_updates", "get_hparams", "set_hparams",
+           # the extension API: writing an optimizer that behaves like the built-in ones
+           "make_hparams", "current_lr", "zeros_slots", "make_optimizer"]
 
 
 class Optimizer(NamedTuple):
@@ -181,11 +187,43 @@ def _as_hparam(value: Any, like: Any = None) -> Any:
 
 
 def make_hparams(**values: Any) -> dict[str, Any]:
-    """Validate concrete hyperparameters and store them as arrays.
+    """Validate concrete hyperparameters and store them as arrays: an optimizer's ``hparams``.
 
-    ``learning_rate`` given as a schedule stores ``schedule(0)`` and adds ``lr_scale=1``;
-    a concrete ``schedule(0)`` that is negative or not finite is rejected (a schedule's
-    own arguments are checked when it is built).
+    Each value becomes an array of the default float dtype (float32, or float64 under
+    ``jax_enable_x64``); ``betas`` becomes a tuple of two. Names with a shared rule are
+    checked as the built-in optimizers check them (``learning_rate``, ``eps``,
+    ``weight_decay``, ``momentum`` >= 0; ``dampening``, ``rho`` in [0, 1]; ``betas`` a pair
+    in [0, 1); ...): the value must be one finite number (tracers pass through). Other
+    names are stored as given, unchecked: validate them in your builder.
+
+    ``learning_rate`` given as a schedule (any callable ``step -> value``) stores
+    ``schedule(0)`` and adds ``lr_scale = 1``, the multiplier that :func:`current_lr`
+    applies and ``set_hparams(state, lr_scale=...)`` (e.g. a reduce-on-plateau) changes;
+    a concrete ``schedule(0)`` that is negative or not finite is rejected.
+
+    Keep the schedule (or number) itself too, to hand to :func:`current_lr` at each step.
+
+    Args:
+      **values: ``name=value`` for every numeric hyperparameter, ``learning_rate`` first
+        by convention (``fit`` records ``hparams['learning_rate']`` as its ``lr``).
+
+    Returns:
+      ``{name: array}``, to store as the state's ``hparams`` field.
+
+    Raises:
+      ValueError: a checked hyperparameter that is out of range, not finite, not a single
+        number, or ``None``.
+
+    Example:
+      >>> import nnfunc as nf
+      >>> hp = nf.optim.make_hparams(learning_rate=0.1, momentum=0.9)
+      >>> sorted(hp), hp['momentum'].dtype
+      (['learning_rate', 'momentum'], dtype('float32'))
+      >>> sorted(nf.optim.make_hparams(learning_rate=lambda step: 0.1 / (1 + step)))
+      ['learning_rate', 'lr_scale']
+      >>> nf.optim.make_hparams(learning_rate=-1.0)
+      Traceback (most recent call last):
+      ValueError: learning_rate must be >= 0, got -1.0
     """
     out = {}
     for name, value in values.items():
@@ -240,8 +278,29 @@ def decay_hparams(learning_rate: Any, weight_decay: Any, *, compiled_out: tuple 
 def current_lr(learning_rate: Any, hparams: dict, count: jax.Array) -> tuple[Any, dict]:
     """The learning rate for optimizer step ``count``, and hparams recording it.
 
-    ``lr = schedule(count) · lr_scale`` when ``learning_rate`` is a schedule, else
-    ``hparams['learning_rate']`` (which ``set_hparams`` may have changed).
+    ``η = schedule(count) · lr_scale`` when ``learning_rate`` is a schedule, else
+    ``η = hparams['learning_rate']`` (the value in the state, which ``set_hparams`` may
+    have changed: read it here, never close over the number given to the builder, or
+    ``set_hparams`` would have no effect). Call it first in ``update`` and return the
+    hparams it gives in the new state, so that ``get_hparams`` (and ``fit``'s history
+    ``'lr'``) read the rate this step used.
+
+    Args:
+      learning_rate: what the builder was given: a number, an array, or a schedule.
+      hparams: the state's ``hparams`` (made by :func:`make_hparams`).
+      count: the state's ``count`` (step ``k`` is the update made with ``count == k``).
+
+    Returns:
+      ``(lr, hparams)``: the scalar rate, and ``hparams`` with ``learning_rate`` set to it
+      (unchanged when ``learning_rate`` is not a schedule).
+
+    Example:
+      >>> import jax.numpy as jnp, nnfunc as nf
+      >>> sched = lambda step: 0.1 * 0.5 ** step
+      >>> hp = nf.optim.make_hparams(learning_rate=sched)
+      >>> lr, hp = nf.optim.current_lr(sched, hp, jnp.asarray(2))
+      >>> float(lr), float(hp['learning_rate'])
+      (0.025, 0.025)
     """
     if not callable(learning_rate):
         return hparams["learning_rate"], hparams
@@ -264,8 +323,24 @@ def zero_count() -> jax.Array:
 
 
 def zeros_slots(params: PyTree) -> PyTree:
-    """Fresh zero buffers shaped like ``params`` (dtype kept, weak type dropped, so the
-    state's type is stable across steps, and no two slots share a buffer for donation)."""
+    """Fresh zero buffers shaped like ``params``: an optimizer's slot (``m₀ = 0``).
+
+    Each leaf keeps its parameter's shape and dtype with the weak type dropped, so the
+    state's type is stable across steps (no recompilation at step 1); every call makes new
+    buffers, so no two slots share one (a training step donates the state's buffers).
+
+    Args:
+      params: the parameter pytree (or any pytree of arrays).
+
+    Returns:
+      A pytree of the same structure, all zeros.
+
+    Example:
+      >>> import jax.numpy as jnp, nnfunc as nf
+      >>> nf.optim.zeros_slots({'w': jnp.ones((2, 3)), 'b': jnp.ones(3, jnp.bfloat16)})
+      {'b': Array([0, 0, 0], dtype=bfloat16), 'w': Array([[0., 0., 0.],
+             [0., 0., 0.]], dtype=float32)}
+    """
     return jax.tree_util.tree_map(lambda p: jnp.zeros(jnp.shape(p), jnp.result_type(p)), params)
 
 
@@ -396,12 +471,50 @@ def decay_split(grads, params, hp, lr, decoupled: bool, who: str):
 
 def make_optimizer(init: Callable, update: Callable, *, selects_leaves: bool = False
                    ) -> Optimizer:
-    """Build an ``Optimizer`` whose ``update`` is ``jax.jit``-compiled (inlined if the
-    caller jits too); ``params`` defaults to ``None`` for optimizers that do not use it.
+    """Build an ``Optimizer`` from ``init`` and ``update`` as the built-in optimizers are.
 
-    ``init`` rejects non-float parameter leaves and ``update`` grads whose structure or
-    leaf shapes differ from ``params``; a wrapper that hands only some leaves to its inner
-    optimizers (``selects_leaves``: masked, partition) leaves the dtype check to them."""
+    ``update`` is ``jax.jit``-compiled (inlined when the caller jits too, as ``fit`` does);
+    ``params`` defaults to ``None`` for optimizers that do not use it. ``init`` rejects
+    non-float parameter leaves and gives each state fresh copies of its ``hparams`` arrays
+    (a builder closes over one dict, and a training step that donates one state's buffers
+    must not delete another's); ``update`` rejects grads whose structure or leaf shapes
+    differ from ``params``. The state must follow the convention (see ``nnfunc.optim``):
+    a NamedTuple with fields ``count``, ``hparams``, then the slots.
+
+    Args:
+      init: ``init(params) -> state``.
+      update: ``update(grads, state, params) -> (updates, state)``, pure and jit-able;
+        hyperparameters are read from ``state.hparams`` (through :func:`current_lr` for
+        the learning rate), so ``set_hparams`` does not recompile it.
+      selects_leaves: for a wrapper that hands only some leaves to inner optimizers
+        (``masked``, ``partition``): the dtype check is left to them.
+
+    Returns:
+      An ``Optimizer``. Its ``init`` raises ``TypeError`` for a parameter leaf that is not
+      floating point; its ``update`` raises ``ValueError`` for grads that do not fit
+      ``params``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, nnfunc as nf
+      >>> from typing import NamedTuple
+      >>> class SignState(NamedTuple):
+      ...     count: jax.Array
+      ...     hparams: dict
+      >>> def sign_sgd(learning_rate=1e-3):
+      ...     hparams0 = nf.optim.make_hparams(learning_rate=learning_rate)
+      ...     def init(params):
+      ...         return SignState(jnp.zeros((), jnp.int32), hparams0)
+      ...     def update(grads, state, params=None):
+      ...         lr, hp = nf.optim.current_lr(learning_rate, state.hparams, state.count)
+      ...         updates = jax.tree_util.tree_map(lambda g: -lr * jnp.sign(g), grads)
+      ...         return updates, SignState(state.count + 1, hp)
+      ...     return nf.optim.make_optimizer(init, update)
+      >>> opt = sign_sgd(learning_rate=0.1)
+      >>> params = {'w': jnp.array([1.0, -2.0])}
+      >>> updates, state = opt.update({'w': jnp.array([3.0, -0.5])}, opt.init(params), params)
+      >>> updates['w'], int(state.count)
+      (Array([-0.1,  0.1], dtype=float32), 1)
+    """
     jitted = jax.jit(update)
 
     def init_fn(params):

@@ -10,6 +10,19 @@ runs inside ``jit``, ``scan`` and ``vmap``::
 
 ``reduce_on_plateau`` depends on observed metrics and is instead a small state machine
 ``(init, update)``; ``plot`` draws any schedule with matplotlib.
+
+Your own schedule needs no registration: any function ``step -> value`` that runs with a
+traced integer step (``jnp`` on ``step``, no Python ``if`` on it) is a schedule, and any
+optimizer takes it as ``learning_rate``::
+
+    def halving(step):                      # 0.1, halved every 2 steps
+        return 0.1 * 0.5 ** (jnp.asarray(step) // 2)
+
+    opt = nf.optim.sgd(learning_rate=halving, momentum=0.9)
+
+The optimizer calls it with its ``count`` (``halving(k)`` is the rate of step ``k``);
+``get_hparams(state)['learning_rate']`` is the value the last step used, and
+``set_hparams(state, lr_scale=...)`` multiplies it (as ``reduce_on_plateau`` does).
 """
 from nnfunc.schedules._base import Schedule, constant
 from nnfunc.schedules._cosine import cosine_annealing, cosine_warm_restarts
