@@ -86,9 +86,9 @@ _WORKER = textwrap.dedent(f"""
 
     if mode == "multi":
         saves = []                     # every real file write of Checkpoint
-        real_save = callbacks.save_checkpoint
-        callbacks.save_checkpoint = lambda path, tree: (saves.append(path),
-                                                        real_save(path, tree))
+        real_save = callbacks.write_checkpoint
+        callbacks.write_checkpoint = lambda path, tree, **kw: (saves.append(path),
+                                                               real_save(path, tree, **kw))
         cb = nf.train.Checkpoint(ckdir, every=1, keep={_KEEP})
         r = nf.train.fit(model, opt, ce, (X, Y), devices=jax.devices(), callbacks=[cb], **kw)
         w = r.state.params[0]["w"]

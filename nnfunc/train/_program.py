@@ -7,7 +7,6 @@ Internal API of ``nnfunc.train`` (names without an underscore, not exported by t
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable, Optional
 
 import jax
@@ -29,6 +28,9 @@ LossFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 Regularizer = Optional[Callable[[Any], jax.Array]]
+
+
+Metrics = tuple     # ((name, nnfunc.metrics.Metric), ...): hashable, for the caches
 
 
 def cached(builder: Callable) -> Callable:
@@ -100,14 +102,32 @@ def _after_on_cpu(scalar: jax.Array, grads: Any) -> Any:
     return jax.lax.platform_dependent(scalar, grads, cpu=_after, default=lambda _, g: g)
 
 
+# The augmentation key of a step: a stream of the step's key that the model's own random
+# numbers (dropout, noise layers) never use.
+_AUGMENT_STREAM = 0x61756720
+
+
+def batch_statistics(metrics: Metrics, logits: jax.Array, y: jax.Array) -> dict:
+    """Each metric's summable statistics of one batch (``Metric.update``)."""
+    return {name: m.update(logits, y) for name, m in metrics}
+
+
+def finalize(metrics: Metrics, totals: dict) -> dict:
+    """Each metric's value from its statistics summed over batches."""
+    return {name: jnp.asarray(m.finalize(totals[name]), jnp.float32) for name, m in metrics}
+
+
 def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Regularizer,
               mixed_precision: bool, diagnostics: bool, mesh: Optional[Mesh],
-              with_grad_norm: Optional[bool] = None) -> Callable:
+              with_grad_norm: Optional[bool] = None, metrics: Metrics = (),
+              augment: Optional[Callable] = None) -> Callable:
     """The un-jitted step ``(ts, x, y) -> (ts, metrics)`` shared by step, epoch and sweep.
 
     ``with_grad_norm`` (default: ``diagnostics``) adds ``grad_norm``: a pass over every
     gradient, about nine more GPU kernels per step, so the fused epoch reports it only on
-    request while the single step always does."""
+    request while the single step always does. ``metrics`` (``((name, Metric), ...)``)
+    adds ``'stats'``: each metric's statistics of the batch. ``augment(key, x) -> x`` runs
+    on the batch first (with ``y=None`` the augmented inputs are the targets)."""
     if with_grad_norm is None:
         with_grad_norm = diagnostics
     batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("data"))
@@ -118,10 +138,12 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
             # Each device computes on its slice of the batch; XLA inserts the all-reduce
             # of the gradients because the parameters are replicated.
             x, y = jax.lax.with_sharding_constraint((x, y), batch_sharding)
-        y = x if y is None else y           # unsupervised: the inputs are the targets
         # Derived, not split: a model that draws no random numbers then costs no key
         # arithmetic at all (XLA drops the unused fold_in), and ts.key stays put.
         sub = jax.random.fold_in(ts.key, ts.step)
+        if augment is not None:
+            x = augment(jax.random.fold_in(sub, _AUGMENT_STREAM), x)
+        y = x if y is None else y           # unsupervised: the inputs are the targets
 
         def objective(params):
             logits, model_state = forward(model, params, ts.model_state, x, train=True,
@@ -132,29 +154,33 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
             penalty = total_penalty(model_state)        # activity regularizers' sum
             total = loss if penalty is None else loss + penalty
             total = total if regularizer is None else total + regularizer(params)
-            acc = accuracy(logits, y) if is_classification(logits, y) else None
-            return total, (loss, acc, penalty, model_state)
+            acc = (accuracy(logits, y) if is_classification(logits, y)
+                   and "accuracy" not in names else None)
+            return total, (loss, acc, penalty, model_state, logits)
 
-        (_, (loss, acc, penalty, model_state)), grads = jax.value_and_grad(
+        (_, (loss, acc, penalty, model_state, logits)), grads = jax.value_and_grad(
             objective, has_aux=True)(ts.params)
         grad_norm = _tree.l2_norm(grads) if with_grad_norm else None
         grads = _after_on_cpu(_first_elements(grads) if grad_norm is None else grad_norm,
                               grads)
         updates, opt_state = opt.update(grads, ts.opt_state, ts.params)
         params = apply_updates(ts.params, updates)
-        metrics = {"loss": loss, "lr": learning_rate(opt_state)}
+        out = {"loss": loss, "lr": learning_rate(opt_state)}
         if acc is not None:
-            metrics["accuracy"] = acc
+            out["accuracy"] = acc
         if penalty is not None:
-            metrics["penalty"] = penalty
+            out["penalty"] = penalty
         if with_grad_norm:
-            metrics["grad_norm"] = grad_norm
+            out["grad_norm"] = grad_norm
         if diagnostics:
-            metrics["update_ratio"] = _tree.l2_norm(updates) / jnp.maximum(
+            out["update_ratio"] = _tree.l2_norm(updates) / jnp.maximum(
                 _tree.l2_norm(ts.params), jnp.finfo(jnp.float32).tiny)
+        if metrics:
+            out["stats"] = batch_statistics(metrics, jax.lax.stop_gradient(logits), y)
         return ts._replace(params=params, model_state=model_state, opt_state=opt_state,
-                           step=ts.step + 1), metrics
+                           step=ts.step + 1), out
 
+    names = {name for name, _ in metrics}
     return body
 
 
@@ -174,30 +200,52 @@ def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, j
     return ts._replace(key=key), idx.astype(jnp.int32)
 
 
-def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: Optional[jax.Array],
-                 idx: jax.Array) -> tuple[TrainState, dict]:
-    """``lax.scan`` of the step over the rows of ``idx``; per-step metrics stacked, except
-    ``lr``, which the final optimizer state holds (one GPU kernel less per step). With
-    ``y=None`` the batch of inputs is its own target: one gather, one copy of the data."""
+def _scan_steps(body: Callable, ts: TrainState, xs: Any, batch: Callable
+                ) -> tuple[TrainState, dict]:
+    """``lax.scan`` of the step over ``xs`` (``batch(x_i) -> (xb, yb)``); per-step metrics
+    stacked, except ``lr``, which the final optimizer state holds (one GPU kernel less per
+    step), and the metrics' statistics (``'stats'``), stacked as they are."""
     names: list[str] = []       # the metric names, in stacking order (set while tracing)
 
-    def scan_body(ts, i):
-        xb = x.at[i].get(mode="promise_in_bounds")
-        yb = None if y is None else y.at[i].get(mode="promise_in_bounds")
-        ts, metrics = body(ts, xb, yb)
+    def scan_body(ts, xi):
+        ts, metrics = body(ts, *batch(xi))
         del metrics["lr"]
+        stats = metrics.pop("stats", {})
         names[:] = sorted(metrics)
         # One stacked vector per step: one dynamic-update-slice kernel, not one per metric.
-        return ts, jnp.stack([metrics[k] for k in names])
+        return ts, (jnp.stack([metrics[k] for k in names]), stats)
 
-    ts, stacked = jax.lax.scan(scan_body, ts, idx)
-    return ts, {k: stacked[:, j] for j, k in enumerate(names)}
+    ts, (stacked, stats) = jax.lax.scan(scan_body, ts, xs)
+    per_step = {k: stacked[:, j] for j, k in enumerate(names)}
+    if stats:
+        per_step["stats"] = stats
+    return ts, per_step
 
 
-def summarize(per_step: dict, opt_state: Any) -> dict:
-    """Epoch metrics from per-step ones: means, the first non-finite step, and the lr of
-    the last step (read from the optimizer state after it)."""
-    out = {k: jnp.mean(v) for k, v in per_step.items()}
+def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: Optional[jax.Array],
+                 idx: jax.Array) -> tuple[TrainState, dict]:
+    """The steps over the batches ``x[idx[j]]``. With ``y=None`` the batch of inputs is
+    its own target: one gather, one copy of the data."""
+    def batch(i):
+        xb = x.at[i].get(mode="promise_in_bounds")
+        return xb, None if y is None else y.at[i].get(mode="promise_in_bounds")
+    return _scan_steps(body, ts, idx, batch)
+
+
+def summarize(per_step: dict, opt_state: Any, metrics: Metrics = (),
+              sizes: Optional[jax.Array] = None) -> dict:
+    """Epoch metrics from per-step ones: means (weighted by the batch ``sizes`` when
+    given), the metrics finalized from their summed statistics, the first non-finite
+    step, and the lr of the last step (read from the optimizer state after it)."""
+    per_step = dict(per_step)
+    stats = per_step.pop("stats", None)
+    if sizes is None:
+        out = {k: jnp.mean(v) for k, v in per_step.items()}
+    else:
+        w = sizes.astype(jnp.float32) / jnp.sum(sizes.astype(jnp.float32))
+        out = {k: jnp.sum(v * w) for k, v in per_step.items()}
+    if stats:
+        out.update(finalize(metrics, jax.tree_util.tree_map(lambda a: jnp.sum(a, 0), stats)))
     out["lr"] = learning_rate(opt_state)
     bad = ~jnp.isfinite(per_step["loss"])
     out["nonfinite_step"] = jnp.where(jnp.any(bad), jnp.argmax(bad), -1).astype(jnp.int32)
@@ -206,10 +254,11 @@ def summarize(per_step: dict, opt_state: Any) -> dict:
 
 @cached
 def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                mesh):
+                mesh, metrics=(), augment=None):
     """The un-jitted pieces of an epoch: (start, run_batches, whole_epoch)."""
     body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh)
+                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh,
+                     metrics=metrics, augment=augment)
 
     def start(ts, x, y=None):
         check_data_shapes(x, y, batch_size)
@@ -221,55 +270,100 @@ def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, d
     def epoch(ts, x, y=None):
         ts, idx = start(ts, x, y)
         ts, per_step = run(ts, x, y, idx)
-        return ts, summarize(per_step, ts.opt_state)
+        return ts, summarize(per_step, ts.opt_state, metrics)
 
     return start, run, epoch
 
 
 @cached
 def jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                 mesh, donate):
+                 mesh, donate, metrics=(), augment=None):
     epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                        diagnostics, mesh)[2]
+                        diagnostics, mesh, metrics, augment)[2]
     return jax.jit(epoch, donate_argnums=(0,) if donate else ())
 
 
 @cached
-def jitted_eval(model, loss_fn, batch_size, mixed_precision):
+def jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, mesh,
+                   metrics=(), augment=None):
+    """``(ts, xs, ys) -> (ts, per_step)``: the steps over a chunk of batches stacked on a
+    leading axis (``ys=None``: the inputs are the targets), for data from an iterable."""
+    body = step_body(model, opt, loss_fn, regularizer=regularizer,
+                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh,
+                     metrics=metrics, augment=augment)
+
+    def run(ts, xs, ys=None):
+        if ys is None:
+            return _scan_steps(body, ts, xs, lambda xb: (xb, None))
+        return _scan_steps(body, ts, (xs, ys), lambda b: b)
+    return jax.jit(run, donate_argnums=(0,))
+
+
+def eval_sums(model: Layer, loss_fn: LossFn, mixed_precision: bool, metrics: Metrics,
+              accuracy_too: bool) -> Callable:
+    """``(params, model_state, xb, yb) -> sums``: the batch's summed loss (and hits), and
+    each metric's statistics; summed over batches, :func:`eval_means` makes the results."""
+    def sums(params, model_state, xb, yb):
+        logits, _ = forward(model, params, model_state, xb, train=False, key=None,
+                            mixed_precision=mixed_precision)
+        per_example = loss_fn(logits, yb)
+        check_loss_output(per_example, xb.shape[0])
+        out = {"loss": jnp.sum(per_example.astype(jnp.float32))}
+        if accuracy_too and is_classification(logits, yb):
+            out["accuracy"] = jnp.sum(jnp.argmax(logits, axis=-1) == yb, dtype=jnp.int32)
+        out.update(batch_statistics(metrics, logits, yb))
+        return out
+    return sums
+
+
+@cached
+def jitted_eval_sums(model, loss_fn, mixed_precision, metrics=()):
+    return jax.jit(eval_sums(model, loss_fn, mixed_precision, metrics,
+                             "accuracy" not in {name for name, _ in metrics}))
+
+
+def eval_means(metrics: Metrics, totals: dict, n: Any) -> dict:
+    """The evaluation results from the sums over all ``n`` examples."""
+    out = {k: jnp.asarray(totals[k], jnp.float32) / n for k in ("loss", "accuracy")
+           if k in totals}
+    out.update(finalize(metrics, totals))
+    return out
+
+
+@cached
+def jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics=()):
+    """Loss, accuracy and metrics over a whole dataset: a scan over its full batches,
+    then the remaining examples as one smaller batch (every example counts once)."""
+    sums = eval_sums(model, loss_fn, mixed_precision, metrics,
+                     "accuracy" not in {name for name, _ in metrics})
+
     def ev(params, model_state, x, y=None):
         n = x.shape[0]
+        y = x if y is None else y
         bs = min(batch_size, n)
-        steps = math.ceil(n / bs)
-        pad = steps * bs - n
-        xp = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))
-        yp = xp if y is None else jnp.pad(y, [(0, pad)] + [(0, 0)] * (y.ndim - 1))
-        valid = (jnp.arange(steps * bs) < n).reshape(steps, bs)
+        steps, rest = n // bs, n % bs
 
         def body(carry, j):
-            xb = jax.lax.dynamic_slice_in_dim(xp, j * bs, bs)
-            yb = jax.lax.dynamic_slice_in_dim(yp, j * bs, bs)
-            logits, _ = forward(model, params, model_state, xb, train=False, key=None,
-                                mixed_precision=mixed_precision)
-            per_example = loss_fn(logits, yb)
-            check_loss_output(per_example, bs)
-            w = valid[j]
-            loss_sum = jnp.sum(jnp.where(w, per_example, 0.0))
-            out = {"loss": carry["loss"] + loss_sum}
-            if "accuracy" in carry:
-                hit = jnp.argmax(logits, axis=-1) == yb
-                out["accuracy"] = carry["accuracy"] + jnp.sum(jnp.where(w, hit, False))
-            return out, None
+            xb = jax.lax.dynamic_slice_in_dim(x, j * bs, bs)
+            yb = jax.lax.dynamic_slice_in_dim(y, j * bs, bs)
+            return jax.tree_util.tree_map(jnp.add, carry, sums(params, model_state, xb, yb)), None
 
-        logits_shape = jax.eval_shape(
-            lambda: forward(model, params, model_state, xp[:bs], train=False, key=None,
-                            mixed_precision=mixed_precision)[0])
-        init = {"loss": jnp.zeros((), jnp.float32)}
-        if is_classification(logits_shape, yp[:bs]):
-            init["accuracy"] = jnp.zeros((), jnp.float32)
+        init = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(
+            sums, params, model_state, x[:bs], y[:bs]))
         totals, _ = jax.lax.scan(body, init, jnp.arange(steps))
-        return {k: v / n for k, v in totals.items()}
+        if rest:
+            totals = jax.tree_util.tree_map(jnp.add, totals, sums(
+                params, model_state, x[steps * bs:], y[steps * bs:]))
+        return eval_means(metrics, totals, n)
 
     return jax.jit(ev)
+
+
+def output_spec(model: Layer, ts: TrainState, x: jax.Array, mixed_precision: bool) -> Any:
+    """The model's output (shape and dtype) for two examples of ``x``, traced abstractly."""
+    return jax.eval_shape(lambda p, s, v: forward(
+        model, p, s, v, train=False, key=None, mixed_precision=mixed_precision)[0],
+        ts.params, ts.model_state, x[:2])
 
 
 def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array,

@@ -121,3 +121,90 @@ def check_state_fits(model: Layer, ts: Any, input_shape: tuple, name: str) -> No
         except ValueError as err:
             raise ValueError(f"{name} was not built for this model (input shape "
                              f"{input_shape}): {err}") from None
+
+
+# The history names fit itself writes; a metric may replace only 'accuracy'.
+_RESERVED = ("loss", "lr", "penalty", "grad_norm", "update_ratio", "dead_relu", "seconds",
+             "samples_per_s", "nonfinite_step", "stats")
+
+
+def as_metrics(metrics: Any) -> tuple:
+    """``((name, Metric), ...)`` from ``{name: fn}``, a sequence of functions or
+    ``Metric`` objects (named by their ``name`` or ``__name__``) or names of
+    ``nf.metrics`` functions (``'f1'``); ``None`` gives ``()``."""
+    from nnfunc import metrics as _metrics
+    if metrics is None:
+        return ()
+    if isinstance(metrics, dict):
+        items = list(metrics.items())
+    elif isinstance(metrics, (list, tuple)):
+        items = [(None, m) for m in metrics]
+    else:
+        raise ValueError(f"metrics must be a dict {{name: fn}} or a list of functions or "
+                         f"names, got {type(metrics).__name__}")
+    out = []
+    for name, fn in items:
+        if isinstance(fn, str):
+            known = [m for m in _metrics.__all__
+                     if m not in ("Metric", "as_metric", "confusion_matrix")]
+            if fn not in known:
+                raise ValueError(f"metrics: {fn!r} is not a metric of nf.metrics; known: "
+                                 f"{known}")
+            name, fn = (name or fn), getattr(_metrics, fn)
+        if name is None:
+            name = getattr(fn, "name", None) or getattr(fn, "__name__", None)
+        if not isinstance(name, str) or not name or name == "<lambda>":
+            raise ValueError(f"metrics: give {fn!r} a name, e.g. metrics={{'top3': fn}}")
+        if name in _RESERVED or name.startswith("eval_"):
+            raise ValueError(f"metrics: the name {name!r} is taken by fit's own history "
+                             f"entries ({', '.join(_RESERVED)}, eval_*); choose another")
+        out.append((name, _metrics.as_metric(fn)))
+    names = [n for n, _ in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metrics: names must be unique, got {names}")
+    return tuple(out)
+
+
+def check_metrics(metrics: tuple, logits: Any, y: Any, name: str) -> None:
+    """Each metric must take ``(logits, labels)`` of these shapes and return a scalar
+    (checked abstractly, before compiling)."""
+    for mname, m in metrics:
+        try:
+            value = jax.eval_shape(m, logits, y)
+        except Exception as err:
+            raise ValueError(f"metrics[{mname!r}] failed on the model's outputs of shape "
+                             f"{tuple(logits.shape)} and {name} labels of shape "
+                             f"{tuple(jnp.shape(y))}: {err}") from err
+        if getattr(value, "shape", None) != ():
+            raise ValueError(f"metrics[{mname!r}] must return a scalar, got "
+                             f"{jax.tree_util.tree_map(lambda v: v.shape, value)}; use "
+                             f"nf.metrics.confusion_matrix(nf.train.predict(...), Y) for "
+                             f"per-class results")
+
+
+def check_augment(augment: Any, x: Any, batch_size: int) -> None:
+    """``augment(key, x) -> x`` must keep the batch's shape and dtype (checked abstractly)."""
+    if augment is None:
+        return
+    if not callable(augment):
+        raise ValueError(f"augment must be None or a function (key, x) -> x, got {augment!r}")
+    xb = jax.ShapeDtypeStruct((batch_size,) + tuple(x.shape[1:]), x.dtype)
+    try:
+        out = jax.eval_shape(augment, jax.random.key(0), xb)
+    except Exception as err:
+        raise ValueError(f"augment failed on a batch of shape {xb.shape} ({xb.dtype}): "
+                         f"{err}") from err
+    if getattr(out, "shape", None) != xb.shape or getattr(out, "dtype", None) != xb.dtype:
+        raise ValueError(f"augment must return the batch with its shape and dtype "
+                         f"{xb.shape} {xb.dtype}, got {getattr(out, 'shape', out)} "
+                         f"{getattr(out, 'dtype', '')}")
+
+
+def one_hot_labels(example_shape: tuple, y: Any) -> bool:
+    """Whether concrete float targets ``y``, each shaped like one model output
+    (``example_shape``), are one-hot rows (entries 0 or 1, each row summing to 1):
+    classification, which gets an accuracy too."""
+    if (y is None or isinstance(y, jax.core.Tracer) or tuple(y.shape[1:]) != tuple(example_shape)
+            or y.ndim < 2 or y.shape[-1] < 2 or not jnp.issubdtype(y.dtype, jnp.floating)):
+        return False
+    return bool(jnp.all((y == 0) | (y == 1)) & jnp.all(jnp.sum(y, -1) == 1))

@@ -5,7 +5,13 @@ A callback is an object with any of ``on_train_begin(run)``, ``on_epoch_end(run)
 ``on_train_end(run)``. ``run`` is the :class:`Run` of the current ``fit``: callbacks read
 ``run.logs`` (this epoch's history entries) and ``run.history``, may replace
 ``run.state`` (a new ``TrainState``: the next epoch starts from it) and may set
-``run.stop = True`` to end training after this epoch. Callbacks run in list order.
+``run.stop = True`` to end training after this epoch. Callbacks run in list order,
+except that :class:`Checkpoint` callbacks run after the others at the end of an epoch, so
+that the file holds every callback's state after that epoch.
+
+A callback whose state must survive ``fit(..., resume=path)`` defines ``state_dict()``
+(a dict of JSON values: numbers, strings, lists, ``None``; or ``TrainState`` values) and
+``load_state_dict(d)``; ``fit`` calls the latter after ``on_train_begin``.
 """
 from __future__ import annotations
 
@@ -18,12 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from nnfunc import schedules as _schedules
 from nnfunc._checks import check_int
 from nnfunc._mpl import pyplot
 from nnfunc.optim import get_hparams, set_hparams
-from nnfunc.train.checkpoint import save_checkpoint
+from nnfunc.train.checkpoint import write_checkpoint
 from nnfunc.train.state import TrainState, copy_state
 
 __all__ = ["Run", "Callback", "EarlyStopping", "Checkpoint", "ReduceLROnPlateau",
@@ -41,6 +49,7 @@ class Run:
       history: ``{name: [one value per finished epoch]}``.
       logs: this epoch's entries of ``history`` (``{}`` before the first epoch).
       stop: set to ``True`` to stop after this epoch.
+      callbacks: the run's callbacks (what a :class:`Checkpoint` saves the state of).
     """
 
     state: TrainState
@@ -49,6 +58,31 @@ class Run:
     history: dict = field(default_factory=dict)
     logs: dict = field(default_factory=dict)
     stop: bool = False
+    callbacks: Sequence[Any] = ()
+
+
+def callback_key(cb: Any) -> str:
+    """What identifies a callback's saved state in a checkpoint: its type and monitor."""
+    mon = getattr(cb, "monitor", None)
+    return type(cb).__name__ + (f"[{mon}]" if isinstance(mon, str) else "")
+
+
+def run_record(run: Run) -> tuple[dict, dict]:
+    """``(record, trees)`` of a run for its checkpoint: epochs done, the history and each
+    stateful callback's ``state_dict()`` (``TrainState`` values go to ``trees``)."""
+    states, trees = [], {}
+    for i, cb in enumerate(run.callbacks):
+        if not callable(getattr(cb, "state_dict", None)):
+            continue
+        d = {}
+        for k, v in cb.state_dict().items():
+            if isinstance(v, TrainState):
+                trees[f"[{i}].{k}"] = v
+                v = {"__tree__": f"[{i}].{k}"}
+            d[k] = v
+        states.append({"key": callback_key(cb), "state": d})
+    return {"epochs_done": run.epoch + 1, "history": run.history,
+            "callbacks": states}, trees
 
 
 class Callback:
@@ -147,40 +181,77 @@ class EarlyStopping(Callback):
         if self.restore_best and self._best_state is not None:
             run.state = self._best_state
 
+    def state_dict(self) -> dict:
+        """The best value and epoch, the epochs waited and (``restore_best``) the best
+        state: what ``fit(..., resume=path)`` restores."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
+                "stopped_epoch": self.stopped_epoch, "best_state": self._best_state}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.best, self.best_epoch = float(d["best"]), d["best_epoch"]
+        self.wait, self.stopped_epoch = int(d["wait"]), d["stopped_epoch"]
+        self._best_state = d.get("best_state")
+
 
 class Checkpoint(Callback):
-    """Save the state every ``every`` epochs as ``{directory}/{prefix}-{step:09d}.npz``
-    (``step`` = optimizer steps so far) and keep only the newest ``keep`` such files.
+    """Save the run every ``every`` epochs as ``{directory}/{prefix}-{step:09d}.npz``
+    (``step`` = optimizer steps so far) and keep only the newest ``keep`` such files;
+    with ``keep_best``, also keep the best epoch's as ``{prefix}-best.npz``.
 
-    In a multi-process run (``jax.distributed``) only process 0 writes.
-    Each save is atomic (:func:`save_checkpoint`); older files are deleted only after the
-    new one is complete. :meth:`latest` finds the newest file to resume from.
+    A file holds the ``TrainState`` (:func:`~nnfunc.train.load_checkpoint` reads it with
+    a state template, :func:`~nnfunc.train.load_model` reads its params) and the run:
+    the history, the epochs done and the callbacks' state (early stopping's best value
+    and patience count, the plateau machine), so that ``fit(..., resume=file)`` continues
+    the run exactly (see :func:`~nnfunc.train.fit`). In a multi-process run
+    (``jax.distributed``) only process 0 writes. Each save is atomic; older files are
+    deleted only after the new one is complete. :meth:`latest` finds the newest file.
 
     Args:
       directory: the folder (created if missing).
       every: save after every ``every``-th epoch, >= 1.
       keep: how many files to keep, >= 1.
       prefix: the file-name prefix.
+      keep_best: a history name (e.g. ``'eval_loss'``): after every epoch whose value
+        improves on the best so far, write ``{prefix}-best.npz``. ``None``: no best file.
+      mode: ``'min'``, ``'max'`` or ``'auto'`` (``'max'`` if ``keep_best`` contains
+        ``'acc'``): which direction is better.
+
+    Attributes:
+      best: the best ``keep_best`` value so far; best_epoch: its (0-based) epoch;
+      best_path: the best file (``None`` before one is written).
 
     Example:
       >>> import tempfile
-      >>> cb = Checkpoint(tempfile.mkdtemp(), every=2, keep=3)
-      >>> cb.latest() is None
-      True
+      >>> cb = Checkpoint(tempfile.mkdtemp(), every=2, keep=3, keep_best='eval_loss')
+      >>> cb.latest() is None, cb.monitor
+      (True, 'eval_loss')
     """
 
     def __init__(self, directory: str | os.PathLike, *, every: int = 1, keep: int = 3,
-                 prefix: str = "checkpoint"):
+                 prefix: str = "checkpoint", keep_best: Optional[str] = None,
+                 mode: str = "auto"):
         self.directory = os.fspath(directory)
         self.every = check_int("every", every, minimum=1, allowed="an int >= 1")
         self.keep = check_int("keep", keep, minimum=1, allowed="an int >= 1")
         if not re.fullmatch(r"[\w.-]+", prefix):
             raise ValueError(f"prefix must be letters, digits, '_', '-' or '.', got {prefix!r}")
+        if keep_best is not None and not isinstance(keep_best, str):
+            raise ValueError(f"keep_best must be None or a history name such as "
+                             f"'eval_loss', got {keep_best!r}")
         self.prefix = prefix
+        self.monitor = keep_best          # fit checks the name before the first epoch
+        self.mode = None if keep_best is None else _mode(mode, keep_best)
         self.saved: list[str] = []
+        self.best: Optional[float] = None
+        self.best_epoch: Optional[int] = None
+
+    @property
+    def best_path(self) -> Optional[str]:
+        path = os.path.join(self.directory, f"{self.prefix}-best.npz")
+        return path if self.best_epoch is not None and os.path.exists(path) else None
 
     def files(self) -> list[str]:
-        """This callback's checkpoint files in the folder, oldest first."""
+        """This callback's checkpoint files in the folder, oldest first (not the best)."""
         pattern = os.path.join(glob.escape(self.directory), f"{self.prefix}-*.npz")
         ok = re.compile(re.escape(self.prefix) + r"-\d{9}\.npz$")
         return sorted(p for p in glob.glob(pattern) if ok.search(p))
@@ -191,14 +262,38 @@ class Checkpoint(Callback):
         return files[-1] if files else None
 
     def on_epoch_end(self, run: Run) -> None:
-        if (run.epoch + 1) % self.every or jax.process_index() != 0:
+        improved = self.monitor is not None and self._improved(_monitored(run, self.monitor),
+                                                               run.epoch)
+        if jax.process_index() != 0:
             return
-        os.makedirs(self.directory, exist_ok=True)
+        if improved:
+            self._write(run, os.path.join(self.directory, f"{self.prefix}-best.npz"))
+        if (run.epoch + 1) % self.every:
+            return
         path = os.path.join(self.directory, f"{self.prefix}-{int(run.state.step):09d}.npz")
-        save_checkpoint(path, run.state)
+        self._write(run, path)
         self.saved.append(path)
         for old in self.files()[:-self.keep]:
             os.remove(old)
+
+    def _improved(self, value: float, epoch: int) -> bool:
+        better = self.best is None or (value < self.best if self.mode == "min"
+                                       else value > self.best)
+        if better:
+            self.best, self.best_epoch = value, epoch
+        return better
+
+    def _write(self, run: Run, path: str) -> None:
+        os.makedirs(self.directory, exist_ok=True)
+        record, trees = run_record(run)
+        write_checkpoint(path, run.state, run=record, run_trees=trees)
+
+    def state_dict(self) -> dict:
+        """The best value and its epoch (``keep_best``)."""
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.best, self.best_epoch = d["best"], d["best_epoch"]
 
 
 class ReduceLROnPlateau(Callback):
@@ -244,6 +339,17 @@ class ReduceLROnPlateau(Callback):
         self.p_state = self.plateau.update(self.p_state, _monitored(run, self.monitor))
         opt_state = set_hparams(run.state.opt_state, **{self.target: float(self.p_state.lr)})
         run.state = run.state._replace(opt_state=opt_state)
+
+    def state_dict(self) -> dict:
+        """The plateau machine's state (rate, best, bad epochs, cooldown) as lists."""
+        return {"target": self.target,
+                "plateau": {k: np.asarray(v).tolist() for k, v in self.p_state._asdict().items()}}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.target = d["target"]
+        self.p_state = type(self.p_state)(**{
+            k: jnp.asarray(d["plateau"][k], jnp.asarray(v).dtype)
+            for k, v in self.p_state._asdict().items()})
 
 
 class LearningRateLogger(Callback):

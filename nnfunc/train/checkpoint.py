@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 import zipfile
-from typing import Any
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +27,11 @@ __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint"]
 
 _META = "__nnfunc_checkpoint__"
 _VERSION = 1
+# A checkpoint written by fit's Checkpoint callback also holds the run (history, epochs
+# done, callbacks' state) in the header's "run" entry, and callbacks' state trees (e.g.
+# EarlyStopping's best state) as arrays named with this prefix; loading the state alone
+# (load_checkpoint, load_model) skips them.
+_RUN = "__nnfunc_run__"
 
 
 class CheckpointError(ValueError):
@@ -74,20 +79,38 @@ def save_checkpoint(path: str | os.PathLike, tree: Any) -> None:
       >>> np.load(path, allow_pickle=False)["['w']"].tolist()
       [0.0, 1.0, 2.0]
     """
-    path = os.fspath(path)
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    write_checkpoint(path, tree)
+
+
+def _entries(tree: Any, prefix: str = "") -> tuple[dict, dict]:
     arrays, dtypes = {}, {}
-    for p, leaf in leaves:
-        name = jax.tree_util.keystr(p)
+    for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = prefix + jax.tree_util.keystr(p)
         try:
             arrays[name], dtypes[name] = _encode(leaf)
         except ValueError as err:
             raise ValueError(f"leaf {name}: {err}") from None
-    if _META in arrays:
-        raise ValueError(f"a tree path may not be named {_META!r}")
-    meta = json.dumps({"format": "nnfunc-checkpoint", "version": _VERSION, "dtypes": dtypes,
-                       "structure": describe_structure(tree)})
-    arrays[_META] = np.array(meta)
+    return arrays, dtypes
+
+
+def write_checkpoint(path: str | os.PathLike, tree: Any, *, run: Any = None,
+                     run_trees: Optional[dict] = None) -> None:
+    """:func:`save_checkpoint`, plus optionally a fit run: ``run`` (JSON-able, stored in
+    the header) and ``run_trees`` (``{name: pytree}``, stored under ``__nnfunc_run__``
+    names), read back by :func:`read_run` and :func:`load_run_tree`."""
+    path = os.fspath(path)
+    arrays, dtypes = _entries(tree)
+    if any(n.startswith(("__nnfunc_checkpoint__", _RUN)) for n in arrays):
+        raise ValueError(f"a tree path may not be named {_META!r} or start with {_RUN!r}")
+    for name, sub in (run_trees or {}).items():
+        more, more_dtypes = _entries(sub, f"{_RUN}{name}")
+        arrays.update(more)
+        dtypes.update(more_dtypes)
+    meta = {"format": "nnfunc-checkpoint", "version": _VERSION, "dtypes": dtypes,
+            "structure": describe_structure(tree)}
+    if run is not None:
+        meta["run"] = run
+    arrays[_META] = np.array(json.dumps(meta))
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save {path!r}: its directory {folder!r} does not "
@@ -103,6 +126,24 @@ def save_checkpoint(path: str | os.PathLike, tree: Any) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def read_run(path: str | os.PathLike) -> Any:
+    """The fit run a :class:`~nnfunc.train.Checkpoint` file holds (history, epochs done,
+    callbacks' state), or ``None`` for a file written by :func:`save_checkpoint`."""
+    _read(os.fspath(path))                      # the file's checks
+    with np.load(os.fspath(path), allow_pickle=False) as f:
+        return json.loads(str(f[_META])).get("run")
+
+
+def load_run_tree(path: str | os.PathLike, name: str, like: Any) -> Any:
+    """The ``run_trees[name]`` that :func:`write_checkpoint` stored, in ``like``'s structure."""
+    path = os.fspath(path)
+    arrays, dtypes = _read(path, run=True)
+    prefix = _RUN + name
+    sub = {n[len(prefix):]: a for n, a in arrays.items() if n.startswith(prefix)}
+    sub_dtypes = {n[len(prefix):]: d for n, d in dtypes.items() if n.startswith(prefix)}
+    return _match(path, sub, sub_dtypes, like)
 
 
 def describe_structure(tree: Any) -> Any:
@@ -151,8 +192,9 @@ def decode_entry(name: str, arr: np.ndarray, dtype: str, like: Any, path: str) -
     return _decode(name, arr, dtype, like, path)
 
 
-def _read(path: str) -> tuple[dict, dict]:
-    """All arrays and the dtype table of a checkpoint file, or CheckpointError."""
+def _read(path: str, *, run: bool = False) -> tuple[dict, dict]:
+    """The arrays and the dtype table of a checkpoint file, or CheckpointError: those of
+    the saved tree, or with ``run=True`` those of the fit run's trees."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     try:
@@ -171,6 +213,7 @@ def _read(path: str) -> tuple[dict, dict]:
     if meta.get("version") != _VERSION:
         raise CheckpointError(f"checkpoint {path!r} has format version {meta.get('version')},"
                               f" this nnfunc reads version {_VERSION}")
+    arrays = {n: a for n, a in arrays.items() if n.startswith(_RUN) == run}
     return arrays, dtypes
 
 
@@ -230,6 +273,10 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> Any:
     """
     path = os.fspath(path)
     arrays, dtypes = _read(path)
+    return _match(path, arrays, dtypes, like)
+
+
+def _match(path: str, arrays: dict, dtypes: dict, like: Any) -> Any:
     leaves, treedef = jax.tree_util.tree_flatten_with_path(like)
     names = [jax.tree_util.keystr(p) for p, _ in leaves]
     missing = [n for n in names if n not in arrays]

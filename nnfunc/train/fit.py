@@ -1,9 +1,13 @@
 """``fit``: epochs of fused training, evaluation, history, progress bar and callbacks."""
 from __future__ import annotations
 
+import glob
 import math
+import os
+import re
 import sys
 import time
+import warnings
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
@@ -13,12 +17,18 @@ from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.layers.diagnostics import dead_relu_fraction
 from nnfunc.optim import Optimizer, SkipNonfiniteState
+from nnfunc.optim import get_hparams
 from nnfunc.optim._base import hparams_of, iter_states
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
-                                   epoch_parts, jitted_epoch, jitted_eval, summarize)
-from nnfunc.train._validate import (as_train_data, check_batch_size, check_builder_args,
-                                    check_state_fits, model_misfit)
-from nnfunc.train.callbacks import Callback, Run
+                                   epoch_parts, jitted_epoch, jitted_eval,
+                                   jitted_eval_sums, jitted_stacked, output_spec, summarize)
+from nnfunc.train._stream import Stream, evaluate_stream, is_batches, summarizer
+from nnfunc.train._stream import train_epoch as stream_epoch
+from nnfunc.train._validate import (as_data, as_metrics, as_train_data, check_augment,
+                                    check_batch_size, check_builder_args, check_metrics,
+                                    check_state_fits, model_misfit, one_hot_labels)
+from nnfunc.train.callbacks import Callback, Checkpoint, Run, callback_key
+from nnfunc.train.checkpoint import load_checkpoint, load_run_tree, read_run
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState, copy_state, init_state
 
@@ -47,15 +57,14 @@ class _Plan(NamedTuple):
 
     model: Layer
     state: TrainState
-    x: jax.Array
-    y: Optional[jax.Array]          # None: the inputs are the targets
-    eval_data: Optional[tuple[jax.Array, Optional[jax.Array]]]
-    run_epoch: Callable          # (ts, batch_bar) -> (ts, metrics)
-    evaluate: Callable           # (params, model_state, X, Y) -> metrics
-    steps: int
-    batch_size: int
+    run_epoch: Callable          # (ts, batch_bar, epoch) -> (ts, metrics, samples)
+    evaluate: Optional[Callable]  # (params, model_state) -> eval metrics; None: no eval
+    steps: Optional[int]         # steps per epoch (None: unknown, an iterable's)
     skips_nonfinite: bool
     probe: Optional[jax.Array]   # examples for the dead-ReLU diagnostic
+    resumed: Optional["_Resumed"]
+    history_names: Callable      # () -> the names one epoch records (traced abstractly)
+    records_lr: bool             # the optimizer state exposes its learning rate
 
 
 # ---------------------------------------------------------------------------------------
@@ -63,10 +72,10 @@ class _Plan(NamedTuple):
 
 def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, callbacks,
              progress, devices, state, regularizer, mixed_precision, diagnostics,
-             eval_batch_size) -> _Plan:
+             eval_batch_size, resume, metrics, augment, steps_per_epoch) -> _Plan:
     """Validate everything, build or copy the state, shard it, pick the compiled epoch."""
     check_builder_args(model, opt, loss_fn, regularizer)
-    check_int("epochs", epochs, minimum=0, allowed="an int >= 0")
+    epochs = check_int("epochs", epochs, minimum=0, allowed="an int >= 0")
     batch_size = check_batch_size(batch_size)
     eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1,
                                 allowed="an int >= 1")
@@ -74,31 +83,140 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
         if not any(hasattr(cb, h) for h in _HOOKS):
             raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
                              f"hooks (subclass nf.train.Callback), got {cb!r}")
-    x, y, ev = as_train_data(data, eval_data, batch_size)
+    stream, ev_stream = None, None
+    if is_batches(data):
+        if steps_per_epoch is not None:
+            steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1,
+                                        allowed="None or an int >= 1")
+        stream = Stream(data, "data", epochs=epochs, steps_per_epoch=steps_per_epoch)
+        x, y = as_data(stream.first, "data batch 0")
+        batch_size = x.shape[0]
+    elif steps_per_epoch is not None:
+        raise ValueError("steps_per_epoch is for data given as an iterable of batches; "
+                         "with arrays an epoch is N // batch_size steps")
+    if is_batches(eval_data):
+        ev_stream = Stream(eval_data, "eval_data", epochs=epochs + 1)
+        ev = as_data(ev_stream.first, "eval_data batch 0")
+    if stream is None:
+        x, y, ev = as_train_data(data, None if ev_stream else eval_data, batch_size)
+    elif ev_stream is None:
+        ev = None if eval_data is None else as_data(eval_data, "eval_data")
     _check_monitors(callbacks, ev)
+    _warn_raw_pixels(x)
     mixed_precision = check_bool("mixed_precision", mixed_precision)
     diagnostics = check_bool("diagnostics", diagnostics)
+    if resume is not None and state is not None:
+        raise ValueError("pass state= or resume=, not both: resume=path restores the state "
+                         "(and the history and callbacks) from a checkpoint file")
     ts = _starting_state(model, opt, key, x, state)
+    resumed = None
+    if resume is not None:
+        steps = x.shape[0] // batch_size if stream is None else (stream.length or 1)
+        resumed = _load_resume(resume, ts, steps)
+        _check_state_fits(model, opt, resumed.state, tuple(x.shape[1:]))
+        ts = resumed.state
     check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
     if ev is not None:
         check_model_fits(model, loss_fn, ts, *ev, "eval_data", mixed_precision)
+    metrics = _all_metrics(model, ts, x, y, ev, metrics, mixed_precision)
+    check_augment(augment, x, batch_size)
+    records_lr = _records_lr(ts.opt_state)
 
-    mesh = None
+    mesh = place = None
     if devices is not None:
         mesh = make_mesh(devices, batch_size=batch_size)
+        place = lambda arrays: replicate(arrays, mesh)  # noqa: E731
         ts, x, y = replicate((ts, x, y), mesh)
-        ev = None if ev is None else replicate(ev, mesh)
+        ev = None if ev is None or ev_stream is not None else replicate(ev, mesh)
     args = (model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics, mesh)
-    if progress and _interactive():      # batch bars: the epoch in chunks
-        parts = _progress_parts(*args)
-        run_epoch = lambda ts, bar: _chunked_epoch(parts, ts, x, y, bar)  # noqa: E731
+    if stream is not None:
+        run_chunk = jitted_stacked(*args[:3], *args[4:], metrics, augment)
+        summarize_chunks = summarizer(metrics)
+
+        def run_epoch(ts, bar, epoch):
+            ts, m, _, samples = stream_epoch(run_chunk, summarize_chunks, ts, stream, epoch,
+                                             bar, place)
+            return ts, m, samples
+    elif progress and _interactive():      # batch bars: the epoch in chunks
+        parts = _progress_parts(*args, metrics, augment)
+
+        def run_epoch(ts, bar, epoch):
+            return _chunked_epoch(parts, ts, x, y, bar) + ((x.shape[0] // batch_size)
+                                                           * batch_size,)
     else:
-        epoch_fn = jitted_epoch(*args, True)
-        run_epoch = lambda ts, bar: epoch_fn(ts, x, y)  # noqa: E731
+        epoch_fn = jitted_epoch(*args, True, metrics, augment)
+
+        def run_epoch(ts, bar, epoch):
+            return epoch_fn(ts, x, y) + ((x.shape[0] // batch_size) * batch_size,)
     probe = (ev[0] if ev is not None else x)[:1000] if diagnostics else None
-    return _Plan(model, ts, x, y, ev, run_epoch,
-                 jitted_eval(model, loss_fn, eval_batch_size, mixed_precision),
-                 x.shape[0] // batch_size, batch_size, _skips_nonfinite(ts.opt_state), probe)
+    evaluate_arrays = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision, metrics)
+    if ev_stream is not None:
+        sums = jitted_eval_sums(model, loss_fn, mixed_precision, metrics)
+        evaluate = lambda p, s: evaluate_stream(sums, metrics, p, s, ev_stream)  # noqa: E731
+    elif ev is not None:
+        evaluate = lambda p, s: evaluate_arrays(p, s, *ev)  # noqa: E731
+    else:
+        evaluate = None
+
+    def history_names() -> set:
+        epoch = epoch_parts(*args, metrics, augment)[2]
+        names = set(jax.eval_shape(epoch, ts, x, y)[1]) - {"nonfinite_step"}
+        names |= {"seconds", "samples_per_s"} | ({"dead_relu"} if diagnostics else set())
+        if ev is not None:
+            names |= {"eval_" + k for k in jax.eval_shape(evaluate_arrays, ts.params,
+                                                          ts.model_state, *ev)}
+        return names if records_lr else names - {"lr"}
+
+    steps = x.shape[0] // batch_size if stream is None else stream.length
+    return _Plan(model, ts, run_epoch, evaluate, steps, _skips_nonfinite(ts.opt_state), probe,
+                 resumed, history_names, records_lr)
+
+
+def _warn_raw_pixels(x: jax.Array) -> None:
+    """uint8 inputs are almost always raw 0..255 pixels, which train poorly unscaled."""
+    if x.dtype == jnp.uint8:
+        warnings.warn(
+            "fit: the inputs X are uint8 (raw pixel values 0..255?); networks train badly "
+            "on unscaled pixels. Scale them to floats first, e.g. nf.data.mnist(normalize="
+            "True), X / 255.0 or nf.data.min_max_scale / nf.data.standardize",
+            UserWarning, stacklevel=4)
+
+
+def _all_metrics(model, ts, x, y, ev, metrics, mixed_precision) -> tuple:
+    """``metrics`` checked against the model's outputs and the labels, plus ``accuracy``
+    for one-hot float labels (integer labels get it from the step itself)."""
+    metrics = as_metrics(metrics)
+    logits = output_spec(model, ts, x, mixed_precision)
+    for name, pair in (("data", (x, y)), ("eval_data", ev)):
+        if pair is not None:
+            xs, ys = pair
+            check_metrics(metrics, logits, (xs if ys is None else ys)[:2], name)
+    if "accuracy" not in dict(metrics) and one_hot_labels(logits.shape[1:], y):
+        from nnfunc import metrics as _metrics
+        metrics += (("accuracy", _metrics.as_metric(_metrics.accuracy)),)
+    return metrics
+
+
+def _records_lr(opt_state: Any) -> bool:
+    """Whether the history can record the learning rate: the state keeps it as a
+    hyperparameter. A state without any convention-following optimizer state in it
+    (a NamedTuple with an ``hparams`` dict) is an error, since ``lr`` would be NaN and
+    ``set_hparams``/``ReduceLROnPlateau`` could not work; optax's own states are let
+    through (optax keeps the rate in the state only with ``inject_hyperparams``)."""
+    if any(True for _ in iter_states(opt_state)):
+        return "learning_rate" in get_hparams(opt_state)
+    kinds = {type(s).__module__.split(".")[0] for s in jax.tree_util.tree_leaves(
+        opt_state, is_leaf=lambda s: isinstance(s, tuple) and hasattr(s, "_fields"))
+        if isinstance(s, tuple) and hasattr(s, "_fields")}
+    if "optax" in kinds:
+        return False
+    raise ValueError(
+        f"opt's state ({type(opt_state).__name__}) does not follow nnfunc's optimizer state "
+        f"convention: nf.optim.get_hparams finds no hyperparameters in it, so the history's "
+        f"lr, set_hparams and ReduceLROnPlateau cannot work. Make the state a NamedTuple "
+        f"with fields count, hparams (a dict from nf.optim.make_hparams, holding "
+        f"learning_rate), then the slots; read the rate with nf.optim.current_lr (README: "
+        f"'Write your own layer, optimizer or schedule')")
 
 
 def _check_monitors(callbacks, ev) -> None:
@@ -152,17 +270,88 @@ def _skips_nonfinite(opt_state: Any) -> bool:
     return any(isinstance(s, SkipNonfiniteState) for s in found)
 
 
+def _check_monitor_names(callbacks, plan: _Plan) -> None:
+    """Every callback's ``monitor`` must be a name the history will have (found by
+    tracing one epoch abstractly, no compilation): a typo fails before epoch 0."""
+    monitors = [(cb, cb.monitor) for cb in callbacks
+                if isinstance(getattr(cb, "monitor", None), str)]
+    if not monitors:
+        return
+    names = plan.history_names()
+    for cb, mon in monitors:
+        if mon not in names:
+            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which is not "
+                             f"in the history; available: {sorted(names)}")
+
+
+def _resume_file(resume: Any) -> str:
+    """The checkpoint file to resume from: ``resume`` itself, or the newest file a
+    :class:`Checkpoint` wrote in the folder ``resume``."""
+    path = os.fspath(resume)
+    if os.path.isdir(path):
+        ok = re.compile(r"-\d{9}\.npz$")
+        files = sorted((p for p in glob.glob(os.path.join(glob.escape(path), "*.npz"))
+                        if ok.search(p)), key=lambda p: (p[-13:], p))
+        if not files:
+            raise FileNotFoundError(f"resume={path!r}: the folder holds no checkpoint "
+                                    f"files (NAME-STEP.npz, as Checkpoint writes them)")
+        return files[-1]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"resume={path!r}: no such checkpoint file or folder")
+    return path
+
+
+class _Resumed(NamedTuple):
+    state: TrainState
+    epochs_done: int
+    history: dict
+    callbacks: list     # [{'key': ..., 'state': ...}]
+    path: str
+
+
+def _load_resume(resume: Any, fresh: TrainState, steps: int) -> _Resumed:
+    """The state, epochs done, history and callbacks' state of a checkpoint file (one
+    written by :func:`save_checkpoint` has no run: its epochs are counted from the step)."""
+    path = _resume_file(resume)
+    ts = load_checkpoint(path, fresh)
+    run = read_run(path)
+    if run is None:
+        return _Resumed(ts, int(ts.step) // max(steps, 1), {}, [], path)
+    return _Resumed(ts, int(run["epochs_done"]),
+                    {k: list(v) for k, v in run["history"].items()},
+                    list(run["callbacks"]), path)
+
+
+def _restore_callbacks(callbacks: Sequence[Callback], resumed: _Resumed,
+                       like: TrainState) -> None:
+    """Give each stateful callback the state saved for the callback of the same type and
+    monitor (in order among equals); a callback the file has no state for starts fresh."""
+    saved = list(resumed.callbacks)
+    for cb in callbacks:
+        if not callable(getattr(cb, "load_state_dict", None)):
+            continue
+        match = next((e for e in saved if e["key"] == callback_key(cb)), None)
+        if match is None:
+            continue
+        saved.remove(match)
+        state = {k: (load_run_tree(resumed.path, v["__tree__"], like)
+                     if isinstance(v, dict) and "__tree__" in v else v)
+                 for k, v in match["state"].items()}
+        cb.load_state_dict(state)
+
+
 # ---------------------------------------------------------------------------------------
 # one epoch: train, check, evaluate
 
 @cached
 def _progress_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                    diagnostics, mesh):
+                    diagnostics, mesh, metrics=(), augment=None):
     start, run, _ = epoch_parts(model, opt, loss_fn, batch_size, regularizer,
-                                mixed_precision, diagnostics, mesh)
+                                mixed_precision, diagnostics, mesh, metrics, augment)
     return (jax.jit(start, donate_argnums=(0,)), jax.jit(run, donate_argnums=(0,)),
             jax.jit(lambda chunks, opt_state: summarize(
-                {k: jnp.concatenate([c[k] for c in chunks]) for k in chunks[0]}, opt_state)))
+                jax.tree_util.tree_map(lambda *c: jnp.concatenate(c), *chunks), opt_state,
+                metrics)))
 
 
 def _chunked_epoch(parts, ts, x, y, bar):
@@ -196,7 +385,7 @@ def _train_epoch(plan: _Plan, ts: TrainState, epoch: int, bar) -> tuple[TrainSta
     """Run one compiled epoch; its mean metrics, wall time and throughput as floats."""
     start_step = int(ts.step)
     t0 = time.perf_counter()
-    ts, metrics = plan.run_epoch(ts, bar)
+    ts, metrics, samples = plan.run_epoch(ts, bar, epoch)
     metrics = jax.device_get(metrics)
     seconds = time.perf_counter() - t0
     bad_step = int(metrics.pop("nonfinite_step"))
@@ -207,17 +396,19 @@ def _train_epoch(plan: _Plan, ts: TrainState, epoch: int, bar) -> tuple[TrainSta
             f"non-finite training loss or parameters in epoch {epoch} (0-based) at "
             f"{where}; lower the learning rate, check the data, or wrap the "
             f"optimizer in nf.optim.skip_nonfinite to skip such steps")
+    if not plan.records_lr:
+        metrics.pop("lr")
     logs = {k: float(v) for k, v in metrics.items()}
     logs["seconds"] = seconds
-    logs["samples_per_s"] = plan.steps * plan.batch_size / seconds
+    logs["samples_per_s"] = samples / seconds
     return ts, logs
 
 
 def _evaluate_epoch(plan: _Plan, ts: TrainState) -> dict:
     """``eval_*`` metrics on the evaluation data, and the dead-ReLU diagnostic."""
     logs = {}
-    if plan.eval_data is not None:
-        metrics = plan.evaluate(ts.params, ts.model_state, *plan.eval_data)
+    if plan.evaluate is not None:
+        metrics = plan.evaluate(ts.params, ts.model_state)
         logs.update({"eval_" + k: float(v) for k, v in jax.device_get(metrics).items()})
     if plan.probe is not None:
         logs["dead_relu"] = dead_relu_fraction(plan.model, ts.params, ts.model_state,
@@ -238,14 +429,14 @@ class _Bars:
     non-interactive log (a file, CI) one line per epoch instead; nothing with
     ``progress=False``."""
 
-    def __init__(self, progress: bool, epochs: int, steps: int):
+    def __init__(self, progress: bool, epochs: int, steps: int, *, done: int = 0):
         self.epoch = self.batch = None
         self.lines = progress and not _interactive()
         if progress and not self.lines:
             from tqdm.auto import tqdm
-            self.epoch = tqdm(total=epochs, desc="epoch", unit="epoch")
+            self.epoch = tqdm(total=epochs, initial=done, desc="epoch", unit="epoch")
             self.batch = tqdm(total=steps, desc="batch", unit="batch", leave=False)
-        self.steps, self.epochs, self.done = steps, epochs, 0
+        self.steps, self.epochs, self.done = steps, epochs, done
 
     def __enter__(self) -> "_Bars":
         return self
@@ -295,7 +486,9 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
         callbacks: Sequence[Callback] = (), progress: bool = True,
         devices: Optional[Sequence[Any]] = None, state: Optional[TrainState] = None,
         regularizer: Regularizer = None, mixed_precision: bool = False,
-        diagnostics: bool = False, eval_batch_size: int = 1000) -> FitResult:
+        diagnostics: bool = False, eval_batch_size: int = 1000,
+        metrics: Any = None, augment: Optional[Callable] = None,
+        resume: Any = None, steps_per_epoch: Optional[int] = None) -> FitResult:
     """Train ``model`` for ``epochs`` epochs and record a per-epoch history.
 
     Each epoch is :func:`make_epoch`'s compiled program (shuffle on the device, scan of
@@ -324,11 +517,50 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     Errors: bad inputs raise ``ValueError`` before any training (X/Y length mismatch,
     NaN/inf in the data, ``batch_size`` outside [1, N], a model whose output does not fit
     ``loss_fn``, integer labels outside [0, classes), complex data, a ``state`` built for
-    another model or optimizer, a callback monitoring ``eval_*`` without ``eval_data``;
+    another model or optimizer, a callback monitoring ``eval_*`` without ``eval_data`` or
+    a name the history will not have;
     ``TypeError`` for a ``mixed_precision`` or ``diagnostics`` that is not a bool). A
     non-finite training loss raises
     :class:`NonFiniteLossError` naming the epoch and step, unless the optimizer is wrapped
     in a skip-non-finite transform; non-finite parameters always raise.
+
+    Metrics: ``metrics={'top3': fn, ...}`` (or a list of functions, ``Metric`` objects or
+    names of :mod:`nnfunc.metrics` such as ``'f1'``) adds one history entry per metric for
+    training and, with ``eval_data``, ``eval_<name>``. A metric is ``fn(logits, labels) ->
+    scalar``, computed on the device inside the compiled epoch on every batch: a plain
+    function is a mean over examples (batches weighted by their size); an
+    ``nf.metrics.Metric`` (``nf.metrics.f1``, ...) sums its statistics over the batches
+    and finalizes them once (macro F1 over the whole epoch, not a mean of batch F1s).
+    The training value is over the batches as trained (model in training mode, as
+    ``loss``). One-hot float labels get ``accuracy`` too.
+
+    Augmentation: ``augment(key, x) -> x`` runs on every training batch inside the
+    compiled step (never on ``eval_data``), with a key derived from the state's key and
+    step, so runs are reproducible; it must keep the batch's shape and dtype. Ready ones:
+    ``nf.data.random_translate``, ``random_crop``, ``random_flip``, ``gaussian_noise``,
+    ``compose``. With inputs as targets (``data=X``) the targets are the augmented inputs.
+
+    Data from an iterable: ``data`` may be any iterable of ``(x, y)`` batches (or of
+    ``x`` alone) instead of arrays: a generator, a list, a torch ``DataLoader`` or a
+    ``tf.data`` dataset yielding arrays; ``eval_data`` too. The batches are the batches
+    (``batch_size`` is not used; the last one may be smaller and is weighted by its
+    size); every batch must have the first one's example shape. A background thread
+    converts and stacks consecutive batches of one size into chunks (up to 32 batches,
+    16 MB) and puts them on the device while it trains on the previous chunk, each chunk
+    one compiled scan of steps. Each epoch is ``iter(data)``: a one-shot generator can
+    feed one epoch, or any number with ``steps_per_epoch`` (then each epoch takes the
+    next ``steps_per_epoch`` batches). Only the first batch is checked for NaN/inf (a
+    later one shows as a non-finite loss, which names the step).
+
+    Resume: ``resume=path`` continues a run from a file written by
+    :class:`~nnfunc.train.Checkpoint` (or the newest such file in the folder ``path``):
+    the training state, the history and the callbacks' state (early stopping's best value
+    and patience count, the plateau machine, the best checkpoint) are restored, and
+    ``epochs`` is the run's total (Keras's ``initial_epoch``, Lightning's
+    ``max_epochs``): resuming after epoch 2 with ``epochs=4`` trains epochs 2 and 3, and
+    the history holds all four, equal bit for bit to an uninterrupted run's (except
+    ``seconds`` and ``samples_per_s``). A file from :func:`save_checkpoint` restores
+    the state alone; its epochs done are counted from the state's step.
 
     Data parallel: ``devices=[...]`` replicates state and data on the devices and shards
     every batch across them (``batch_size`` must be divisible by ``len(devices)``); see
@@ -339,11 +571,13 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
       model, opt, loss_fn: the ``Layer``, ``Optimizer`` and per-example loss.
       data: ``(X, Y)``; X's first axis indexes examples. Or the inputs ``X`` alone:
         unsupervised training whose targets are the inputs (an autoencoder:
-        ``loss_fn(f(x), x)``); the device then holds one copy of ``X``.
+        ``loss_fn(f(x), x)``); the device then holds one copy of ``X``. Or an iterable
+        of ``(x, y)`` batches (see above).
       epochs: number of epochs, >= 0.
       batch_size: examples per step.
       key: seed or key for :func:`init_state` (ignored when ``state`` is given).
-      eval_data: optional ``(X, Y)`` (or ``X`` alone) evaluated after every epoch.
+      eval_data: optional ``(X, Y)`` (or ``X`` alone, or an iterable of batches) evaluated
+        after every epoch.
       callbacks: :class:`Callback` objects (``nf.train.EarlyStopping``, ...).
       progress: show tqdm progress bars.
       devices: devices for data parallelism, ``None`` for the default device.
@@ -357,6 +591,11 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
       diagnostics: add ``grad_norm``, ``update_ratio`` and ``dead_relu`` to the history
         (they cost extra passes over the parameters every step).
       eval_batch_size: batch size of the evaluation passes.
+      metrics: extra metrics, ``{name: fn}`` or a list (see above).
+      augment: ``(key, x) -> x`` applied to every training batch on the device.
+      resume: a checkpoint file or folder to continue from (see above); not together
+        with ``state``.
+      steps_per_epoch: for an iterable ``data``: batches per epoch (``None``: one pass).
 
     Returns:
       ``FitResult(state, history)``.
@@ -377,17 +616,27 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
                     eval_data=eval_data, callbacks=callbacks, progress=progress,
                     devices=devices, state=state, regularizer=regularizer,
                     mixed_precision=mixed_precision, diagnostics=diagnostics,
-                    eval_batch_size=eval_batch_size)
-    run = Run(state=plan.state, epochs=epochs, history={})
-    _notify(callbacks, "on_train_begin", run)
-    with _Bars(progress, epochs, plan.steps) as bars:
-        for epoch in range(epochs):
+                    eval_batch_size=eval_batch_size, resume=resume, metrics=metrics,
+                    augment=augment, steps_per_epoch=steps_per_epoch)
+    _check_monitor_names(callbacks, plan)
+    # Checkpoints last: the file then holds every callback's state after the epoch.
+    ordered = ([cb for cb in callbacks if not isinstance(cb, Checkpoint)]
+               + [cb for cb in callbacks if isinstance(cb, Checkpoint)])
+    run = Run(state=plan.state, epochs=epochs, history={}, callbacks=tuple(callbacks))
+    _notify(ordered, "on_train_begin", run)
+    first = 0
+    if plan.resumed is not None:
+        _restore_callbacks(callbacks, plan.resumed, plan.state)
+        first = plan.resumed.epochs_done
+        run.epoch, run.history = first - 1, plan.resumed.history
+    with _Bars(progress, epochs, plan.steps, done=min(first, epochs)) as bars:
+        for epoch in range(first, epochs):
             run.state, logs = _train_epoch(plan, run.state, epoch, bars.start_epoch())
             logs.update(_evaluate_epoch(plan, run.state))
             _record(run, epoch, logs)
-            _notify(callbacks, "on_epoch_end", run)
+            _notify(ordered, "on_epoch_end", run)
             bars.end_epoch(logs)
             if run.stop:
                 break
-        _notify(callbacks, "on_train_end", run)
+        _notify(ordered, "on_train_end", run)
     return FitResult(run.state, run.history)
