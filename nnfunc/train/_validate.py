@@ -208,3 +208,20 @@ def one_hot_labels(example_shape: tuple, y: Any) -> bool:
             or y.ndim < 2 or y.shape[-1] < 2 or not jnp.issubdtype(y.dtype, jnp.floating)):
         return False
     return bool(jnp.all((y == 0) | (y == 1)) & jnp.all(jnp.sum(y, -1) == 1))
+
+
+def with_accuracy(metrics: tuple, model: Layer, ts: Any, x: Any, y: Any, ev: Any,
+                  mixed_precision: bool) -> tuple:
+    """``metrics`` checked against the model's outputs and the labels of the data and
+    the evaluation data, plus ``accuracy`` for one-hot float labels (integer labels get
+    it from the step itself)."""
+    from nnfunc import metrics as _metrics
+    from nnfunc.train._program import output_spec
+    logits = output_spec(model, ts, x, mixed_precision)
+    for name, pair in (("data", (x, y)), ("eval_data", ev)):
+        if pair is not None:
+            xs, ys = pair
+            check_metrics(metrics, logits, (xs if ys is None else ys)[:2], name)
+    if "accuracy" not in dict(metrics) and one_hot_labels(logits.shape[1:], y):
+        metrics += (("accuracy", _metrics.as_metric(_metrics.accuracy)),)
+    return metrics

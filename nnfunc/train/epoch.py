@@ -13,13 +13,18 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
+import jax
+import jax.numpy as jnp
+
 from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
 from nnfunc.train._program import (LossFn, Regularizer, check_model_fits, jitted_epoch,
-                                   jitted_eval)
-from nnfunc.train._validate import (check_batch_size, check_builder_args, check_data_shapes,
-                                    check_finite, check_state_fits, split_data)
+                                   jitted_eval, jitted_eval_sums, output_spec)
+from nnfunc.train._stream import Stream, evaluate_stream, is_batches
+from nnfunc.train._validate import (as_metrics, check_batch_size, check_builder_args,
+                                    check_data_shapes, check_finite, check_metrics,
+                                    check_state_fits, split_data)
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState
 
@@ -88,13 +93,17 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
 
 
 def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
-             batch_size: int = 1000, mixed_precision: bool = False) -> dict:
+             batch_size: int = 1000, mixed_precision: bool = False,
+             metrics: Any = None) -> dict:
     """Mean loss (and accuracy for classification) over a whole dataset, batched and jitted.
 
     ``loss = (1/N) Σᵢ loss_fn(f(xᵢ), yᵢ)``, ``accuracy = (1/N) Σᵢ [argmax f(xᵢ) = yᵢ]``, the
-    model in evaluation mode (``train=False``). Every example counts: the last batch is
-    padded and the padding masked out. Compiled once per (model, loss, batch size) and
-    data shape.
+    model in evaluation mode (``train=False``), plus each of ``metrics`` (as in
+    :func:`fit`: a function is a mean over the examples, an ``nf.metrics.Metric`` is
+    finalized from its statistics summed over the batches). Every example counts once:
+    a scan over the full batches, then the remaining examples as one smaller batch.
+    Compiled once per (model, loss, batch size, metrics) and data shape. ``data`` may also
+    be an iterable of ``(x, y)`` batches (one pass; each batch size compiles once).
 
     Args:
       model: the ``Layer``.
@@ -104,9 +113,13 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
         (autoencoders: ``loss = loss_fn(f(X), X)``).
       batch_size: examples per forward pass (memory bound only; >= 1).
       mixed_precision: run the forward pass in bfloat16.
+      metrics: ``{name: fn}``, a list of functions / ``Metric`` objects / names of
+        :mod:`nnfunc.metrics`, or ``None``.
 
     Returns:
-      ``{'loss': scalar, 'accuracy': scalar}`` (no ``accuracy`` unless classification).
+      ``{'loss': scalar, 'accuracy': scalar, name: scalar, ...}`` (no ``accuracy`` unless
+      classification: integer labels, or one-hot labels with ``'accuracy'`` in
+      ``metrics``).
 
     Raises:
       ValueError: a model whose output does not fit ``loss_fn`` and the data, or
@@ -127,13 +140,23 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
     mixed_precision = check_bool("mixed_precision", mixed_precision)
     if not isinstance(ts, TrainState):
         raise ValueError(f"ts must be a TrainState, got {type(ts).__name__}")
-    x, y = split_data(data, "data")
+    stream = Stream(data, "data") if is_batches(data) else None
+    if stream is None:
+        x, y = split_data(data, "data")
+    else:                               # checks and compiles with the first batch
+        x, y = jax.tree_util.tree_map(jnp.asarray, tuple(stream.first))
     check_data_shapes(x, y, 1, name="eval data")
     check_finite("data X", x)
     if y is not None:
         check_finite("data Y", y)
     check_state_fits(model, ts, tuple(x.shape[1:]), "ts")
     check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
-    fn = jitted_eval(model, loss_fn, batch_size, mixed_precision)
+    metrics = as_metrics(metrics)
+    check_metrics(metrics, output_spec(model, ts, x, mixed_precision),
+                  (x if y is None else y)[:2], "data")
+    if stream is not None:
+        sums = jitted_eval_sums(model, loss_fn, mixed_precision, metrics)
+        return evaluate_stream(sums, metrics, ts.params, ts.model_state, stream)
+    fn = jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics)
     return fn(ts.params, ts.model_state, x, y)
 

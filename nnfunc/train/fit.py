@@ -21,12 +21,12 @@ from nnfunc.optim import get_hparams
 from nnfunc.optim._base import hparams_of, iter_states
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, jitted_epoch, jitted_eval,
-                                   jitted_eval_sums, jitted_stacked, output_spec, summarize)
+                                   jitted_eval_sums, jitted_stacked, summarize)
 from nnfunc.train._stream import Stream, evaluate_stream, is_batches, summarizer
 from nnfunc.train._stream import train_epoch as stream_epoch
 from nnfunc.train._validate import (as_data, as_metrics, as_train_data, check_augment,
-                                    check_batch_size, check_builder_args, check_metrics,
-                                    check_state_fits, model_misfit, one_hot_labels)
+                                    check_batch_size, check_builder_args,
+                                    check_state_fits, model_misfit, with_accuracy)
 from nnfunc.train.callbacks import Callback, Checkpoint, Run, callback_key
 from nnfunc.train.checkpoint import load_checkpoint, load_run_tree, read_run
 from nnfunc.train.parallel import make_mesh, replicate
@@ -118,7 +118,7 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
     check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
     if ev is not None:
         check_model_fits(model, loss_fn, ts, *ev, "eval_data", mixed_precision)
-    metrics = _all_metrics(model, ts, x, y, ev, metrics, mixed_precision)
+    metrics = with_accuracy(as_metrics(metrics), model, ts, x, y, ev, mixed_precision)
     check_augment(augment, x, batch_size)
     records_lr = _records_lr(ts.opt_state)
 
@@ -180,21 +180,6 @@ def _warn_raw_pixels(x: jax.Array) -> None:
             "on unscaled pixels. Scale them to floats first, e.g. nf.data.mnist(normalize="
             "True), X / 255.0 or nf.data.min_max_scale / nf.data.standardize",
             UserWarning, stacklevel=4)
-
-
-def _all_metrics(model, ts, x, y, ev, metrics, mixed_precision) -> tuple:
-    """``metrics`` checked against the model's outputs and the labels, plus ``accuracy``
-    for one-hot float labels (integer labels get it from the step itself)."""
-    metrics = as_metrics(metrics)
-    logits = output_spec(model, ts, x, mixed_precision)
-    for name, pair in (("data", (x, y)), ("eval_data", ev)):
-        if pair is not None:
-            xs, ys = pair
-            check_metrics(metrics, logits, (xs if ys is None else ys)[:2], name)
-    if "accuracy" not in dict(metrics) and one_hot_labels(logits.shape[1:], y):
-        from nnfunc import metrics as _metrics
-        metrics += (("accuracy", _metrics.as_metric(_metrics.accuracy)),)
-    return metrics
 
 
 def _records_lr(opt_state: Any) -> bool:

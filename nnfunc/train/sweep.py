@@ -13,7 +13,7 @@ Above ``_SCAN_FLOPS`` per run step the program therefore scans over the runs
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -24,8 +24,10 @@ from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, jitted_eval, step_body)
-from nnfunc.train._validate import (as_train_data, check_batch_size, check_builder_args,
-                                    model_misfit)
+from nnfunc.train._stream import is_batches
+from nnfunc.train._validate import (as_metrics, as_train_data, check_augment,
+                                    check_batch_size, check_builder_args, model_misfit,
+                                    with_accuracy)
 from nnfunc.train.state import TrainState, as_key, init_state
 
 __all__ = ["SweepResult", "sweep"]
@@ -118,12 +120,13 @@ def _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision, in
 
 @cached
 def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                   eval_batch_size, epochs, input_shape, key_axis, runs, scan):
+                   eval_batch_size, epochs, input_shape, key_axis, runs, scan, metrics=(),
+                   augment=None):
     """The jitted program of all runs: ``vmap`` of whole runs, or (``scan``) ``lax.map``
     over them (cached: repeated sweeps reuse the compilation)."""
     epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                        False, None)[2]
-    evaluate = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision)
+                        False, None, metrics, augment)[2]
+    evaluate = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision, metrics)
 
     def one_run(run_key, hp, x, y, ev):
         ts = init_state(model, opt, run_key, input_shape)
@@ -155,7 +158,8 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
           hparams: Optional[Mapping[str, Any]] = None, seeds: Optional[Sequence[int]] = None,
           epochs: int = 1, batch_size: int = 32, key: Any = 0,
           eval_data: Any = None, regularizer: Regularizer = None,
-          mixed_precision: bool = False, eval_batch_size: int = 1000) -> SweepResult:
+          mixed_precision: bool = False, eval_batch_size: int = 1000,
+          metrics: Any = None, augment: Optional[Callable] = None) -> SweepResult:
     """Train R runs at once, as one compiled program with a leading run axis.
 
     Run ``i`` starts from ``init_state(model, opt, key_i, X.shape[1:])`` with
@@ -183,8 +187,10 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
       hparams: ``{name: values}``, names of ``nf.optim.get_hparams(opt_state)`` (e.g.
         ``'learning_rate'``, ``'weight_decay'``), one value per run.
       seeds: one int per run (``key_i = jax.random.fold_in(key, seed)``).
-      epochs, batch_size, key, eval_data, regularizer, mixed_precision, eval_batch_size:
-        as :func:`fit`.
+      epochs, batch_size, key, eval_data, regularizer, mixed_precision, eval_batch_size,
+        metrics, augment: as :func:`fit` (each run gets its own augmentation draws, from
+        its own key); ``data`` must be arrays here (the runs share one compiled program
+        over the data on the device).
 
     Returns:
       A :class:`SweepResult`.
@@ -207,6 +213,10 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
                                 allowed="an int >= 1")
     mixed_precision = check_bool("mixed_precision", mixed_precision)
     values, seed_arr, runs = _runs(dict(hparams or {}), seeds)
+    if is_batches(data) or is_batches(eval_data):
+        raise ValueError("sweep takes data and eval_data as arrays ((X, Y) or X): all runs "
+                         "train in one compiled program over the data on the device; for "
+                         "an iterable of batches, run fit once per configuration")
     x, y, ev = as_train_data(data, eval_data, batch_size)
     base_key = as_key(key)
     input_shape = tuple(x.shape[1:])
@@ -219,6 +229,8 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     check_model_fits(model, loss_fn, ts0, x, y, "data", mixed_precision)
     if ev is not None:
         check_model_fits(model, loss_fn, ts0, *ev, "eval_data", mixed_precision)
+    metrics = with_accuracy(as_metrics(metrics), model, ts0, x, y, ev, mixed_precision)
+    check_augment(augment, x, batch_size)
     if values:
         try:
             set_hparams(ts0.opt_state, **values)
@@ -237,7 +249,7 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
                       input_shape, jnp.dtype(x.dtype), *_target_spec(y))
     program = _sweep_program(model, opt, loss_fn, batch_size, regularizer,
                              mixed_precision, eval_batch_size, epochs, input_shape,
-                             key_axis, runs, scan)
+                             key_axis, runs, scan, metrics, augment)
     ts, history, finite = program(run_keys, hp_arrays, x, y, ev)
     history = {k: np.asarray(v) for k, v in jax.device_get(history).items()}
     diverged = np.any(history["nonfinite_step"] >= 0, axis=1) | ~np.asarray(finite)
