@@ -166,3 +166,46 @@ def test_sweep_mixed_precision_must_be_a_bool():
     with pytest.raises(TypeError, match="mixed_precision"):
         nf.train.sweep(MODEL, SGD, CE, (X, Y), hparams={"learning_rate": [0.1]},
                        batch_size=25, mixed_precision="no")
+
+
+# ------------------------------------------------------------------- issue 17: metrics, augment, iterables
+
+def _stream_setup():
+    X = np.asarray(jax.random.normal(jax.random.key(1), (240, 5)))
+    Y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int32)
+    return (nf.models.mlp([5, 8, 2]), nf.losses.softmax_cross_entropy_with_integer_labels,
+            X, Y, [(X[i:i + 40], Y[i:i + 40]) for i in range(0, 240, 40)])
+
+
+def test_sweep_over_batches_equals_fit_per_run():
+    model, ce, X, Y, batches = _stream_setup()
+    kw = dict(epochs=2, eval_data=batches, metrics=["f1"])
+    res = nf.train.sweep(model, nf.optim.sgd(0.1), ce, batches, seeds=[0, 3],
+                         hparams={"learning_rate": [0.05, 0.2]}, key=0, **kw)
+    for i, (seed, lr) in enumerate([(0, 0.05), (3, 0.2)]):
+        one = nf.train.fit(model, nf.optim.sgd(lr), ce, batches, progress=False,
+                           key=jax.random.fold_in(jax.random.key(0), seed), **kw)
+        for name in ("loss", "accuracy", "f1", "eval_loss", "eval_f1", "eval_accuracy"):
+            np.testing.assert_allclose(res.history[name][i], one.history[name], rtol=1e-5,
+                                       err_msg=name)
+        np.testing.assert_allclose(res.state.params[0]["w"][i], one.state.params[0]["w"],
+                                   rtol=1e-5, atol=1e-6)
+    assert res.history["loss"].shape == (2, 2) and not res.diverged.any()
+
+
+def test_sweep_metrics_and_augment_match_fit():
+    model, ce, X, Y, _ = _stream_setup()
+    aug = nf.data.gaussian_noise(0.05)
+    kw = dict(epochs=2, batch_size=40, eval_data=(X, Y), augment=aug,
+              metrics={"top1": nf.metrics.accuracy, "f1": nf.metrics.f1})
+    res = nf.train.sweep(model, nf.optim.sgd(0.1), ce, (X, Y),
+                         hparams={"learning_rate": [0.1, 0.3]}, **kw)
+    one = nf.train.fit(model, nf.optim.sgd(0.3), ce, (X, Y), progress=False, **kw)
+    for name in ("loss", "top1", "f1", "eval_top1", "eval_f1"):
+        np.testing.assert_allclose(res.history[name][1], one.history[name], rtol=1e-5,
+                                   err_msg=name)
+    # top1 is the built-in accuracy by another name
+    np.testing.assert_allclose(res.history["top1"], res.history["accuracy"], rtol=1e-6)
+    plain = nf.train.sweep(model, nf.optim.sgd(0.1), ce, (X, Y), epochs=2, batch_size=40,
+                           hparams={"learning_rate": [0.1, 0.3]})
+    assert not np.allclose(plain.history["loss"], res.history["loss"])   # noise did act

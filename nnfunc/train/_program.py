@@ -285,9 +285,10 @@ def jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision, 
 
 @cached
 def jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, mesh,
-                   metrics=(), augment=None):
+                   metrics=(), augment=None, runs=False):
     """``(ts, xs, ys) -> (ts, per_step)``: the steps over a chunk of batches stacked on a
-    leading axis (``ys=None``: the inputs are the targets), for data from an iterable."""
+    leading axis (``ys=None``: the inputs are the targets), for data from an iterable;
+    with ``runs=True``, ``vmap``-ped over the runs of a sweep (leading axis of ``ts``)."""
     body = step_body(model, opt, loss_fn, regularizer=regularizer,
                      mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh,
                      metrics=metrics, augment=augment)
@@ -296,6 +297,8 @@ def jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, diagnostic
         if ys is None:
             return _scan_steps(body, ts, xs, lambda xb: (xb, None))
         return _scan_steps(body, ts, (xs, ys), lambda b: b)
+    if runs:
+        run = jax.vmap(run, in_axes=(0, None, None))
     return jax.jit(run, donate_argnums=(0,))
 
 

@@ -227,20 +227,28 @@ def train_epoch(run_chunk: Callable, summarize_fn: Callable, ts: Any, stream: St
     return ts, metrics, int(sizes.shape[0]), int(sizes.sum())
 
 
-def summarizer(metrics: tuple) -> Callable:
-    """Jitted: the epoch's metrics from the chunks' per-step ones and the batch sizes."""
-    return jax.jit(lambda chunks, opt_state, sizes: summarize(
-        jax.tree_util.tree_map(lambda *c: jnp.concatenate(c), *chunks), opt_state, metrics,
+def summarizer(metrics: tuple, *, runs: bool = False) -> Callable:
+    """Jitted: the epoch's metrics from the chunks' per-step ones and the batch sizes
+    (``runs=True``: for each run of a sweep, the leading axis)."""
+    axis = 1 if runs else 0
+
+    def one(per_step, opt_state, sizes):
+        return summarize(per_step, opt_state, metrics, sizes)
+    if runs:
+        one = jax.vmap(one, in_axes=(0, 0, None))
+    return jax.jit(lambda chunks, opt_state, sizes: one(
+        jax.tree_util.tree_map(lambda *c: jnp.concatenate(c, axis), *chunks), opt_state,
         sizes))
 
 
 def evaluate_stream(sums: Callable, metrics: tuple, params: Any, model_state: Any,
-                    stream: Stream) -> dict:
-    """Loss, accuracy and metrics over every example of one pass of the stream."""
+                    stream: Stream, *, means: Optional[Callable] = None) -> dict:
+    """Loss, accuracy and metrics over every example of one pass of the stream
+    (``means(totals, n)``: how the sums become results; a sweep vmaps it over runs)."""
     totals, n = None, 0
     for x, y in prefetch(stream.batches(0), lambda b: (jnp.asarray(b.x), None if b.y is None
                                                         else jnp.asarray(b.y))):
         part = sums(params, model_state, x, x if y is None else y)
         totals = part if totals is None else jax.tree_util.tree_map(jnp.add, totals, part)
         n += int(x.shape[0])
-    return eval_means(metrics, totals, n)
+    return eval_means(metrics, totals, n) if means is None else means(totals, n)

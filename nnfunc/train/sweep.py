@@ -23,9 +23,11 @@ from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
-                                   epoch_parts, jitted_eval, step_body)
-from nnfunc.train._stream import is_batches
-from nnfunc.train._validate import (as_metrics, as_train_data, check_augment,
+                                   epoch_parts, eval_means, jitted_eval, jitted_eval_sums,
+                                   jitted_stacked, step_body)
+from nnfunc.train._stream import Stream, evaluate_stream, is_batches, summarizer
+from nnfunc.train._stream import train_epoch as stream_epoch
+from nnfunc.train._validate import (as_data, as_metrics, as_train_data, check_augment,
                                     check_batch_size, check_builder_args, model_misfit,
                                     with_accuracy)
 from nnfunc.train.state import TrainState, as_key, init_state
@@ -154,6 +156,48 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
     return jax.jit(all_runs)
 
 
+def _sweep_stream(model, opt, loss_fn, regularizer, mixed_precision, eval_batch_size, epochs,
+                  input_shape, key_axis, runs, metrics, augment, run_keys, hp, train, ev):
+    """The sweep when the training or evaluation data is an iterable of batches: every
+    chunk of batches goes through all runs at once (one ``vmap``-ped scan of steps), then
+    each run's epoch metrics and evaluation; ``train`` is a :class:`Stream` or
+    ``(X, Y, batch_size)``, ``ev`` a :class:`Stream`, ``(X, Y)`` or ``None``."""
+    def init_run(k, hp):
+        ts = init_state(model, opt, k, input_shape)
+        return ts._replace(opt_state=set_hparams(ts.opt_state, **hp)) if hp else ts
+    ts = jax.jit(jax.vmap(init_run, in_axes=(key_axis, 0), axis_size=runs))(run_keys, hp)
+    if isinstance(train, Stream):
+        run_chunk = jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, False,
+                                   None, metrics, augment, True)
+        summarize_chunks = summarizer(metrics, runs=True)
+    else:
+        epoch = jax.jit(jax.vmap(epoch_parts(
+            model, opt, loss_fn, train[2], regularizer, mixed_precision, False, None,
+            metrics, augment)[2], in_axes=(0, None, None)), donate_argnums=(0,))
+    if isinstance(ev, Stream):
+        sums = jax.jit(jax.vmap(jitted_eval_sums(model, loss_fn, mixed_precision, metrics),
+                                in_axes=(0, 0, None, None)))
+        evaluate = lambda p, s: evaluate_stream(  # noqa: E731
+            sums, metrics, p, s, ev, means=jax.vmap(lambda t, n: eval_means(metrics, t, n),
+                                                      in_axes=(0, None)))
+    elif ev is not None:
+        ev_arrays = jax.jit(jax.vmap(jitted_eval(model, loss_fn, eval_batch_size,
+                                                 mixed_precision, metrics),
+                                     in_axes=(0, 0, None, None)))
+        evaluate = lambda p, s: ev_arrays(p, s, *ev)  # noqa: E731
+    history: dict = {}
+    for e in range(epochs):
+        if isinstance(train, Stream):
+            ts, m, _, _ = stream_epoch(run_chunk, summarize_chunks, ts, train, e, None)
+        else:
+            ts, m = epoch(ts, train[0], train[1])
+        if ev is not None:
+            m.update({"eval_" + k: v for k, v in evaluate(ts.params, ts.model_state).items()})
+        for k, v in jax.device_get(m).items():
+            history.setdefault(k, []).append(np.asarray(v))
+    return ts, {k: np.stack(v, axis=1) for k, v in history.items()}
+
+
 def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
           hparams: Optional[Mapping[str, Any]] = None, seeds: Optional[Sequence[int]] = None,
           epochs: int = 1, batch_size: int = 32, key: Any = 0,
@@ -189,8 +233,11 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
       seeds: one int per run (``key_i = jax.random.fold_in(key, seed)``).
       epochs, batch_size, key, eval_data, regularizer, mixed_precision, eval_batch_size,
         metrics, augment: as :func:`fit` (each run gets its own augmentation draws, from
-        its own key); ``data`` must be arrays here (the runs share one compiled program
-        over the data on the device).
+        its own key).
+
+    ``data`` and ``eval_data`` may be iterables of batches, as in :func:`fit`: every
+    chunk of batches then trains all runs at once (one ``vmap``-ped program per chunk),
+    and the epochs loop in Python instead of one program for the whole sweep.
 
     Returns:
       A :class:`SweepResult`.
@@ -213,11 +260,19 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
                                 allowed="an int >= 1")
     mixed_precision = check_bool("mixed_precision", mixed_precision)
     values, seed_arr, runs = _runs(dict(hparams or {}), seeds)
-    if is_batches(data) or is_batches(eval_data):
-        raise ValueError("sweep takes data and eval_data as arrays ((X, Y) or X): all runs "
-                         "train in one compiled program over the data on the device; for "
-                         "an iterable of batches, run fit once per configuration")
-    x, y, ev = as_train_data(data, eval_data, batch_size)
+    stream = ev_stream = None
+    if is_batches(data):
+        stream = Stream(data, "data", epochs=epochs)
+        x, y = as_data(stream.first, "data batch 0")
+        batch_size = x.shape[0]
+    if is_batches(eval_data):
+        ev_stream = Stream(eval_data, "eval_data", epochs=epochs + 1)
+        ev = as_data(ev_stream.first, "eval_data batch 0")
+    if stream is None:
+        x, y, ev_arrays = as_train_data(data, None if ev_stream else eval_data, batch_size)
+        ev = ev if ev_stream else ev_arrays
+    elif ev_stream is None:
+        ev = None if eval_data is None else as_data(eval_data, "eval_data")
     base_key = as_key(key)
     input_shape = tuple(x.shape[1:])
 
@@ -245,6 +300,16 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
         run_keys = jax.vmap(lambda s: jax.random.fold_in(base_key, s))(
             jnp.asarray(seed_arr, jnp.uint32))
         key_axis = 0
+    if stream is not None or ev_stream is not None:
+        ts, history = _sweep_stream(
+            model, opt, loss_fn, regularizer, mixed_precision, eval_batch_size, epochs,
+            input_shape, key_axis, runs, metrics, augment, run_keys, hp_arrays,
+            stream if stream is not None else (x, y, batch_size),
+            ev_stream if ev_stream is not None else ev)
+        finite = jax.vmap(all_finite)(ts.params)
+        diverged = np.any(history["nonfinite_step"] >= 0, axis=1) | ~np.asarray(finite)
+        return SweepResult(ts, history, {k: np.asarray(v) for k, v in values.items()},
+                           seed_arr, diverged)
     scan = _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
                       input_shape, jnp.dtype(x.dtype), *_target_spec(y))
     program = _sweep_program(model, opt, loss_fn, batch_size, regularizer,
