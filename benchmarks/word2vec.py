@@ -123,7 +123,8 @@ def _summary(runs: list, words: int, epochs: int, files: dict) -> dict:
     return out
 
 
-def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path) -> dict:
+def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path,
+        note: str = "") -> dict:
     """Every configuration with both libraries, once per seed (alternating, so that the
     machine's load falls on both alike); writes ``out``.md/.json."""
     path = corpus_path(corpus)
@@ -148,7 +149,7 @@ def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path) 
     res = {"corpus": corpus, "tokens": words, "sentences": len(sentences), "epochs": epochs,
            "seeds": list(seeds), "workers": workers, "settings": SETTINGS, "rows": rows,
            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-           "jax": jax.__version__}
+           "jax": jax.__version__, "note": note}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     out.with_suffix(".md").write_text(render(res))
@@ -164,7 +165,8 @@ def render(res: dict) -> str:
         f"sentences; {res['epochs']} epochs; dim {st['dim']}, window {st['window']}, "
         f"min_count {st['min_count']}, sample {st['sample']}, {st['negatives']} negatives; "
         f"gensim with workers={res['workers']}; seeds {', '.join(map(str, seeds))}. "
-        f"Machine: {res['machine']}, jax {res['jax']}.", "",
+        f"Machine: {res['machine']}, jax {res['jax']}."
+        + (f" {res['note']}" if res.get("note") else ""), "",
         f"Command: `python benchmarks/word2vec.py --corpus {res['corpus']} --epochs "
         f"{res['epochs']} --seeds {' '.join(map(str, seeds))}`.", "",
         "Corpus words per second of wall time, median over the seeds (nnfunc from a cold "
@@ -211,8 +213,11 @@ def main(argv=None) -> None:
                     help="gensim's threads (default: all cores)")
     ap.add_argument("--out", default=str(HERE / "results" / "word2vec-cpu"),
                     help="output path without suffix (.md and .json are written)")
+    ap.add_argument("--note", default="",
+                    help="a sentence for the page's header (e.g. the machine's load)")
     args = ap.parse_args(argv)
-    res = run(args.corpus, args.epochs, args.seeds, args.workers, pathlib.Path(args.out))
+    res = run(args.corpus, args.epochs, args.seeds, args.workers, pathlib.Path(args.out),
+              args.note)
     print(render(res))
 
 

@@ -55,7 +55,9 @@ def written_out_loss(model, tin, tout, batch, window):
     total = 0.0
     if model.architecture == "skipgram":
         for p in range(len(ctx)):
-            if valid[p]:
+            if valid[p] and model.output == "hierarchical":    # word2vec.c's direction:
+                total = total + example(tin[ctx[p]], focus[lay.focus[p]], ())  # context
+            elif valid[p]:                                     # on the focus's path
                 total = total + example(tin[focus[lay.focus[p]]], ctx[p],
                                         () if negs is None else negs[p])
         return total
@@ -135,6 +137,28 @@ def test_negative_sampling_gradient_is_word2vec_cs_update(x64):
     exp_in = tin.copy()
     neu1e, exp_out = word2vec_c_update(tout, h, [(7, 1), (1, 0), (9, 0)], 0.1)
     exp_in[4] += neu1e
+    np.testing.assert_allclose(new["in"], exp_in, rtol=1e-12)
+    np.testing.assert_allclose(new["out"], exp_out, rtol=1e-12)
+
+
+@pytest.mark.parametrize("focus, context", [(4, 7), (0, 11), (11, 0), (3, 3)])
+def test_hierarchical_skipgram_update_is_word2vec_cs(x64, focus, context):
+    """One skip-gram pair with hierarchical softmax, by hand as in word2vec.c (and
+    gensim's fast_sentence_sg_hs(points[focus], codes[focus], ..., context)): the
+    context's input vector h walks the focus word's path, g = (1 - code - sigma(u . h))
+    * lr per node, neu1e += g * u, u += g * h, then the context vector += neu1e."""
+    model = word2vec(small_vocab(), dim=6, window=1, output="hierarchical")
+    params = random_params(model, 6)
+    batch = make_batch(model, jnp.array([focus]), jnp.array([context, 5]),
+                       jnp.array([True, False]), jax.random.key(0))
+    new, _ = sparse_sgd_step(model, params, batch, 0.1, max_row_hits=64)
+    tin, tout = np.asarray(params["in"]), np.asarray(params["out"])
+    tree = model.tree
+    path = [(int(tree.points[focus, d]), 1 - int(tree.codes[focus, d]))
+            for d in range(int(tree.lengths[focus]))]
+    exp_in = tin.copy()
+    neu1e, exp_out = word2vec_c_update(tout, tin[context].copy(), path, 0.1)
+    exp_in[context] += neu1e
     np.testing.assert_allclose(new["in"], exp_in, rtol=1e-12)
     np.testing.assert_allclose(new["out"], exp_out, rtol=1e-12)
 

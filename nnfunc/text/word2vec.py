@@ -36,7 +36,8 @@ Beside word2vec.c: a batch updates its rows together from their values before th
 (word2vec.c's few threads step one example at a time, Hogwild), hence the lanes; the
 dynamic windows are stratified per batch. As in word2vec.c, CBOW with ``cbow_mean``
 averages the context vectors but gives each the hidden vector's whole gradient
-(:func:`cbow_hidden`).
+(:func:`cbow_hidden`), and skip-gram with hierarchical softmax walks the focus word's
+Huffman path with the context word's input vector (:func:`batch_rows`).
 """
 from __future__ import annotations
 
@@ -137,8 +138,9 @@ def word2vec(vocab: Any, *, dim: int = 100, window: int = 5, architecture: str =
 
     With input vectors :math:`v_w` (``params['in']``), output vectors :math:`u`
     (``params['out']``) and hidden vector :math:`h` (skip-gram: :math:`v_{focus}`, one
-    example per context word; CBOW: the mean or sum of the context vectors, predicting the
-    focus word :math:`o`), the loss of one example is
+    example per context word, predicting the context word :math:`o`; CBOW: the mean or
+    sum of the context vectors, predicting the focus word :math:`o`), the loss of one
+    example is
 
     .. math::
         \text{negative:}\ -\log\sigma(u_o^\top h) - \sum_{k=1}^{K}\log\sigma(-u_{n_k}^\top h)
@@ -150,7 +152,10 @@ def word2vec(vocab: Any, *, dim: int = 100, window: int = 5, architecture: str =
 
     with :math:`n_k \sim P_n` (unigram^0.75; a negative equal to :math:`o` is skipped,
     as in word2vec.c) and :math:`(c, p, L)` the Huffman codes, inner-node points and code
-    lengths. ``softmax`` costs :math:`O(v)` per example: for small vocabularies and tests.
+    lengths. Skip-gram with hierarchical softmax takes word2vec.c's (and gensim's)
+    direction instead: :math:`h = v_{context}` walks the *focus* word's path (the same
+    pairs, each the other way round; see :func:`batch_rows`). ``softmax`` costs
+    :math:`O(v)` per example: for small vocabularies and tests.
 
     Args:
       vocab: a :class:`~nnfunc.text.corpus.Vocab` with at least 2 words.
@@ -376,17 +381,34 @@ def batch_rows(model: Word2Vec, batch: Batch) -> tuple[jax.Array, Optional[jax.A
     the full softmax reads the whole output table).
 
     .. math:: \text{skip-gram: in} = \text{focus},\ \text{out} = (\text{context},
-              n_1..n_K) \text{ or points}[\text{context}] \qquad
-              \text{CBOW: in} = \text{contexts},\ \text{out} = (\text{focus}, n_1..n_K)
-              \text{ or points}[\text{focus}]
+              n_1..n_K) \qquad
+              \text{skip-gram, hierarchical: in} = \text{context},\ \text{out} =
+              \text{points}[\text{focus}]
+
+    .. math:: \text{CBOW: in} = \text{contexts},\ \text{out} = (\text{focus},
+              n_1..n_K) \text{ or points}[\text{focus}]
+
+    Skip-gram with hierarchical softmax follows word2vec.c and gensim
+    (``fast_sentence_sg_hs(points[focus], codes[focus], ..., context)``): each pair's
+    context vector walks the focus word's Huffman path. Over a corpus that is the same
+    set of pairs as the focus vector walking the context's path, but a batch of summed
+    updates (:func:`sparse_sgd_step`) trains better this way: on 331k words (dim 100,
+    window 5, 5 epochs, seeds 0-2) WordSim-353 Spearman goes from 0.586 to 0.607 against
+    gensim's 0.618 (seeds 3-8: 0.611 against 0.624; batches of 50 positions: 0.609),
+    SimLex-999 stays at 0.24-0.25 like gensim's. Each focus's :math:`\le 2W` pairs then
+    share one path, as they do in word2vec.c, where that path is stepped once per context
+    word. Negative sampling keeps the focus vector as the input: one ``(B,)`` gather
+    rather than ``(P,)``, and its quality is at or above gensim's either way (WordSim /
+    SimLex +0.039 / +0.026 this way, +0.057 / +0.033 the other).
 
     Args:
       model: a :class:`Word2Vec`.
       batch: a :class:`Batch`.
 
     Returns:
-      ``(in_ids, out_ids)``: skip-gram ``(B,)`` and ``(P, 1 + K)`` or ``(P, D)``; CBOW
-      ``(P,)`` and ``(B, 1 + K)`` or ``(B, D)``.
+      ``(in_ids, out_ids)``: skip-gram ``(B,)`` and ``(P, 1 + K)`` (negative sampling),
+      ``(P,)`` and ``(P, D)`` (hierarchical softmax), or ``(B,)`` and ``None`` (softmax);
+      CBOW ``(P,)`` and ``(B, 1 + K)`` or ``(B, D)``.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -403,6 +425,8 @@ def batch_rows(model: Word2Vec, batch: Batch) -> tuple[jax.Array, Optional[jax.A
     skipgram = model.architecture == "skipgram"
     in_ids = batch.focus if skipgram else batch.contexts
     target = batch.contexts if skipgram else batch.focus
+    if _context_walks_focus_path(model):
+        in_ids, target = batch.contexts, _pair_focus(batch)
     if model.output == "negative":
         out_ids = jnp.concatenate([target[:, None], batch.negatives], axis=1)
     elif model.output == "hierarchical":
@@ -410,6 +434,18 @@ def batch_rows(model: Word2Vec, batch: Batch) -> tuple[jax.Array, Optional[jax.A
     else:
         out_ids = None
     return in_ids, out_ids
+
+
+def _context_walks_focus_path(model: Word2Vec) -> bool:
+    """Skip-gram with hierarchical softmax: word2vec.c's direction (the context's input
+    vector on the focus's path), see :func:`batch_rows`."""
+    return model.architecture == "skipgram" and model.output == "hierarchical"
+
+
+def _pair_focus(batch: Batch) -> jax.Array:
+    """``(P,)`` the focus word of each pair."""
+    window = batch.contexts.shape[0] // batch.focus.shape[0] - 1
+    return to_pairs(batch.focus, window)
 
 
 # --------------------------------------------------------------------------- objectives
@@ -537,9 +573,10 @@ def batch_loss(model: Word2Vec, in_rows: jax.Array, out_rows: jax.Array,
     r"""The summed loss of a batch as a function of the rows it gathered: differentiate
     this with respect to ``in_rows`` and ``out_rows`` for the sparse update.
 
-    Skip-gram: one example per valid pair, :math:`h = v_{focus}` predicting the context;
-    CBOW: one per focus with a valid context, :math:`h` = :func:`cbow_hidden` predicting
-    the focus (:math:`\ell` as in :func:`word2vec`):
+    Skip-gram: one example per valid pair, :math:`h = v_{focus}` predicting the context
+    (hierarchical softmax: :math:`h = v_{context}` predicting the focus, as word2vec.c;
+    see :func:`batch_rows`); CBOW: one per focus with a valid context, :math:`h` =
+    :func:`cbow_hidden` predicting the focus (:math:`\ell` as in :func:`word2vec`):
 
     .. math:: L = \sum_{\text{valid examples}} \ell(h, o)
 
@@ -570,7 +607,9 @@ def batch_loss(model: Word2Vec, in_rows: jax.Array, out_rows: jax.Array,
     """
     dtype = in_rows.dtype
     window = batch.contexts.shape[0] // batch.focus.shape[0] - 1
-    if model.architecture == "skipgram":
+    if _context_walks_focus_path(model):
+        h, target, ok = in_rows, _pair_focus(batch), batch.valid
+    elif model.architecture == "skipgram":
         h, target, ok = to_pairs(in_rows, window), batch.contexts, batch.valid
     else:
         h = cbow_hidden(in_rows, batch.valid, window, mean=model.cbow_mean)
@@ -617,8 +656,8 @@ def sparse_sgd_step(model: Word2Vec, params: dict, batch: Batch, learning_rate: 
       ...                jax.random.key(0))
       >>> params = model.init(0)
       >>> new, loss = sparse_sgd_step(model, params, b, 0.1)
-      >>> tree = model.tree                 # context word 3: the nodes on its path
-      >>> used = {int(p) for p in tree.points[3, :tree.lengths[3]]}
+      >>> tree = model.tree                 # focus word 0: the nodes on its path
+      >>> used = {int(p) for p in tree.points[0, :tree.lengths[0]]}
       >>> used == set(jnp.flatnonzero(jnp.any(new['out'] != params['out'], 1)).tolist())
       True
     """
@@ -645,8 +684,8 @@ def _tree_hits(model: Word2Vec, batch: Batch) -> jax.Array:
     """Which inner nodes of each example's Huffman path the step updates (bool, shaped
     like the output ids)."""
     window = batch.contexts.shape[0] // batch.focus.shape[0] - 1
-    if model.architecture == "skipgram":
-        target, ok = batch.contexts, batch.valid
+    if model.architecture == "skipgram":      # the focus's path (batch_rows)
+        target, ok = _pair_focus(batch), batch.valid
     else:
         target, ok = batch.focus, from_pairs(batch.valid.astype(jnp.int32), window) > 0
     return _huffman_terms(model, target, ok, jnp.float32)[1] > 0
@@ -882,7 +921,8 @@ def default_batch_size(model: Word2Vec, step_bytes: Optional[int] = None) -> int
 
     .. math:: B = 2W \max\Big(1, \Big\lfloor \frac{\text{step\_bytes}}{2W \cdot
               4\,\text{dim} \cdot R} \Big\rfloor\Big), \qquad
-              R = \begin{cases} 1 + (W + 1)\,T & \text{skip-gram} \\ (W + 1) + T &
+              R = \begin{cases} 1 + (W + 1)\,T & \text{skip-gram} \\
+              (W + 1)(1 + D) & \text{skip-gram, hierarchical} \\ (W + 1) + T &
               \text{CBOW} \end{cases}
 
     the rows per focus position (:math:`W + 1` pairs each on average; :math:`T = 1 + K`,
@@ -918,7 +958,9 @@ def default_batch_size(model: Word2Vec, step_bytes: Optional[int] = None) -> int
         per_example = int(model.tree.codes.shape[1])
     else:
         per_example = len(model.vocab)
-    if model.architecture == "skipgram":
+    if _context_walks_focus_path(model):       # a context row per pair (batch_rows)
+        rows = (w + 1) * (1 + per_example)
+    elif model.architecture == "skipgram":
         rows = 1 + (w + 1) * per_example
     else:
         rows = (w + 1) + per_example
@@ -1114,7 +1156,13 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     analogies), from 130 up to 2080 positions per step (skip-gram, rate 0.025). Rows that
     many examples of a step share (the tree's root and upper nodes) would move by the sum
     of all their updates: ``max_row_hits`` caps that sum, which keeps hierarchical
-    softmax stable at word2vec.c's CBOW rate 0.05 on small corpora. Deterministic for a given
+    softmax stable at word2vec.c's CBOW rate 0.05 on small corpora. CBOW with
+    hierarchical softmax stays a little below gensim on those 331k words (over 9 seeds
+    WordSim-353 0.541 against 0.575, SimLex-999 0.169 against 0.197): smaller batches
+    bring SimLex-999 to gensim's (0.204 with 10 positions, one lane: word2vec.c's single
+    thread stepping 10 positions at once) but not WordSim-353 (0.549), at about 2.5x the
+    training time; neither the cap (none, 16, 128) nor capping the input rows closes it.
+    Deterministic for a given
     ``key`` on CPU (a GPU's scatter-adds may sum duplicates in any order).
 
     Args:
