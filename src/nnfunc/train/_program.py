@@ -376,9 +376,7 @@ def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array
     y = x if y is None else y
     xs, ys = x[:2], y[:2]
     try:
-        logits = jax.eval_shape(lambda p, s, v: forward(
-            model, p, s, v, train=False, key=None, mixed_precision=mixed_precision)[0],
-            ts.params, ts.model_state, xs)
+        logits = output_spec(model, ts, xs, mixed_precision)
     except Exception as err:  # the model's own message says what is wrong
         raise model_misfit(name, x.shape[1:], err) from err
     try:
