@@ -55,13 +55,14 @@ class Stream:
     """
 
     def __init__(self, data: Any, name: str, *, epochs: int = 1,
-                 steps_per_epoch: Optional[int] = None):
+                 steps_per_epoch: Optional[int] = None, evaluation: bool = False):
         self.data, self.name, self.steps_per_epoch = data, name, steps_per_epoch
         self.one_shot = iter(data) is data
         if self.one_shot and epochs > 1 and steps_per_epoch is None:
+            endless = "" if evaluation else "Pass steps_per_epoch= for an endless generator, or "
             raise ValueError(
                 f"{name} is a one-shot iterator ({type(data).__name__}): it can feed one "
-                f"epoch, not {epochs}. Pass steps_per_epoch= for an endless generator, or "
+                f"{'evaluation' if evaluation else 'epoch'}, not {epochs}. {endless or 'Pass '}"
                 f"a re-iterable (a list of batches, a torch DataLoader, a class whose "
                 f"__iter__ starts a new pass)")
         it = iter(data)
@@ -78,6 +79,11 @@ class Stream:
         self.y_dtype = None if y is None else y.dtype
         self.length = (steps_per_epoch if steps_per_epoch is not None
                        else len(data) if hasattr(data, "__len__") else None)
+
+    def sample(self) -> Any:
+        """The first batch as ``fit`` takes in-memory data: ``(x, y)``, or ``x`` alone."""
+        x, y = self.first
+        return x if y is None else (x, y)
 
     def _convert(self, batch: Any, index: int, *, check: bool = True) -> Batch:
         """One batch as host arrays, with the first batch's feature shapes and dtypes."""

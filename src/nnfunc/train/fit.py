@@ -89,14 +89,14 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
             steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1,
                                         allowed="None or an int >= 1")
         stream = Stream(data, "data", epochs=epochs, steps_per_epoch=steps_per_epoch)
-        x, y = as_data(stream.first, "data batch 0")
+        x, y = as_data(stream.sample(), "data batch 0")
         batch_size = x.shape[0]
     elif steps_per_epoch is not None:
         raise ValueError("steps_per_epoch is for data given as an iterable of batches; "
                          "with arrays an epoch is N // batch_size steps")
     if is_batches(eval_data):
-        ev_stream = Stream(eval_data, "eval_data", epochs=epochs + 1)
-        ev = as_data(ev_stream.first, "eval_data batch 0")
+        ev_stream = Stream(eval_data, "eval_data", epochs=epochs, evaluation=True)
+        ev = as_data(ev_stream.sample(), "eval_data batch 0")
     if stream is None:
         x, y, ev = as_train_data(data, None if ev_stream else eval_data, batch_size)
     elif ev_stream is None:

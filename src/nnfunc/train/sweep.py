@@ -263,11 +263,11 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     stream = ev_stream = None
     if is_batches(data):
         stream = Stream(data, "data", epochs=epochs)
-        x, y = as_data(stream.first, "data batch 0")
+        x, y = as_data(stream.sample(), "data batch 0")
         batch_size = x.shape[0]
     if is_batches(eval_data):
-        ev_stream = Stream(eval_data, "eval_data", epochs=epochs + 1)
-        ev = as_data(ev_stream.first, "eval_data batch 0")
+        ev_stream = Stream(eval_data, "eval_data", epochs=epochs, evaluation=True)
+        ev = as_data(ev_stream.sample(), "eval_data batch 0")
     if stream is None:
         x, y, ev_arrays = as_train_data(data, None if ev_stream else eval_data, batch_size)
         ev = ev if ev_stream else ev_arrays
