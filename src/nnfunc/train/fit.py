@@ -527,7 +527,8 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
 
     Data from an iterable: ``data`` may be any iterable of ``(x, y)`` batches (or of
     ``x`` alone) instead of arrays: a generator, a list, a torch ``DataLoader`` or a
-    ``tf.data`` dataset yielding arrays; ``eval_data`` too. The batches are the batches
+    ``tf.data`` dataset yielding arrays; ``eval_data`` too (a list of exactly two arrays
+    is read as ``[X, Y]``, as before: give two ``x``-only batches as a generator). The batches are the batches
     (``batch_size`` is not used; the last one may be smaller and is weighted by its
     size); every batch must have the first one's example shape. A background thread
     converts and stacks consecutive batches of one size into chunks (up to 32 batches,
