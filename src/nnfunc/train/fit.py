@@ -128,6 +128,11 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
         place = lambda arrays: replicate(arrays, mesh)  # noqa: E731
         ts, x, y = replicate((ts, x, y), mesh)
         ev = None if ev is None or ev_stream is not None else replicate(ev, mesh)
+    else:
+        # The state on the data's device, committed: the first epoch's outputs are
+        # committed like the data, and an uncommitted starting state would make the
+        # second epoch a different program (compiled again) when the data is committed.
+        ts = jax.device_put(ts, x.sharding)
     args = (model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics, mesh)
     if stream is not None:
         run_chunk = jitted_stacked(*args[:3], *args[4:], metrics, augment)
