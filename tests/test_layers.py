@@ -691,3 +691,30 @@ def test_conv2d_warns_on_an_nchw_looking_input_shape():
 def test_numpy_scalar_arguments_are_accepted(build):
     """They used to be refused with 'must be in [0, 1), got np.float32(0.5)'."""
     build()
+
+
+@pytest.mark.parametrize("shape,window", [((3, 9, 7, 4), 2), ((2, 12, 12, 3), 3),
+                                          ((2, 8, 8, 2), (2, 4))])
+def test_max_pool_tiles_path_equals_reduce_window_and_torch_on_ties(shape, window):
+    """stride = window, no padding: the reshape-max path gives reduce_window's values and
+    gradients (to the first maximum of each window), also with ties after a ReLU; with a
+    NaN in a window, torch's: NaN out, the gradient to the NaN (reduce_window's goes to
+    the largest number instead)."""
+    import torch
+    from jax import lax
+    kh, kw = (window, window) if isinstance(window, int) else window
+    x = jax.nn.relu(jnp.round(jax.random.normal(jax.random.key(0), shape) * 2) / 2)
+    x = x.at[0, 0, 0, 0].set(jnp.nan)            # a NaN window: NaN out, gradient to it
+    layer = L.max_pool(window)
+    y, vjp = jax.vjp(lambda v: layer.apply({}, {}, v)[0], x)
+    dims = (1, kh, kw, 1)
+    y_ref, vjp_ref = jax.vjp(lambda v: lax.reduce_window(v, -jnp.inf, lax.max, dims, dims,
+                                                         "VALID"), x)
+    g = jax.random.normal(jax.random.key(1), y.shape)
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(y_ref))
+    np.testing.assert_array_equal(np.asarray(vjp(g)[0][1:]), np.asarray(vjp_ref(g)[0][1:]))
+    xt = torch.tensor(np.asarray(x).transpose(0, 3, 1, 2), requires_grad=True)
+    yt = torch.nn.functional.max_pool2d(xt, (kh, kw))
+    yt.backward(torch.tensor(np.asarray(g).transpose(0, 3, 1, 2)))
+    np.testing.assert_array_equal(np.asarray(y), yt.detach().numpy().transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(np.asarray(vjp(g)[0]), xt.grad.numpy().transpose(0, 2, 3, 1))
