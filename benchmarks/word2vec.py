@@ -149,18 +149,25 @@ def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path,
     res = {"corpus": corpus, "tokens": words, "sentences": len(sentences), "epochs": epochs,
            "seeds": list(seeds), "workers": workers, "settings": SETTINGS, "rows": rows,
            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-           "jax": jax.__version__, "note": note}
+           "jax": jax.__version__, "note": note,
+           "backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind)}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     out.with_suffix(".md").write_text(render(res))
     return res
 
 
+def _device_title(res: dict) -> str:
+    """Where nnfunc ran: ``CPU``, or the accelerator's name (gensim is always the CPU)."""
+    backend = res.get("backend", "cpu")
+    return "CPU" if backend == "cpu" else f"{res.get('device', backend)} ({backend.upper()})"
+
+
 def render(res: dict) -> str:
     """The results as a Markdown page."""
     st, seeds = res["settings"], res["seeds"]
     lines = [
-        "# word2vec: nnfunc vs gensim (CPU)", "",
+        f"# word2vec: nnfunc on {_device_title(res)} vs gensim (CPU)", "",
         f"Corpus `{res['corpus']}`: {res['tokens']:,} tokens in {res['sentences']:,} "
         f"sentences; {res['epochs']} epochs; dim {st['dim']}, window {st['window']}, "
         f"min_count {st['min_count']}, sample {st['sample']}, {st['negatives']} negatives; "
