@@ -410,3 +410,21 @@ def test_random_augment_on_iterables_is_reproducible():
 def test_augment_changing_shape_on_iterables_raises():
     with pytest.raises(ValueError, match="augment"):
         _fit(BATCHES, epochs=1, augment=lambda k, x: x[:, :4])
+
+
+def test_array_data_with_iterable_eval_data_can_be_monitored():
+    """Arrays to train on and eval_data from an iterable: the eval_* entries exist before
+    epoch 0, so callbacks may monitor them (the eval batches were dropped here once)."""
+    X = np.asarray(jax.random.normal(jax.random.key(1), (200, 5)))
+    Y = (X[:, 0] > 0).astype(np.int32)
+    batches = [(X[i:i + 50], Y[i:i + 50]) for i in range(0, 200, 50)]
+    model = nf.models.mlp([5, 8, 2])
+    ce = nf.losses.softmax_cross_entropy_with_integer_labels
+    kw = dict(epochs=2, batch_size=50, progress=False, key=0)
+    stop = nf.train.EarlyStopping("eval_loss", patience=5)
+    streamed = nf.train.fit(model, nf.optim.sgd(0.1), ce, (X, Y), eval_data=batches,
+                            callbacks=[stop], **kw)
+    arrays = nf.train.fit(model, nf.optim.sgd(0.1), ce, (X, Y), eval_data=(X, Y), **kw)
+    np.testing.assert_allclose(streamed.history["eval_loss"], arrays.history["eval_loss"],
+                               rtol=1e-6)
+    assert stop.best == min(streamed.history["eval_loss"])

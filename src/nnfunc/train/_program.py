@@ -302,10 +302,13 @@ def jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, diagnostic
     return jax.jit(run, donate_argnums=(0,))
 
 
-def eval_sums(model: Layer, loss_fn: LossFn, mixed_precision: bool, metrics: Metrics,
-              accuracy_too: bool) -> Callable:
-    """``(params, model_state, xb, yb) -> sums``: the batch's summed loss (and hits), and
-    each metric's statistics; summed over batches, :func:`eval_means` makes the results."""
+def eval_sums(model: Layer, loss_fn: LossFn, mixed_precision: bool,
+              metrics: Metrics) -> Callable:
+    """``(params, model_state, xb, yb) -> sums``: the batch's summed loss (and hits, unless
+    a metric is named ``accuracy``), and each metric's statistics; summed over batches,
+    :func:`eval_means` makes the results."""
+    accuracy_too = "accuracy" not in {name for name, _ in metrics}
+
     def sums(params, model_state, xb, yb):
         logits, _ = forward(model, params, model_state, xb, train=False, key=None,
                             mixed_precision=mixed_precision)
@@ -321,8 +324,7 @@ def eval_sums(model: Layer, loss_fn: LossFn, mixed_precision: bool, metrics: Met
 
 @cached
 def jitted_eval_sums(model, loss_fn, mixed_precision, metrics=()):
-    return jax.jit(eval_sums(model, loss_fn, mixed_precision, metrics,
-                             "accuracy" not in {name for name, _ in metrics}))
+    return jax.jit(eval_sums(model, loss_fn, mixed_precision, metrics))
 
 
 def eval_means(metrics: Metrics, totals: dict, n: Any) -> dict:
@@ -337,8 +339,7 @@ def eval_means(metrics: Metrics, totals: dict, n: Any) -> dict:
 def jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics=()):
     """Loss, accuracy and metrics over a whole dataset: a scan over its full batches,
     then the remaining examples as one smaller batch (every example counts once)."""
-    sums = eval_sums(model, loss_fn, mixed_precision, metrics,
-                     "accuracy" not in {name for name, _ in metrics})
+    sums = eval_sums(model, loss_fn, mixed_precision, metrics)
 
     def ev(params, model_state, x, y=None):
         n = x.shape[0]

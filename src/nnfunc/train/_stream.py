@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc.train._program import eval_means, summarize
+from nnfunc.train._program import cached, eval_means, summarize
+from nnfunc.train._validate import as_data, as_train_data
 
 # A chunk holds at most this many batches and bytes: few dispatches per epoch, little
 # memory, and the progress bar still moves.
@@ -205,22 +206,20 @@ def prefetch(items: Iterator, put: Callable[[Any], Any]) -> Iterator:
                 thread.join(0.01)
 
 
-def _to_device(chunk, place: Optional[Callable]):
-    xs, ys, size = chunk
-    arrays = (jnp.asarray(xs), None if ys is None else jnp.asarray(ys))
-    if place is not None:
-        arrays = place(arrays)
-    return arrays + (size,)
+def _to_device(x: np.ndarray, y: Optional[np.ndarray], place: Optional[Callable] = None):
+    """``(x, y)`` as device arrays (``place``: e.g. replicated over a mesh)."""
+    arrays = (jnp.asarray(x), None if y is None else jnp.asarray(y))
+    return arrays if place is None else place(arrays)
 
 
 def train_epoch(run_chunk: Callable, summarize_fn: Callable, ts: Any, stream: Stream,
                 epoch: int, bar: Any, place: Optional[Callable] = None
-                ) -> tuple[Any, dict, int, int]:
-    """One epoch over the stream: ``(ts, metrics, steps, samples)``. Chunks are dispatched
-    as soon as they arrive (the device computes while the next one is read)."""
+                ) -> tuple[Any, dict, int]:
+    """One epoch over the stream: ``(ts, metrics, samples)``. Chunks are dispatched as
+    soon as they arrive (the device computes while the next one is read)."""
     per_steps, sizes = [], []
     for xs, ys, size in prefetch(_chunks(stream.batches(epoch)),
-                                 lambda c: _to_device(c, place)):
+                                 lambda c: _to_device(c[0], c[1], place) + (c[2],)):
         ts, per_step = run_chunk(ts, xs, ys)
         per_steps.append(per_step)
         sizes.append(np.full(xs.shape[0], size, np.int32))
@@ -230,21 +229,57 @@ def train_epoch(run_chunk: Callable, summarize_fn: Callable, ts: Any, stream: St
         raise ValueError(f"{stream.name} yielded no batches in epoch {epoch}")
     sizes = np.concatenate(sizes)
     metrics = summarize_fn(per_steps, ts.opt_state, jnp.asarray(sizes))
-    return ts, metrics, int(sizes.shape[0]), int(sizes.sum())
+    return ts, metrics, int(sizes.sum())
 
 
-def summarizer(metrics: tuple, *, runs: bool = False) -> Callable:
-    """Jitted: the epoch's metrics from the chunks' per-step ones and the batch sizes
-    (``runs=True``: for each run of a sweep, the leading axis)."""
+@cached
+def summarizer(metrics: tuple, runs: bool = False) -> Callable:
+    """Jitted ``(chunks, opt_state, sizes=None) -> metrics``: the epoch's metrics from the
+    chunks' per-step ones (means weighted by the batch ``sizes`` when given);
+    ``runs=True``: for each run of a sweep, the leading axis."""
     axis = 1 if runs else 0
 
     def one(per_step, opt_state, sizes):
         return summarize(per_step, opt_state, metrics, sizes)
     if runs:
         one = jax.vmap(one, in_axes=(0, 0, None))
-    return jax.jit(lambda chunks, opt_state, sizes: one(
+    return jax.jit(lambda chunks, opt_state, sizes=None: one(
         jax.tree_util.tree_map(lambda *c: jnp.concatenate(c, axis), *chunks), opt_state,
         sizes))
+
+
+class Inputs(NamedTuple):
+    """The training and evaluation data of ``fit``/``sweep``, checked: arrays, or for an
+    iterable its :class:`Stream` and, in ``x``/``y``/``ev``, its first batch (what the
+    model, loss and metrics are checked and compiled with)."""
+    x: Any
+    y: Any
+    batch_size: int
+    ev: Optional[tuple]
+    stream: Optional[Stream]
+    ev_stream: Optional[Stream]
+
+
+def resolve_data(data: Any, eval_data: Any, batch_size: int, *, epochs: int,
+                 steps_per_epoch: Optional[int] = None) -> Inputs:
+    """``data`` and ``eval_data`` as arrays or streams (an iterable's batches are its
+    batches: ``batch_size`` becomes the first one's size)."""
+    stream = ev_stream = None
+    if is_batches(data):
+        stream = Stream(data, "data", epochs=epochs, steps_per_epoch=steps_per_epoch)
+        x, y = as_data(stream.sample(), "data batch 0")
+        batch_size = x.shape[0]
+    elif steps_per_epoch is not None:
+        raise ValueError("steps_per_epoch is for data given as an iterable of batches; "
+                         "with arrays an epoch is N // batch_size steps")
+    if is_batches(eval_data):
+        ev_stream = Stream(eval_data, "eval_data", epochs=epochs, evaluation=True)
+        ev = as_data(ev_stream.sample(), "eval_data batch 0")
+    if stream is None:
+        x, y, ev_arrays = as_train_data(data, None if ev_stream else eval_data, batch_size)
+    else:
+        ev_arrays = None if eval_data is None or ev_stream else as_data(eval_data, "eval_data")
+    return Inputs(x, y, batch_size, ev if ev_stream else ev_arrays, stream, ev_stream)
 
 
 def evaluate_stream(sums: Callable, metrics: tuple, params: Any, model_state: Any,
@@ -252,8 +287,7 @@ def evaluate_stream(sums: Callable, metrics: tuple, params: Any, model_state: An
     """Loss, accuracy and metrics over every example of one pass of the stream
     (``means(totals, n)``: how the sums become results; a sweep vmaps it over runs)."""
     totals, n = None, 0
-    for x, y in prefetch(stream.batches(0), lambda b: (jnp.asarray(b.x), None if b.y is None
-                                                        else jnp.asarray(b.y))):
+    for x, y in prefetch(stream.batches(0), lambda b: _to_device(b.x, b.y)):
         part = sums(params, model_state, x, x if y is None else y)
         totals = part if totals is None else jax.tree_util.tree_map(jnp.add, totals, part)
         n += int(x.shape[0])

@@ -113,6 +113,24 @@ def _monitored(run: Run, monitor: str) -> float:
     return float(run.logs[monitor])
 
 
+def _improves(value: float, best: Optional[float], mode: str, min_delta: float = 0.0) -> bool:
+    """``value < best − min_delta`` (``'min'``) or ``value > best + min_delta`` (``'max'``);
+    anything improves on ``best=None``."""
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
+def checkpoint_files(directory: str, prefix: Optional[str] = None) -> list[str]:
+    """The files ``{prefix}-{step:09d}.npz`` in ``directory`` (any prefix when ``None``),
+    oldest step first; ``{prefix}-best.npz`` is not among them."""
+    name = r"[\w.-]+" if prefix is None else re.escape(prefix)
+    ok = re.compile(r"(^|[\\/])" + name + r"-(\d{9})\.npz$")
+    pattern = os.path.join(glob.escape(directory), f"{prefix or '*'}-*.npz")
+    found = [(m.group(2), p) for p in glob.glob(pattern) if (m := ok.search(p))]
+    return [p for _, p in sorted(found)]
+
+
 def _mode(mode: str, monitor: str) -> str:
     if mode == "auto":
         return "max" if "acc" in monitor else "min"
@@ -165,9 +183,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, run: Run) -> None:
         value = _monitored(run, self.monitor)
-        better = (value < self.best - self.min_delta if self.mode == "min"
-                  else value > self.best + self.min_delta)
-        if better:
+        if _improves(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, run.epoch, 0
             if self.restore_best:
                 self._best_state = copy_state(run.state)
@@ -252,9 +268,7 @@ class Checkpoint(Callback):
 
     def files(self) -> list[str]:
         """This callback's checkpoint files in the folder, oldest first (not the best)."""
-        pattern = os.path.join(glob.escape(self.directory), f"{self.prefix}-*.npz")
-        ok = re.compile(re.escape(self.prefix) + r"-\d{9}\.npz$")
-        return sorted(p for p in glob.glob(pattern) if ok.search(p))
+        return checkpoint_files(self.directory, self.prefix)
 
     def latest(self) -> Optional[str]:
         """The newest checkpoint file, or ``None``."""
@@ -277,11 +291,10 @@ class Checkpoint(Callback):
             os.remove(old)
 
     def _improved(self, value: float, epoch: int) -> bool:
-        better = self.best is None or (value < self.best if self.mode == "min"
-                                       else value > self.best)
-        if better:
-            self.best, self.best_epoch = value, epoch
-        return better
+        if not _improves(value, self.best, self.mode):
+            return False
+        self.best, self.best_epoch = value, epoch
+        return True
 
     def _write(self, run: Run, path: str) -> None:
         os.makedirs(self.directory, exist_ok=True)

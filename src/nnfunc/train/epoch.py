@@ -13,9 +13,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence
 
-import jax
-import jax.numpy as jnp
-
 from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
@@ -141,10 +138,8 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
     if not isinstance(ts, TrainState):
         raise ValueError(f"ts must be a TrainState, got {type(ts).__name__}")
     stream = Stream(data, "data") if is_batches(data) else None
-    if stream is None:
-        x, y = split_data(data, "data")
-    else:                               # checks and compiles with the first batch
-        x, y = jax.tree_util.tree_map(jnp.asarray, tuple(stream.first))
+    # with a stream: checked and compiled with its first batch
+    x, y = split_data(data if stream is None else stream.sample(), "data")
     check_data_shapes(x, y, 1, name="eval data")
     check_finite("data X", x)
     if y is not None:
@@ -159,4 +154,3 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
         return evaluate_stream(sums, metrics, ts.params, ts.model_state, stream)
     fn = jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics)
     return fn(ts.params, ts.model_state, x, y)
-

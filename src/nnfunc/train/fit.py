@@ -1,10 +1,8 @@
 """``fit``: epochs of fused training, evaluation, history, progress bar and callbacks."""
 from __future__ import annotations
 
-import glob
 import math
 import os
-import re
 import sys
 import time
 import warnings
@@ -21,13 +19,13 @@ from nnfunc.optim import get_hparams
 from nnfunc.optim._base import hparams_of, iter_states
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, jitted_epoch, jitted_eval,
-                                   jitted_eval_sums, jitted_stacked, summarize)
-from nnfunc.train._stream import Stream, evaluate_stream, is_batches, summarizer
+                                   jitted_eval_sums, jitted_stacked)
+from nnfunc.train._stream import evaluate_stream, resolve_data, summarizer
 from nnfunc.train._stream import train_epoch as stream_epoch
-from nnfunc.train._validate import (as_data, as_metrics, as_train_data, check_augment,
+from nnfunc.train._validate import (as_metrics, check_augment,
                                     check_batch_size, check_builder_args,
                                     check_state_fits, model_misfit, with_accuracy)
-from nnfunc.train.callbacks import Callback, Checkpoint, Run, callback_key
+from nnfunc.train.callbacks import Callback, Checkpoint, Run, callback_key, checkpoint_files
 from nnfunc.train.checkpoint import load_checkpoint, load_run_tree, read_run
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState, copy_state, init_state
@@ -83,24 +81,12 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
         if not any(hasattr(cb, h) for h in _HOOKS):
             raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
                              f"hooks (subclass nf.train.Callback), got {cb!r}")
-    stream, ev_stream = None, None
-    if is_batches(data):
-        if steps_per_epoch is not None:
-            steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1,
-                                        allowed="None or an int >= 1")
-        stream = Stream(data, "data", epochs=epochs, steps_per_epoch=steps_per_epoch)
-        x, y = as_data(stream.sample(), "data batch 0")
-        batch_size = x.shape[0]
-    elif steps_per_epoch is not None:
-        raise ValueError("steps_per_epoch is for data given as an iterable of batches; "
-                         "with arrays an epoch is N // batch_size steps")
-    if is_batches(eval_data):
-        ev_stream = Stream(eval_data, "eval_data", epochs=epochs, evaluation=True)
-        ev = as_data(ev_stream.sample(), "eval_data batch 0")
-    if stream is None:
-        x, y, ev = as_train_data(data, None if ev_stream else eval_data, batch_size)
-    elif ev_stream is None:
-        ev = None if eval_data is None else as_data(eval_data, "eval_data")
+    if steps_per_epoch is not None:
+        steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1,
+                                    allowed="None or an int >= 1")
+    x, y, batch_size, ev, stream, ev_stream = resolve_data(
+        data, eval_data, batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    steps = x.shape[0] // batch_size if stream is None else stream.length
     _check_monitors(callbacks, ev)
     _warn_raw_pixels(x)
     mixed_precision = check_bool("mixed_precision", mixed_precision)
@@ -111,8 +97,7 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
     ts = _starting_state(model, opt, key, x, state)
     resumed = None
     if resume is not None:
-        steps = x.shape[0] // batch_size if stream is None else (stream.length or 1)
-        resumed = _load_resume(resume, ts, steps)
+        resumed = _load_resume(resume, ts, steps or 1)
         _check_state_fits(model, opt, resumed.state, tuple(x.shape[1:]))
         ts = resumed.state
     check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
@@ -139,20 +124,17 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
         summarize_chunks = summarizer(metrics)
 
         def run_epoch(ts, bar, epoch):
-            ts, m, _, samples = stream_epoch(run_chunk, summarize_chunks, ts, stream, epoch,
-                                             bar, place)
-            return ts, m, samples
+            return stream_epoch(run_chunk, summarize_chunks, ts, stream, epoch, bar, place)
     elif progress and _interactive():      # batch bars: the epoch in chunks
         parts = _progress_parts(*args, metrics, augment)
 
         def run_epoch(ts, bar, epoch):
-            return _chunked_epoch(parts, ts, x, y, bar) + ((x.shape[0] // batch_size)
-                                                           * batch_size,)
+            return _chunked_epoch(parts, ts, x, y, bar) + (steps * batch_size,)
     else:
         epoch_fn = jitted_epoch(*args, True, metrics, augment)
 
         def run_epoch(ts, bar, epoch):
-            return epoch_fn(ts, x, y) + ((x.shape[0] // batch_size) * batch_size,)
+            return epoch_fn(ts, x, y) + (steps * batch_size,)
     probe = (ev[0] if ev is not None else x)[:1000] if diagnostics else None
     evaluate_arrays = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision, metrics)
     if ev_stream is not None:
@@ -172,7 +154,6 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
                                                           ts.model_state, *ev)}
         return names if records_lr else names - {"lr"}
 
-    steps = x.shape[0] // batch_size if stream is None else stream.length
     return _Plan(model, ts, run_epoch, evaluate, steps, _skips_nonfinite(ts.opt_state), probe,
                  resumed, history_names, records_lr)
 
@@ -207,19 +188,6 @@ def _records_lr(opt_state: Any) -> bool:
         f"with fields count, hparams (a dict from nf.optim.make_hparams, holding "
         f"learning_rate), then the slots; read the rate with nf.optim.current_lr (README: "
         f"'Write your own layer, optimizer or schedule')")
-
-
-def _check_monitors(callbacks, ev) -> None:
-    """A callback watching an ``eval_*`` entry needs ``eval_data``: fail before epoch 0
-    rather than after it (callbacks name what they watch in ``monitor``)."""
-    if ev is not None:
-        return
-    for cb in callbacks:
-        mon = getattr(cb, "monitor", None)
-        if isinstance(mon, str) and mon.startswith("eval_"):
-            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which only exists with "
-                             f"eval_data=(X, Y); pass eval_data or monitor a training "
-                             f"entry such as 'loss'")
 
 
 def _starting_state(model, opt, key, x, state) -> TrainState:
@@ -260,6 +228,19 @@ def _skips_nonfinite(opt_state: Any) -> bool:
     return any(isinstance(s, SkipNonfiniteState) for s in found)
 
 
+def _check_monitors(callbacks, ev) -> None:
+    """A callback watching an ``eval_*`` entry needs ``eval_data``: fail before anything
+    is built or compiled (callbacks name what they watch in ``monitor``)."""
+    if ev is not None:
+        return
+    for cb in callbacks:
+        mon = getattr(cb, "monitor", None)
+        if isinstance(mon, str) and mon.startswith("eval_"):
+            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which only "
+                             f"exists with eval_data=(X, Y); pass eval_data or monitor a "
+                             f"training entry such as 'loss'")
+
+
 def _check_monitor_names(callbacks, plan: _Plan) -> None:
     """Every callback's ``monitor`` must be a name the history will have (found by
     tracing one epoch abstractly, no compilation): a typo fails before epoch 0."""
@@ -279,9 +260,7 @@ def _resume_file(resume: Any) -> str:
     :class:`Checkpoint` wrote in the folder ``resume``."""
     path = os.fspath(resume)
     if os.path.isdir(path):
-        ok = re.compile(r"-\d{9}\.npz$")
-        files = sorted((p for p in glob.glob(os.path.join(glob.escape(path), "*.npz"))
-                        if ok.search(p)), key=lambda p: (p[-13:], p))
+        files = checkpoint_files(path)
         if not files:
             raise FileNotFoundError(f"resume={path!r}: the folder holds no checkpoint "
                                     f"files (NAME-STEP.npz, as Checkpoint writes them)")
@@ -339,9 +318,7 @@ def _progress_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precisio
     start, run, _ = epoch_parts(model, opt, loss_fn, batch_size, regularizer,
                                 mixed_precision, diagnostics, mesh, metrics, augment)
     return (jax.jit(start, donate_argnums=(0,)), jax.jit(run, donate_argnums=(0,)),
-            jax.jit(lambda chunks, opt_state: summarize(
-                jax.tree_util.tree_map(lambda *c: jnp.concatenate(c), *chunks), opt_state,
-                metrics)))
+            summarizer(metrics))
 
 
 def _chunked_epoch(parts, ts, x, y, bar):
@@ -533,14 +510,14 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     Data from an iterable: ``data`` may be any iterable of ``(x, y)`` batches (or of
     ``x`` alone) instead of arrays: a generator, a list, a torch ``DataLoader`` or a
     ``tf.data`` dataset yielding arrays; ``eval_data`` too (a list of exactly two arrays
-    is read as ``[X, Y]``, as before: give two ``x``-only batches as a generator). The batches are the batches
-    (``batch_size`` is not used; the last one may be smaller and is weighted by its
-    size); every batch must have the first one's example shape. A background thread
-    converts and stacks consecutive batches of one size into chunks (up to 32 batches,
-    16 MB) and puts them on the device while it trains on the previous chunk, each chunk
-    one compiled scan of steps. Each epoch is ``iter(data)``: a one-shot generator can
-    feed one epoch, or any number with ``steps_per_epoch`` (then each epoch takes the
-    next ``steps_per_epoch`` batches). Only the first batch is checked for NaN/inf (a
+    is read as ``[X, Y]``, as before: give two ``x``-only batches as a generator). The
+    batches are the batches (``batch_size`` is not used; the last one may be smaller and
+    is weighted by its size); every batch must have the first one's example shape. A
+    background thread converts and stacks consecutive batches of one size into chunks (up
+    to 32 batches, 16 MB) and puts them on the device while it trains on the previous
+    chunk, each chunk one compiled scan of steps. Each epoch is ``iter(data)``: a one-shot
+    generator can feed one epoch, or any number with ``steps_per_epoch`` (then each epoch
+    takes the next ``steps_per_epoch`` batches). Only the first batch is checked for NaN/inf (a
     later one shows as a non-finite loss, which names the step).
 
     Resume: ``resume=path`` continues a run from a file written by

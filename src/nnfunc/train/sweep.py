@@ -25,9 +25,9 @@ from nnfunc.optim import Optimizer, set_hparams
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, eval_means, jitted_eval, jitted_eval_sums,
                                    jitted_stacked, step_body)
-from nnfunc.train._stream import Stream, evaluate_stream, is_batches, summarizer
+from nnfunc.train._stream import Stream, evaluate_stream, resolve_data, summarizer
 from nnfunc.train._stream import train_epoch as stream_epoch
-from nnfunc.train._validate import (as_data, as_metrics, as_train_data, check_augment,
+from nnfunc.train._validate import (as_metrics, check_augment,
                                     check_batch_size, check_builder_args, model_misfit,
                                     with_accuracy)
 from nnfunc.train.state import TrainState, as_key, init_state
@@ -169,7 +169,7 @@ def _sweep_stream(model, opt, loss_fn, regularizer, mixed_precision, eval_batch_
     if isinstance(train, Stream):
         run_chunk = jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, False,
                                    None, metrics, augment, True)
-        summarize_chunks = summarizer(metrics, runs=True)
+        summarize_chunks = summarizer(metrics, True)     # for each run
     else:
         epoch = jax.jit(jax.vmap(epoch_parts(
             model, opt, loss_fn, train[2], regularizer, mixed_precision, False, None,
@@ -188,7 +188,7 @@ def _sweep_stream(model, opt, loss_fn, regularizer, mixed_precision, eval_batch_
     history: dict = {}
     for e in range(epochs):
         if isinstance(train, Stream):
-            ts, m, _, _ = stream_epoch(run_chunk, summarize_chunks, ts, train, e, None)
+            ts, m, _ = stream_epoch(run_chunk, summarize_chunks, ts, train, e, None)
         else:
             ts, m = epoch(ts, train[0], train[1])
         if ev is not None:
@@ -260,19 +260,8 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
                                 allowed="an int >= 1")
     mixed_precision = check_bool("mixed_precision", mixed_precision)
     values, seed_arr, runs = _runs(dict(hparams or {}), seeds)
-    stream = ev_stream = None
-    if is_batches(data):
-        stream = Stream(data, "data", epochs=epochs)
-        x, y = as_data(stream.sample(), "data batch 0")
-        batch_size = x.shape[0]
-    if is_batches(eval_data):
-        ev_stream = Stream(eval_data, "eval_data", epochs=epochs, evaluation=True)
-        ev = as_data(ev_stream.sample(), "eval_data batch 0")
-    if stream is None:
-        x, y, ev_arrays = as_train_data(data, None if ev_stream else eval_data, batch_size)
-        ev = ev if ev_stream else ev_arrays
-    elif ev_stream is None:
-        ev = None if eval_data is None else as_data(eval_data, "eval_data")
+    x, y, batch_size, ev, stream, ev_stream = resolve_data(data, eval_data, batch_size,
+                                                           epochs=epochs)
     base_key = as_key(key)
     input_shape = tuple(x.shape[1:])
 
