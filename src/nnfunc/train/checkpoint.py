@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 import zipfile
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -97,10 +97,10 @@ def write_checkpoint(path: str | os.PathLike, tree: Any, *, run: Any = None,
                      run_trees: Optional[dict] = None) -> None:
     """:func:`save_checkpoint`, plus optionally a fit run: ``run`` (JSON-able, stored in
     the header) and ``run_trees`` (``{name: pytree}``, stored under ``__nnfunc_run__``
-    names), read back by :func:`read_run` and :func:`load_run_tree`."""
+    names), read back by :func:`load_run` (and the record alone by :func:`read_run`)."""
     path = os.fspath(path)
     arrays, dtypes = _entries(tree)
-    if any(n.startswith(("__nnfunc_checkpoint__", _RUN)) for n in arrays):
+    if any(n.startswith((_META, _RUN)) for n in arrays):
         raise ValueError(f"a tree path may not be named {_META!r} or start with {_RUN!r}")
     for name, sub in (run_trees or {}).items():
         more, more_dtypes = _entries(sub, f"{_RUN}{name}")
@@ -131,19 +131,23 @@ def write_checkpoint(path: str | os.PathLike, tree: Any, *, run: Any = None,
 def read_run(path: str | os.PathLike) -> Any:
     """The fit run a :class:`~nnfunc.train.Checkpoint` file holds (history, epochs done,
     callbacks' state), or ``None`` for a file written by :func:`save_checkpoint`."""
-    _read(os.fspath(path))                      # the file's checks
-    with np.load(os.fspath(path), allow_pickle=False) as f:
-        return json.loads(str(f[_META])).get("run")
+    return _read(os.fspath(path))[2].get("run")
 
 
-def load_run_tree(path: str | os.PathLike, name: str, like: Any) -> Any:
-    """The ``run_trees[name]`` that :func:`write_checkpoint` stored, in ``like``'s structure."""
+def load_run(path: str | os.PathLike, like: Any) -> tuple[Any, Any, Callable[[str, Any], Any]]:
+    """A :class:`~nnfunc.train.Checkpoint` file, read once: ``(state, run, tree)`` with
+    the state in ``like``'s structure (as :func:`load_checkpoint`), the run record
+    (:func:`read_run`) and ``tree(name, like)``, the ``run_trees[name]`` that
+    :func:`write_checkpoint` stored, in ``like``'s structure."""
     path = os.fspath(path)
-    arrays, dtypes = _read(path, run=True)
-    prefix = _RUN + name
-    sub = {n[len(prefix):]: a for n, a in arrays.items() if n.startswith(prefix)}
-    sub_dtypes = {n[len(prefix):]: d for n, d in dtypes.items() if n.startswith(prefix)}
-    return _match(path, sub, sub_dtypes, like)
+    arrays, dtypes, meta = _read(path)
+
+    def tree(name: str, like: Any) -> Any:
+        prefix = _RUN + name
+        sub = {n[len(prefix):]: a for n, a in arrays.items() if n.startswith(prefix)}
+        return _match(path, sub, {n[len(prefix):]: d for n, d in dtypes.items()
+                                  if n.startswith(prefix)}, like)
+    return _match(path, _saved(arrays), dtypes, like), meta.get("run"), tree
 
 
 def describe_structure(tree: Any) -> Any:
@@ -175,11 +179,8 @@ def read_entries(path: str | os.PathLike) -> tuple[dict, dict, Any]:
     """``(arrays, dtypes, structure)`` of a checkpoint file: its arrays by tree path, their
     original dtypes and :func:`describe_structure` of the saved tree (``None`` if the
     file has none); :class:`CheckpointError` for a missing or damaged file."""
-    path = os.fspath(path)
-    arrays, dtypes = _read(path)
-    with np.load(path, allow_pickle=False) as f:
-        structure = json.loads(str(f[_META])).get("structure")
-    return arrays, dtypes, structure
+    arrays, dtypes, meta = _read(os.fspath(path))
+    return _saved(arrays), dtypes, meta.get("structure")
 
 
 def decode_entry(name: str, arr: np.ndarray, dtype: str, like: Any, path: str) -> Any:
@@ -192,9 +193,9 @@ def decode_entry(name: str, arr: np.ndarray, dtype: str, like: Any, path: str) -
     return _decode(name, arr, dtype, like, path)
 
 
-def _read(path: str, *, run: bool = False) -> tuple[dict, dict]:
-    """The arrays and the dtype table of a checkpoint file, or CheckpointError: those of
-    the saved tree, or with ``run=True`` those of the fit run's trees."""
+def _read(path: str) -> tuple[dict, dict, dict]:
+    """All arrays, the dtype table and the header of a checkpoint file (one read), or
+    CheckpointError."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     try:
@@ -213,8 +214,12 @@ def _read(path: str, *, run: bool = False) -> tuple[dict, dict]:
     if meta.get("version") != _VERSION:
         raise CheckpointError(f"checkpoint {path!r} has format version {meta.get('version')},"
                               f" this nnfunc reads version {_VERSION}")
-    arrays = {n: a for n, a in arrays.items() if n.startswith(_RUN) == run}
-    return arrays, dtypes
+    return arrays, dtypes, meta
+
+
+def _saved(arrays: dict) -> dict:
+    """The arrays of the saved tree, without a fit run's trees."""
+    return {n: a for n, a in arrays.items() if not n.startswith(_RUN)}
 
 
 def _decode(name: str, arr: np.ndarray, dtype: str, like: Any, path: str) -> Any:
@@ -272,8 +277,8 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> Any:
       Array([0., 1., 2.], dtype=float32)
     """
     path = os.fspath(path)
-    arrays, dtypes = _read(path)
-    return _match(path, arrays, dtypes, like)
+    arrays, dtypes, _ = _read(path)
+    return _match(path, _saved(arrays), dtypes, like)
 
 
 def _match(path: str, arrays: dict, dtypes: dict, like: Any) -> Any:

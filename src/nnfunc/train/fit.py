@@ -26,7 +26,7 @@ from nnfunc.train._validate import (as_metrics, check_augment,
                                     check_batch_size, check_builder_args,
                                     check_state_fits, model_misfit, with_accuracy)
 from nnfunc.train.callbacks import Callback, Checkpoint, Run, callback_key, checkpoint_files
-from nnfunc.train.checkpoint import load_checkpoint, load_run_tree, read_run
+from nnfunc.train.checkpoint import load_run
 from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.state import TrainState, copy_state, init_state
 
@@ -275,20 +275,18 @@ class _Resumed(NamedTuple):
     epochs_done: int
     history: dict
     callbacks: list     # [{'key': ..., 'state': ...}]
-    path: str
+    tree: Callable      # (name, like) -> a callback's saved state tree
 
 
 def _load_resume(resume: Any, fresh: TrainState, steps: int) -> _Resumed:
     """The state, epochs done, history and callbacks' state of a checkpoint file (one
     written by :func:`save_checkpoint` has no run: its epochs are counted from the step)."""
-    path = _resume_file(resume)
-    ts = load_checkpoint(path, fresh)
-    run = read_run(path)
+    ts, run, tree = load_run(_resume_file(resume), fresh)
     if run is None:
-        return _Resumed(ts, int(ts.step) // max(steps, 1), {}, [], path)
+        return _Resumed(ts, int(ts.step) // max(steps, 1), {}, [], tree)
     return _Resumed(ts, int(run["epochs_done"]),
                     {k: list(v) for k, v in run["history"].items()},
-                    list(run["callbacks"]), path)
+                    list(run["callbacks"]), tree)
 
 
 def _restore_callbacks(callbacks: Sequence[Callback], resumed: _Resumed,
@@ -303,7 +301,7 @@ def _restore_callbacks(callbacks: Sequence[Callback], resumed: _Resumed,
         if match is None:
             continue
         saved.remove(match)
-        state = {k: (load_run_tree(resumed.path, v["__tree__"], like)
+        state = {k: (resumed.tree(v["__tree__"], like)
                      if isinstance(v, dict) and "__tree__" in v else v)
                  for k, v in match["state"].items()}
         cb.load_state_dict(state)
