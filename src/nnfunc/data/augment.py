@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from nnfunc.data._checks import check_bool, check_int, check_real
+from nnfunc.data._checks import check_bool, check_int, check_pair, check_real
 
 __all__ = ["random_translate", "random_crop", "random_flip", "gaussian_noise", "compose"]
 
@@ -46,16 +46,14 @@ def _jax():
 
 def _int_pair(name: str, value: Any) -> Tuple[int, int]:
     """``value`` as ``(vertical, horizontal)`` ints >= 0, from an int or a pair."""
-    allowed = f"{name} must be an int >= 0 or a pair (dy, dx) of ints >= 0, got {value!r}"
-    if isinstance(value, np.ndarray) and value.ndim == 1:
-        value = value.tolist()
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) != 2:
-        raise ValueError(allowed)
+    what = "an int >= 0 or a pair (dy, dx) of ints >= 0"
+    is_pair = isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray)
+                                                   and value.ndim == 1)
+    items = check_pair(name, value, what) if is_pair else (value, value)
     try:
         return tuple(check_int(name, v, minimum=0) for v in items)     # type: ignore
     except ValueError:
-        raise ValueError(allowed) from None
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
 
 
 def _image_shape_arg(image_shape: Any) -> Optional[Tuple[int, ...]]:
