@@ -10,6 +10,7 @@ from typing import Any, Optional
 import jax
 import jax.numpy as jnp
 
+from nnfunc import metrics as _metrics
 from nnfunc import tree as _tree
 from nnfunc._checks import check_int
 from nnfunc.layers import Layer
@@ -132,7 +133,6 @@ def as_metrics(metrics: Any) -> tuple:
     """``((name, Metric), ...)`` from ``{name: fn}``, a sequence of functions or
     ``Metric`` objects (named by their ``name`` or ``__name__``) or names of
     ``nf.metrics`` functions (``'f1'``); ``None`` gives ``()``."""
-    from nnfunc import metrics as _metrics
     if metrics is None:
         return ()
     if isinstance(metrics, dict):
@@ -215,7 +215,6 @@ def with_accuracy(metrics: tuple, model: Layer, ts: Any, x: Any, y: Any, ev: Any
     """``metrics`` checked against the model's outputs and the labels of the data and
     the evaluation data, plus ``accuracy`` for one-hot float labels (integer labels get
     it from the step itself)."""
-    from nnfunc import metrics as _metrics
     from nnfunc.train._program import output_spec
     logits = output_spec(model, ts, x, mixed_precision)
     for name, pair in (("data", (x, y)), ("eval_data", ev)):
