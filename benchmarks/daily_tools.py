@@ -317,7 +317,8 @@ def profile_stream(reps: int, samples: int, sizes=MLP_SIZES,
         return run
 
     def device_chunks():
-        return [_stream._to_device(c, None) for c in _stream._chunks(stream.batches(0))]
+        return [_stream._to_device(xs, ys) + (size,)
+                for xs, ys, size in _stream._chunks(stream.batches(0))]
 
     def chunk_scans(chunks):
         def run():
@@ -328,7 +329,7 @@ def profile_stream(reps: int, samples: int, sizes=MLP_SIZES,
         return run
 
     def stream_epoch():
-        ts, m, _, _ = _stream.train_epoch(run_chunk, summarize, box["ts"], stream, 0, None)
+        ts, m, _ = _stream.train_epoch(run_chunk, summarize, box["ts"], stream, 0, None)
         box["ts"] = ts
         return jax.block_until_ready(m)
 
