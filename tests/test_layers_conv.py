@@ -108,3 +108,26 @@ def test_no_channel_hint_where_it_would_mislead():
     params, state = layer.init(jax.random.key(0), (28, 28, 1))
     y, _ = layer.apply(params, state, jnp.ones((2, 28, 28))[..., None])
     assert y.shape == (2, 28, 28, 4)
+
+
+# ------------------------------- unpadded convolutions: weight gradient tap by tap (CPU)
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU path")
+@pytest.mark.parametrize("kernel,strides,dil", [((3, 3), (1, 1), (1, 1)),
+                                                ((3, 2), (2, 1), (1, 2))])
+def test_unpadded_weight_gradient_is_one_matmul_per_tap(kernel, strides, dil):
+    x = jax.random.normal(jax.random.key(0), (4, 11, 12, 3))
+    w = jax.random.normal(jax.random.key(1), (*kernel, 3, 5))
+    ours = lambda w: conv_module._canonical(x, w, strides, "VALID", dil)     # noqa: E731
+    ref = lambda w: jax.lax.conv_general_dilated(                             # noqa: E731
+        x, w, strides, "VALID", rhs_dilation=dil, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    ct = jax.random.normal(jax.random.key(2), ours(w).shape)
+    pull = lambda f: jax.vjp(f, w)[1](ct)[0]                                  # noqa: E731
+    np.testing.assert_allclose(pull(ours), pull(ref), rtol=1e-5, atol=1e-5)
+    jaxpr = str(jax.make_jaxpr(lambda w: jax.vjp(ours, w)[1](ct)[0])(w))
+    padded = str(jax.make_jaxpr(jax.grad(lambda w: jnp.sum(
+        conv_module._canonical(x, w, strides, "SAME", dil) ** 2)))(w))
+    assert jaxpr.count("dot_general") == kernel[0] * kernel[1]
+    assert "dot_general" not in padded                  # with padding: the convolution
+    convs = jaxpr.count("conv_general_dilated")
+    assert convs == padded.count("conv_general_dilated") - 1 == 2   # none for d/dw
