@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One prepared GPU session (issue 15): the throughput suite on the GPU, the MNIST speedrun
-# with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2), and word2vec's GPU
-# row, in about 8 minutes, everything written under $OUT.
+# with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2), the sweeps against
+# their roofline bound, and word2vec's GPU row, in about 8 minutes, everything written
+# under $OUT.
 #
 # 1. On the development machine, once, in the repository root (copies MNIST and the
 #    word2vec corpus into .gpu-data/, downloads the gensim + smart_open wheels for the
@@ -21,8 +22,9 @@
 #
 # 3. Back here: the files land under the reply's files_at: session.log, bundle.tar.gz
 #    (every JSON and report), suite.md, mnist-speedrun-gpu.md, mnist-speedrun-gpu-e2.md,
-#    word2vec-gpu.md (at most 8 files come back, none deeper than 2 folders). Unpack the
-#    bundle into benchmarks/results/ (the names there are the ones to commit).
+#    sweep-roofline-gpu.md, word2vec-gpu.md (at most 8 files come back, none deeper
+#    than 2 folders). Unpack the bundle into benchmarks/results/ (the names there are the
+#    ones to commit).
 #
 # Other modes, for this machine (no GPU needed):
 #    bash benchmarks/gpu_session.sh --dry-run    # print the plan, check files and imports
@@ -78,9 +80,10 @@ if [ "$MODE" = "gpu" ]; then
   SUITE=(benchmarks/run.py --quick --backends gpu --max-minutes 2.2 --tag auto)
   SPEED=(benchmarks/mnist_speedrun.py --device gpu --seeds 10 --profile)
   SPEED_E2=(benchmarks/mnist_speedrun.py --device gpu --seeds 10 --epochs 2)
+  SWEEP=(benchmarks/sweep_roofline.py --device gpu)
   W2V=(benchmarks/word2vec.py --corpus head500.noblanks.cor --epochs 5 --seeds 0
        --workers 16 --note "H200 machine (16 cores): nnfunc on the GPU, gensim on the CPU")
-  SHARE=(170 110 80 120)                       # seconds: suite, speedrun, speedrun e2, w2v
+  SHARE=(160 100 70 60 100)            # seconds: suite, speedrun, speedrun e2, sweep, w2v
 else
   PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
   OUT="${OUT:-/tmp/gpu-session-out}"
@@ -89,9 +92,10 @@ else
   SPEED=(benchmarks/mnist_speedrun.py --device cpu --quick --profile)
   SPEED_E2=(benchmarks/mnist_speedrun.py --device cpu --quick --seeds 1 --epochs 1
             --frameworks nnfunc)
+  SWEEP=(benchmarks/sweep_roofline.py --device cpu --quick)
   W2V=(benchmarks/word2vec.py --corpus lee_background.cor --epochs 1 --seeds 0
        --workers 2 --note "gpu_session.sh --cpu-check")
-  SHARE=(200 200 150 300)
+  SHARE=(200 200 150 100 300)
 fi
 # The data: the carried copy on the device; here the carried copy if prepared, else shared.
 if [ -d .gpu-data/data/mnist ]; then DATA_HOME="$ROOT/.gpu-data"; else DATA_HOME="$SHARED_SRC"; fi
@@ -106,9 +110,10 @@ plan() {
   echo "1. (${SHARE[0]}s) $PY ${SUITE[*]} --out $WORK/suite"
   echo "2. (${SHARE[1]}s) $PY ${SPEED[*]} --out $WORK/mnist-speedrun-gpu"
   echo "3. (${SHARE[2]}s) $PY ${SPEED_E2[*]} --out $WORK/mnist-speedrun-gpu-e2"
-  echo "4. (${SHARE[3]}s) $PY ${W2V[*]} --out $WORK/word2vec-gpu"
+  echo "4. (${SHARE[3]}s) $PY ${SWEEP[*]} --out $WORK/sweep-roofline-gpu"
+  echo "5. (${SHARE[4]}s) $PY ${W2V[*]} --out $WORK/word2vec-gpu"
   echo "then: $OUT/{session.log,bundle.tar.gz,suite.md,mnist-speedrun-gpu.md,"
-  echo "      mnist-speedrun-gpu-e2.md,word2vec-gpu.md}"
+  echo "      mnist-speedrun-gpu-e2.md,sweep-roofline-gpu.md,word2vec-gpu.md}"
 }
 
 checks() {
@@ -177,11 +182,12 @@ step() {            # step NAME SHARE_S CMD...: run with the smaller of its shar
 step suite "${SHARE[0]}" "$PY" "${SUITE[@]}" --out "$WORK/suite"
 step speedrun "${SHARE[1]}" "$PY" "${SPEED[@]}" --out "$WORK/mnist-speedrun-gpu"
 step speedrun-e2 "${SHARE[2]}" "$PY" "${SPEED_E2[@]}" --out "$WORK/mnist-speedrun-gpu-e2"
-step word2vec "${SHARE[3]}" "$PY" "${W2V[@]}" --out "$WORK/word2vec-gpu"
+step sweep "${SHARE[3]}" "$PY" "${SWEEP[@]}" --out "$WORK/sweep-roofline-gpu"
+step word2vec "${SHARE[4]}" "$PY" "${W2V[@]}" --out "$WORK/word2vec-gpu"
 
 # Flat names in $OUT (at most 8 files come back); everything else in the bundle.
 [ -f "$WORK/suite/report.md" ] && cp "$WORK/suite/report.md" "$OUT/suite.md"
-for f in mnist-speedrun-gpu mnist-speedrun-gpu-e2 word2vec-gpu; do
+for f in mnist-speedrun-gpu mnist-speedrun-gpu-e2 sweep-roofline-gpu word2vec-gpu; do
   [ -f "$WORK/$f.md" ] && cp "$WORK/$f.md" "$OUT/$f.md"
 done
 tar -czf "$OUT/bundle.tar.gz" -C "$WORK" . 2>/dev/null
