@@ -281,3 +281,15 @@ def test_public_namespace():
         f = getattr(nf.activations, name)
         assert callable(f) and f.__doc__
     assert nf.activations.silu is nf.activations.swish
+
+
+def test_relu_is_a_max_passing_nan_like_torch():
+    """relu is max(x, 0) (XLA:GPU fuses a max into the next matmul's operand, not a
+    compare-and-select) and propagates NaN and infinities as torch.relu does."""
+    x = np.array([-1.0, 0.0, 2.0, np.nan, np.inf, -np.inf], np.float32)
+    np.testing.assert_array_equal(np.asarray(A.relu(jnp.asarray(x))),
+                                  F.relu(torch.tensor(x)).numpy())
+    jaxpr = str(jax.make_jaxpr(A.relu)(jnp.asarray(x)))
+    assert "max" in jaxpr and "select_n" not in jaxpr
+    assert jax.grad(lambda v: jnp.sum(A.relu(v)))(jnp.asarray(x)).tolist() == [
+        0.0, 0.0, 1.0, 0.0, 1.0, 0.0]

