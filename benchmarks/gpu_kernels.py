@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
-"""What one training step costs on an H100, read off XLA's compiled program: no GPU needed.
+"""What one training step costs on an H100 or H200, read off XLA's compiled program: no GPU.
 
     pip install "jax[cuda13]==$(python -c 'import jax; print(jax.__version__)')"
-    python benchmarks/gpu_kernels.py [--batch-sizes 128,1024] [--out DIR] [--show]
+    python benchmarks/gpu_kernels.py [--target h100|h200] [--batch-sizes 128,1024]
+        [--mlp-sizes 784,100,10 --runs 64] [--out DIR] [--show]
 
 XLA compiles for a GPU without one when it is given the device's description (JAX's
 deviceless ahead-of-time compilation: ``topologies.get_topology_desc(platform='cuda',
 target_config=...)``). This script compiles the benchmark suite's programs that way for an
-NVIDIA H100 80GB HBM3: nnfunc's fused epoch (``nf.train.make_epoch``), the 8-run sweep
-epoch and the raw JAX + optax epoch. In each, one training step is one iteration of the
-``while`` loop of the ``lax.scan``; the script lists the kernels of that loop body (every
-fusion, library GEMM and copy: each is one launch) with the bytes they move and the FLOPs
-of their dots, and estimates a step as ``Σ max(launch, bytes / bandwidth, FLOPs / peak)``.
+NVIDIA H100 80GB HBM3 or an H200 (the same chip with 4.8 TB/s HBM3e): nnfunc's fused epoch
+(``nf.train.make_epoch``), the R-run sweep epoch and the raw JAX + optax epoch. In each,
+one training step is one iteration of the ``while`` loop of the ``lax.scan``; the script
+lists the kernels of that loop body (every fusion, library GEMM and copy: each is one
+launch) with the bytes they move and the FLOPs of their dots, and estimates a step as
+``Σ max(launch, bytes / bandwidth, FLOPs / peak)``.
 
 Without autotuning XLA picks its GEMM tilings by heuristics, so kernel choices may differ
-a little from a real H100's; the kernel count and the bytes moved are what the program
+a little from a real GPU's; the kernel count and the bytes moved are what the program
 structure decides. The estimate's constants (``--launch-us``, ``--bandwidth``,
 ``--tflops``) are round numbers for an H100 that the suite's H100 run agrees with (see
-``benchmarks/results/gpu-kernels-h100.md``). Writes DIR/gpu-kernels-h100.{md,json}.
+``benchmarks/results/gpu-kernels-h100.md``); the H200's bandwidth default is scaled to its
+HBM3e. Writes DIR/gpu-kernels-<target>[-mlp<sizes>].{json,table.md}.
 """
 from __future__ import annotations
 
@@ -59,6 +62,15 @@ dnn_version_info { major: 9 minor: 8 }
 runtime_version { major: 13 minor: 0 patch: 0 }
 device_description_str: "NVIDIA H100 80GB HBM3"
 """
+
+# The H200 SXM 141GB: the H100's chip (same SMs, clocks and caches) with HBM3e: 4.8 TB/s
+# and 141 GB. XLA:GPU reads the bandwidth and memory size from here.
+H200 = (H100.replace("memory_bandwidth: 3352320000000", "memory_bandwidth: 4800000000000")
+        .replace("device_memory_size: 84929347584", "device_memory_size: 150754820096")
+        .replace('"NVIDIA H100 80GB HBM3"', '"NVIDIA H200"'))
+# name: (target description, device, default bandwidth for the estimate: ~90 % of peak)
+TARGETS = {"h100": (H100, "NVIDIA H100 80GB HBM3", 3.0e12),
+           "h200": (H200, "NVIDIA H200", 4.3e12)}
 
 _BYTES = {"f32": 4, "s32": 4, "u32": 4, "pred": 1, "bf16": 2, "f16": 2, "s8": 1, "u8": 1,
           "f64": 8, "s64": 8, "u64": 8}
@@ -115,10 +127,11 @@ def _kernels(body: list[dict], comps: dict) -> list[dict]:
         inner = comps.get(called.group(1), []) if called else [i]
         out_b = _nbytes(i["shape"])
         in_b = sum(_nbytes(shapes.get(o, "")) for o in i["operands"])
-        if "gather" in i["name"] or "dynamic_slice" in i["name"]:
-            in_b = min(in_b, 2 * out_b)       # reads the rows it picks, not its whole source
         kind = re.search(r"kind=k(\w+)", i["rest"])
         ops = Counter(j["op"] for j in inner if j["op"] not in _FREE)
+        if ops.keys() & {"gather", "dynamic-slice"} or re.search(
+                r"gather|dynamic.slice", i["name"]):
+            in_b = min(in_b, 2 * out_b)       # reads the rows it picks, not its whole source
         rows.append(dict(name=i["name"], kind=kind.group(1) if kind else i["op"],
                          bytes=in_b + out_b, flops=_dot_flops(inner, shapes), shape=i["shape"][:48],
                          ops=",".join(op for op, _ in ops.most_common(5))))
@@ -143,8 +156,9 @@ def estimate_us(kernels: list[dict], launch_us: float, bandwidth: float, tflops:
 # ---------------------------------------------------------------------------------------
 # the programs, compiled for the H100
 
-def _sharding():
-    topo = topologies.get_topology_desc(platform="cuda", target_config=H100, topology="1x1x1")
+def _sharding(target: str = "h100"):
+    topo = topologies.get_topology_desc(platform="cuda", target_config=TARGETS[target][0],
+                                        topology="1x1x1")
     mesh = topologies.make_mesh(topo=topo, mesh_shape=(1,), axis_names=("x",))
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
@@ -154,21 +168,23 @@ def _spec(tree, sharding, lead=()):
         lambda a: jax.ShapeDtypeStruct(lead + a.shape, a.dtype, sharding=sharding), tree)
 
 
-def programs(model_name: str, batch_size: int, n_samples: int, runs: int) -> dict[str, str]:
+def programs(model_name: str, batch_size: int, n_samples: int, runs: int,
+             target: str = "h100", mlp_sizes=MLP_SIZES) -> dict[str, str]:
     """``{variant: optimized HLO text}`` of the suite's epochs of ``model_name``."""
-    sh = _sharding()
-    model, shape = nnfunc_bench.model_and_shape(model_name, MLP_SIZES)
+    sh = _sharding(target)
+    mlp_sizes = tuple(mlp_sizes)
+    model, shape = nnfunc_bench.model_and_shape(model_name, mlp_sizes)
 
     def data(n):
         return (jax.ShapeDtypeStruct((n,) + shape, jnp.float32, sharding=sh),
                 jax.ShapeDtypeStruct((n,), jnp.int32, sharding=sh))
-    opt, sweep_epoch = nnfunc_bench.sweep_epoch_program(model_name, MLP_SIZES, batch_size)
+    opt, sweep_epoch = nnfunc_bench.sweep_epoch_program(model_name, mlp_sizes, batch_size)
     ts = jax.eval_shape(lambda: nf.train.init_state(model, opt, jax.random.key(0), shape))
     epoch = nf.train.make_epoch(model, opt, nnfunc_bench._loss(), batch_size)
     out = {"nnfunc fused epoch": epoch.lower(_spec(ts, sh), *data(n_samples))}
     stacked = _spec(ts, sh, (runs,))._replace(key=_spec(ts.key, sh))
     out[f"nnfunc sweep of {runs} runs"] = sweep_epoch.lower(stacked, *data(n_samples // runs))
-    init, tx, raw = jax_peer.epoch_program(model_name, MLP_SIZES, batch_size, n_samples)
+    init, tx, raw = jax_peer.epoch_program(model_name, mlp_sizes, batch_size, n_samples)
     params = jax.eval_shape(init, jax.random.key(0))
     out["raw JAX + optax scan epoch"] = raw.lower(
         _spec(params, sh), _spec(jax.eval_shape(tx.init, params), sh),
@@ -182,8 +198,12 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-sizes", default="128,1024")
     ap.add_argument("--samples", type=int, default=60_000)
     ap.add_argument("--runs", type=int, default=8)
+    ap.add_argument("--target", choices=sorted(TARGETS), default="h100")
+    ap.add_argument("--mlp-sizes", default=",".join(map(str, MLP_SIZES)),
+                    help="the MLP's layer sizes (default the suite's)")
     ap.add_argument("--launch-us", type=float, default=2.0)
-    ap.add_argument("--bandwidth", type=float, default=3.0e12, help="bytes/s")
+    ap.add_argument("--bandwidth", type=float, default=None,
+                    help="bytes/s (default ~90 %% of the target's peak)")
     ap.add_argument("--tflops", type=float, default=300.0, help="TF32 GEMM TFLOP/s")
     ap.add_argument("--out", default=str(_HERE / "results"))
     ap.add_argument("--show", action="store_true", help="print every kernel")
@@ -191,13 +211,19 @@ def main(argv=None) -> int:
     # Compile only: no GPU backend is started, even on a machine that has one.
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
     jax.config.update("jax_platforms", "cpu")
+    _, device, bandwidth = TARGETS[args.target]
+    args.bandwidth = args.bandwidth or bandwidth
+    sizes = tuple(int(v) for v in args.mlp_sizes.split(","))
     consts = (args.launch_us, args.bandwidth, args.tflops)
     rows = []
     for model, b in ((m, int(s)) for m in args.models.split(",")
                      for s in args.batch_sizes.split(",")):
-        for variant, text in programs(model, b, args.samples, args.runs).items():
+        for variant, text in programs(model, b, args.samples, args.runs, args.target,
+                                      sizes).items():
             ks = step_kernels(text)
-            rows.append(dict(model=model, variant=variant, batch_size=b, kernels=len(ks),
+            name = model if model != "mlp" or sizes == tuple(MLP_SIZES) else (
+                "mlp " + "-".join(map(str, sizes)))
+            rows.append(dict(model=name, variant=variant, batch_size=b, kernels=len(ks),
                              mbytes=sum(k["bytes"] for k in ks) / 1e6,
                              gflop=sum(k["flops"] for k in ks) / 1e9,
                              estimate_us=estimate_us(ks, *consts), kernel_list=ks))
@@ -210,17 +236,19 @@ def main(argv=None) -> int:
                           f"GF  {k['shape']:48s} {k['ops']}")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = dict(jax=jax.__version__, device="NVIDIA H100 80GB HBM3 (deviceless compile)",
+    meta = dict(jax=jax.__version__, device=f"{device} (deviceless compile)",
                 launch_us=args.launch_us, bandwidth=args.bandwidth, tflops=args.tflops,
-                samples=args.samples, runs=args.runs)
-    (out / "gpu-kernels-h100.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+                samples=args.samples, runs=args.runs, mlp_sizes=list(sizes))
+    stem = f"gpu-kernels-{args.target}" + ("" if sizes == tuple(MLP_SIZES) else
+                                            "-mlp" + "-".join(map(str, sizes)))
+    (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     lines = ["| model | batch | variant | kernels / step | MB moved / step | GFLOP / step | "
              "estimate µs / step |", "|---|---:|---|---:|---:|---:|---:|"]
     lines += [f"| {r['model']} | {r['batch_size']} | {r['variant']} | {r['kernels']} | "
               f"{r['mbytes']:.1f} | "
               f"{r['gflop']:.2f} | {r['estimate_us']:.1f} |" for r in rows]
-    (out / "gpu-kernels-h100.table.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out / 'gpu-kernels-h100.json'} and the table beside it")
+    (out / f"{stem}.table.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / (stem + '.json')} and the table beside it")
     return 0
 
 

@@ -215,3 +215,25 @@ def test_gpu_kernels_reads_the_training_loop_of_a_compiled_program():
     assert gk.estimate_us(one, 2.0, 3e12, 300) == pytest.approx(2.0)
     assert gk.estimate_us(one, 0.1, 1e12, 300) == pytest.approx(3.0)
     assert gk.estimate_us([{"bytes": 0, "flops": 3e9}], 0.1, 1e12, 300) == pytest.approx(10.0)
+
+
+def test_gpu_kernels_targets_and_the_sliced_read_rule():
+    """The H200 target is the H100's description with HBM3e's bandwidth and size, and a
+    loop kernel that slices a batch out of the data set counts the rows it reads, not
+    the whole source (the rule once missed fusions named after their other ops)."""
+    import gpu_kernels as gk
+    h200 = gk.TARGETS["h200"][0]
+    assert "memory_bandwidth: 4800000000000" in h200 and '"NVIDIA H200"' in h200
+    assert h200.replace("4800000000000", "3352320000000").replace(
+        "150754820096", "84929347584").replace('"NVIDIA H200"', '"NVIDIA H100 80GB HBM3"') \
+        == gk.H100
+    big = jax.ShapeDtypeStruct((4096, 256), jnp.float32)        # 4 MiB of "data"
+
+    def f(data):
+        def body(c, i):
+            x = jax.lax.dynamic_slice_in_dim(data, i * 16, 16)   # 16 KiB per step
+            return c + jnp.sum(jnp.tanh(x) * 2.0), None
+        return jax.lax.scan(body, 0.0, jnp.arange(256))[0]
+
+    ks = gk.step_kernels(jax.jit(f).lower(big).compile().as_text())
+    assert ks and sum(k["bytes"] for k in ks) < 1 << 20          # not the 4 MiB source
