@@ -316,6 +316,28 @@ def test_trained_vectors_recover_planted_topics(arch, output):
     np.testing.assert_array_equal(res.vectors.vectors, vecs)
 
 
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU default")
+@pytest.mark.parametrize("arch, output, lanes", [("cbow", "hierarchical", 1),
+                                                 ("cbow", "negative", 5),
+                                                 ("skipgram", "negative", None)])
+def test_cbow_default_batch_on_cpu_is_a_few_lanes(arch, output, lanes):
+    """CBOW's default batch on CPU is 1 (hierarchical) or 5 (negative) lanes of 2W
+    positions, where its vectors match gensim's; skip-gram keeps the cache-sized batch."""
+    from nnfunc.text.word2vec import default_batch_size
+    sents = topic_corpus(topics=3, sentences=40)
+    model = word2vec(Vocab.build(sents, min_count=1), dim=8, window=3, architecture=arch,
+                     output=output, sample=0)
+    chosen = 2 * 3 * lanes if lanes else default_batch_size(model)
+    assert chosen < default_batch_size(model) or not lanes
+    kw = dict(epochs=1, progress=False, key=1)
+    default = train_word2vec(model, sents, **kw)
+    explicit = train_word2vec(model, sents, batch_size=chosen, **kw)
+    np.testing.assert_array_equal(default.params["in"], explicit.params["in"])
+    if lanes:
+        other = train_word2vec(model, sents, batch_size=default_batch_size(model), **kw)
+        assert not np.array_equal(default.params["in"], other.params["in"])
+
+
 def test_training_is_deterministic_for_a_key_and_accepts_encoded_sentences():
     sents = topic_corpus(topics=3, sentences=60)
     vocab = Vocab.build(sents, min_count=1)

@@ -968,6 +968,11 @@ def default_batch_size(model: Word2Vec, step_bytes: Optional[int] = None) -> int
     return 2 * w * max(1, int(chunks))
 
 
+# CBOW's default lanes per batch on CPU: its vectors match gensim's only with small
+# batches (measured in train_word2vec's docstring); the full softmax is not measured.
+_CBOW_CPU_LANES = {"hierarchical": 1, "negative": 5}
+
+
 def _epoch_key(key: Any, epoch: int) -> jax.Array:
     """Epoch ``epoch``'s ``'rbg'`` key, hashed from ``key`` (an int seed or a JAX key) and
     ``epoch`` on the host: no JAX program to compile for it."""
@@ -1156,14 +1161,19 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     analogies), from 130 up to 2080 positions per step (skip-gram, rate 0.025). Rows that
     many examples of a step share (the tree's root and upper nodes) would move by the sum
     of all their updates: ``max_row_hits`` caps that sum, which keeps hierarchical
-    softmax stable at word2vec.c's CBOW rate 0.05 on small corpora. CBOW with
-    hierarchical softmax stays a little below gensim on those 331k words (over 9 seeds
-    WordSim-353 0.541 against 0.575, SimLex-999 0.169 against 0.197): smaller batches
-    bring SimLex-999 to gensim's (0.204 with 10 positions, one lane: word2vec.c's single
-    thread stepping 10 positions at once) but not WordSim-353 (0.549), at about 2.5x the
-    training time; neither the cap (none, 16, 128) nor capping the input rows closes it.
-    Deterministic for a given
-    ``key`` on CPU (a GPU's scatter-adds may sum duplicates in any order).
+    softmax stable at word2vec.c's CBOW rate 0.05 on small corpora.
+
+    CBOW is the exception to batch-size independence: its vectors move away from
+    gensim's as batches grow, so on CPU its default batch is small. On those 331k words
+    (seeds 0-5, gensim with 2 threads at WordSim-353 / SimLex-999 0.563 / 0.198 for
+    hierarchical softmax and 0.052 / 0.026 for negative sampling, seeds 0-2):
+    hierarchical softmax gives 0.551 / 0.208 with one lane (10 positions) against 0.540
+    / 0.169 with the cache-sized 400, and negative sampling 0.051 / 0.016 with 50
+    positions (seeds 0-2) against 0.167 / -0.020 with 870. Neither the cap (none, 16,
+    256), capping the input rows or the negatives' rows, nor one position per lane
+    changes that; the small batches cost 2x (hierarchical) and 1.2x (negative) the
+    training time. Deterministic for a given ``key`` on CPU (a GPU's scatter-adds may
+    sum duplicates in any order).
 
     Args:
       model: a :class:`Word2Vec` (:func:`word2vec`).
@@ -1174,7 +1184,11 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
       min_learning_rate: the floor :math:`\eta_{min} >= 0`.
       batch_size: focus positions per step, >= 1; rounded up to a multiple of ``2 *
         model.window`` (whole lanes; every window size equally often). Default:
-        :func:`default_batch_size` (the rows of a step fit in cache).
+        :func:`default_batch_size` (the rows of a step fit in cache), except CBOW on
+        CPU: at most ``2 * window`` positions (one lane) with hierarchical softmax and
+        ``10 * window`` (five lanes) with negative sampling, where its vectors match
+        gensim's (above). Accelerators keep the large default for throughput; pass
+        these sizes there to get the same CBOW vectors.
       key: the PRNG key or int seed of subsampling, windows and negatives (epoch
         ``e`` uses a key hashed from it and ``e``).
       progress: show a tqdm bar over epochs.
@@ -1212,6 +1226,9 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     check_real("min_learning_rate", min_learning_rate, low=0.0)
     if batch_size is None:
         batch_size = default_batch_size(model)
+        lanes = _CBOW_CPU_LANES.get(model.output)
+        if model.architecture == "cbow" and lanes and jax.default_backend() == "cpu":
+            batch_size = min(batch_size, lanes * 2 * model.window)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     chunk = 2 * model.window       # lanes of 2W positions, window strata of B / W
     batch_size = -(-batch_size // chunk) * chunk
