@@ -25,6 +25,7 @@ HBM3e. Writes DIR/gpu-kernels-<target>[-mlp<sizes>].{json,table.md}.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -168,9 +169,29 @@ def _spec(tree, sharding, lead=()):
         lambda a: jax.ShapeDtypeStruct(lead + a.shape, a.dtype, sharding=sharding), tree)
 
 
+@contextlib.contextmanager
+def _traced_as_gpu():
+    """nnfunc picks some lowerings by ``jax.default_backend()`` at trace time (the
+    one-channel convolution by taps, unpadded weight gradients by matmuls: XLA:CPU paths).
+    Compiling deviceless, the default backend is the CPU, so the programs would hold the
+    CPU's choices; they are traced as a GPU session traces them instead. JAX itself reads
+    its backend through ``xla_bridge``, not this attribute, and is unaffected."""
+    default_backend = jax.default_backend
+    jax.default_backend = lambda: "gpu"
+    try:
+        yield
+    finally:
+        jax.default_backend = default_backend
+
+
 def programs(model_name: str, batch_size: int, n_samples: int, runs: int,
              target: str = "h100", mlp_sizes=MLP_SIZES) -> dict[str, str]:
     """``{variant: optimized HLO text}`` of the suite's epochs of ``model_name``."""
+    with _traced_as_gpu():
+        return _programs(model_name, batch_size, n_samples, runs, target, mlp_sizes)
+
+
+def _programs(model_name, batch_size, n_samples, runs, target, mlp_sizes) -> dict[str, str]:
     sh = _sharding(target)
     mlp_sizes = tuple(mlp_sizes)
     model, shape = nnfunc_bench.model_and_shape(model_name, mlp_sizes)
@@ -239,8 +260,8 @@ def main(argv=None) -> int:
     meta = dict(jax=jax.__version__, device=f"{device} (deviceless compile)",
                 launch_us=args.launch_us, bandwidth=args.bandwidth, tflops=args.tflops,
                 samples=args.samples, runs=args.runs, mlp_sizes=list(sizes))
-    stem = f"gpu-kernels-{args.target}" + ("" if sizes == tuple(MLP_SIZES) else
-                                            "-mlp" + "-".join(map(str, sizes)))
+    suffix = "" if sizes == tuple(MLP_SIZES) else "-mlp" + "-".join(map(str, sizes))
+    stem = f"gpu-kernels-{args.target}{suffix}"
     (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     lines = ["| model | batch | variant | kernels / step | MB moved / step | GFLOP / step | "
              "estimate µs / step |", "|---|---:|---|---:|---:|---:|---:|"]

@@ -237,3 +237,18 @@ def test_gpu_kernels_targets_and_the_sliced_read_rule():
 
     ks = gk.step_kernels(jax.jit(f).lower(big).compile().as_text())
     assert ks and sum(k["bytes"] for k in ks) < 1 << 20          # not the 4 MiB source
+
+
+def test_gpu_kernels_traces_nnfunc_as_a_gpu_session_would():
+    """Deviceless compiles run with the CPU as the default backend; nnfunc's CPU-only
+    convolution lowerings must not leak into the GPU programs (and come back after)."""
+    import gpu_kernels as gk
+    from nnfunc.layers import conv
+    w, x = jnp.zeros((3, 3, 1, 4)), jnp.zeros((2, 8, 8, 1))
+    on_cpu = jax.default_backend() == "cpu"
+    assert conv._by_taps(w) == on_cpu
+    with gk._traced_as_gpu():
+        assert not conv._by_taps(w)
+        assert not conv._weight_grad_by_taps(x, w, (1, 1), "VALID", (1, 1))
+    assert conv._by_taps(w) == on_cpu
+    assert conv._weight_grad_by_taps(x, w, (1, 1), "VALID", (1, 1)) == on_cpu
