@@ -283,13 +283,17 @@ def test_public_namespace():
     assert nf.activations.silu is nf.activations.swish
 
 
-def test_relu_is_a_max_passing_nan_like_torch():
-    """relu is max(x, 0) (XLA:GPU fuses a max into the next matmul's operand, not a
-    compare-and-select) and propagates NaN and infinities as torch.relu does."""
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_relu_passes_nan_like_torch_in_both_lowerings(backend, monkeypatch):
+    """relu lowers to max(x, 0) for GPUs (XLA:GPU fuses a max into the next matmul's
+    operand, not a compare-and-select) and to a select on CPU (faster there); both pass
+    NaN and infinities as torch.relu does, with relu'(0) = 0."""
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
     x = np.array([-1.0, 0.0, 2.0, np.nan, np.inf, -np.inf], np.float32)
     np.testing.assert_array_equal(np.asarray(A.relu(jnp.asarray(x))),
                                   F.relu(torch.tensor(x)).numpy())
-    jaxpr = str(jax.make_jaxpr(A.relu)(jnp.asarray(x)))
-    assert "max" in jaxpr and "select_n" not in jaxpr
+    hlo = jax.jit(lambda v: A.relu(v)).lower(jnp.asarray(x)).as_text()   # a fresh trace
+    assert ("stablehlo.maximum" in hlo) == (backend == "gpu")
+    assert ("stablehlo.select" in hlo) == (backend == "cpu")
     assert jax.grad(lambda v: jnp.sum(A.relu(v)))(jnp.asarray(x)).tolist() == [
         0.0, 0.0, 1.0, 0.0, 1.0, 0.0]
