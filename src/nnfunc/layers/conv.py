@@ -26,7 +26,7 @@ equal the convolution's up to rounding.
 Also on CPU, an unpadded convolution ('VALID', or 'SAME' with a 1x1 kernel) takes its
 weight gradient as one matmul per kernel tap (``_tap_matmuls``): XLA:CPU's
 weight-gradient convolution is 1.4-3.4x slower there in every unpadded shape measured.
-With both paths, the MNIST speedrun's CNN trains an epoch in 1.01-1.02x PyTorch's time on 2
+With both paths, the MNIST speedrun's CNN trains an epoch in 0.98-1.02x PyTorch's time on 2
 CPU cores (1.77x before; ``benchmarks/results/mnist-speedrun-cpu.md``).
 """
 from __future__ import annotations
