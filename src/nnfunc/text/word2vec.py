@@ -1170,9 +1170,10 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     hierarchical softmax gives 0.551 / 0.208 with one lane (10 positions) against 0.540
     / 0.169 with the cache-sized 400, and negative sampling 0.051 / 0.016 with 50
     positions (seeds 0-2) against 0.167 / -0.020 with 870. Neither the cap (none, 16,
-    256), capping the input rows or the negatives' rows, nor one position per lane
-    changes that; the small batches cost 2x (hierarchical) and 1.2x (negative) the
-    training time. Deterministic for a given ``key`` on CPU (a GPU's scatter-adds may
+    256), capping the input rows or the negatives' rows, skipping the terms with
+    :math:`|u^\top h| \ge 6` (word2vec.c's hierarchical softmax does), nor one position
+    per lane changes that; the small batches cost 2x (hierarchical) and 1.2x (negative)
+    the training time. Deterministic for a given ``key`` on CPU (a GPU's scatter-adds may
     sum duplicates in any order).
 
     Args:
