@@ -131,3 +131,21 @@ def test_unpadded_weight_gradient_is_one_matmul_per_tap(kernel, strides, dil):
     assert "dot_general" not in padded                  # with padding: the convolution
     convs = jaxpr.count("conv_general_dilated")
     assert convs == padded.count("conv_general_dilated") - 1 == 2   # none for d/dw
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU path")
+def test_tap_weight_gradient_is_bounded_in_memory():
+    """The kh * kw tap slices live together, so past 128 MiB of them the unpadded
+    convolution keeps XLA's weight-gradient convolution (no copies)."""
+    spec = lambda *s: jax.ShapeDtypeStruct(s, jnp.float32)                  # noqa: E731
+    taps = conv_module._weight_grad_by_taps
+    assert taps(spec(256, 12, 12, 24), spec(3, 3, 24, 32), (1, 1), "VALID", (1, 1))
+    # 9 x 64 x 54 x 54 x 64 floats = 430 MB of slices
+    assert not taps(spec(64, 56, 56, 64), spec(3, 3, 64, 32), (1, 1), "VALID", (1, 1))
+    # stride 2 quarters the slices: 108 MB
+    assert taps(spec(64, 56, 56, 64), spec(3, 3, 64, 32), (2, 2), "VALID", (1, 1))
+    x = jax.ShapeDtypeStruct((64, 56, 56, 64), jnp.float32)
+    w = jax.ShapeDtypeStruct((3, 3, 64, 32), jnp.float32)
+    grad = jax.jit(lambda x, w: jax.grad(lambda w: jnp.sum(
+        conv_module._canonical(x, w, (1, 1), "VALID", (1, 1)) ** 2))(w))
+    assert grad.lower(x, w).compile().memory_analysis().temp_size_in_bytes < 300 * 2**20

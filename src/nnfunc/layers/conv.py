@@ -150,12 +150,21 @@ def _weight_grad_by_taps(x, w, strides, pad, dil) -> bool:
     # in 10 unpadded shapes (3-128 channels, 3x3 to 5x5, strides 1-2) one matmul per
     # kernel tap was 1.4-3.4x faster (3x3, 24 -> 32 channels on 256 12x12 maps: 16 ->
     # 5 ms), while with 'SAME' padding the convolution won about as often as it lost.
+    # The tap slices of all ten took 5-110 MB.
+    # The kh * kw tap slices are copies that live together: past _TAP_BYTES of them the
+    # convolution (no copies) is kept, bounding the extra memory.
     if jax.default_backend() != "cpu":
         return False
+    window = tuple((k - 1) * d + 1 for k, d in zip(w.shape[:2], dil))
     if isinstance(pad, str):
-        window = tuple((k - 1) * d + 1 for k, d in zip(w.shape[:2], dil))
         pad = lax.padtype_to_pads(x.shape[1:3], window, strides, pad)
-    return all(tuple(p) == (0, 0) for p in pad)
+    out = [(n - k) // s + 1 for n, k, s in zip(x.shape[1:3], window, strides)]
+    taps_bytes = w.shape[0] * w.shape[1] * x.shape[0] * out[0] * out[1] * x.shape[3] * (
+        jnp.dtype(x.dtype).itemsize)
+    return all(tuple(p) == (0, 0) for p in pad) and taps_bytes <= _TAP_BYTES
+
+
+_TAP_BYTES = 128 * 2**20
 
 
 def _tap_matmuls(x, dw, strides, pad, dil):
