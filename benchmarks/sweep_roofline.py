@@ -47,7 +47,8 @@ sys.path.insert(0, str(HERE))
 
 import nnfunc as nf                                        # noqa: E402
 from _suite.nnfunc_bench import build_epoch, build_sweep  # noqa: E402
-from _suite.timing import jax_sync, matmul_ceiling         # noqa: E402
+from _suite.timing import (interleaved, jax_sync, matmul_ceiling,  # noqa: E402
+                           time_epochs)
 
 BATCH = 128
 ROWS = (  # name, layer sizes, runs; the targets of issue 15 (GPU)
@@ -74,33 +75,17 @@ def bandwidth(device, n_bytes: int, reps: int) -> float:
     with jax.default_device(device):
         x = jax.device_put(jnp.ones((rows, 1024), jnp.float32), device)
         f = jax.jit(lambda x: x * 2 + 1)
-        jax_sync(f(x))
-        times = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            jax_sync(f(x))
-            times.append(time.perf_counter() - t0)
+        times = time_epochs(lambda: f(x), jax_sync, warmup=lambda: f(x), min_reps=reps)
     return 2 * 4096 * rows / statistics.median(times)
-
-
-def interleaved(runners: dict, reps: int) -> dict:
-    """Median seconds per epoch of each runner, timed round-robin after its warm-up."""
-    for r in runners.values():
-        r.sync(r.warmup())
-    times = {k: [] for k in runners}
-    for _ in range(reps):
-        for k, r in runners.items():
-            t0 = time.perf_counter()
-            r.sync(r.run_epoch())
-            times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def measure_row(name, sizes, runs, target, X, Y, device, machine, reps) -> dict:
     lrs = list(np.geomspace(1e-4, 3e-3, runs))
     one = build_epoch("mlp", tuple(sizes), BATCH, X, Y, device)
     sweep = build_sweep("mlp", tuple(sizes), BATCH, X, Y, device, learning_rates=lrs)
-    med = interleaved({"one": one, "sweep": sweep}, reps)
+    # one warm-up epoch each (their EpochRunner.warmup), then epochs round-robin
+    med = interleaved({k: lambda r=r: r.sync(r.run_epoch()) for k, r in
+                       (("one", one), ("sweep", sweep))}, reps)
     steps = X.shape[0] // BATCH
     cost = step_cost(sizes)
     t_one, t_sweep = med["one"] / steps, med["sweep"] / steps

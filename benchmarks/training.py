@@ -13,40 +13,20 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import nnfunc as nf
+from _suite.timing import interleaved
 
 SIZES = [784, 1024, 1024, 10]
 SMALL = [784, 32, 10]
 BATCH = 128
 LR = 1e-3
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
-
-
-def _timed(fn):
-    """Wall time of ``fn()`` (which blocks until its work is done), or the time it reports."""
-    t0 = time.perf_counter()
-    reported = fn()
-    return reported if reported is not None else time.perf_counter() - t0
-
-
-def _interleaved(runners, repeats):
-    """Median time of each runner, timed round-robin (after one warm-up call each) so that
-    load changes on a shared machine hit every runner alike."""
-    for fn in runners.values():
-        fn()
-    times = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, fn in runners.items():
-            times[name].append(_timed(fn))
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bench_nnfunc_epoch(x, y):
@@ -236,7 +216,7 @@ def _measure_epochs(rows, x, y, n_used, repeats, skip_torch):
     if not skip_torch:
         names["torch"] = "PyTorch eager (torch %s)" % __import__("torch").__version__
         runners["torch"] = bench_torch_epoch(x, y)
-    med = _interleaved(runners, repeats)
+    med = interleaved(runners, repeats)
     for k in ("epoch", "raw", "torch", "fit", "fit_bar"):
         if k in med:
             _add_row(rows, n_used, names[k], med[k])
@@ -247,7 +227,7 @@ def _measure_sweeps(rows, x, y, n_used, repeats):
     """Time sweeps of 8 learning rates against 8 sequential fits; add their rows; the times."""
     one_program, sequential = bench_sweep(x, y)
     vmapped, _ = bench_sweep(x, y, force_vmap=True)
-    sw = _interleaved({"sweep": one_program, "seq": sequential, "vmap": vmapped}, repeats)
+    sw = interleaved({"sweep": one_program, "seq": sequential, "vmap": vmapped}, repeats)
     _add_row(rows, n_used, "nnfunc sweep, 8 learning rates, 1 epoch, one program", sw["sweep"],
              models=8)
     _add_row(rows, n_used, "8 sequential fits, 1 epoch each", sw["seq"], models=8)
@@ -255,7 +235,7 @@ def _measure_sweeps(rows, x, y, n_used, repeats):
              models=8)
     # Where one run does not fill the machine (a small model), batching runs pays off.
     one_small, seq_small = bench_sweep(x, y, sizes=SMALL)
-    small = _interleaved({"sweep": one_small, "seq": seq_small}, repeats)
+    small = interleaved({"sweep": one_small, "seq": seq_small}, repeats)
     _add_row(rows, n_used, f"nnfunc sweep, 8 learning rates, MLP {_SMALL_NAME}", small["sweep"],
              models=8)
     _add_row(rows, n_used, f"8 sequential fits, MLP {_SMALL_NAME}", small["seq"], models=8)
@@ -266,7 +246,7 @@ def _measure_ceiling(x, n_used, epoch_runner, repeats, t_seq):
     """The physical ceiling table: an epoch's GEMMs at the machine's matmul speed."""
     # The matmul, the epoch's GEMMs alone and one make_epoch epoch, timed round-robin.
     mm_run, mm_flops = bench_matmul()
-    ceil = _interleaved({"mm": mm_run, "gemms": bench_epoch_gemms(x),
+    ceil = interleaved({"mm": mm_run, "gemms": bench_epoch_gemms(x),
                          "epoch": epoch_runner}, repeats)
     flops = epoch_gemm_flops(n_used)
     gemm_rate, epoch_rate = mm_flops / ceil["mm"], flops / ceil["epoch"]

@@ -30,6 +30,22 @@ def time_epochs(run_epoch: Callable[[], Any], sync: Callable[[Any], None], *,
     return times
 
 
+def interleaved(runners: Dict[str, Callable[[], Any]], repeats: int) -> Dict[str, float]:
+    """Median seconds of each runner, timed round-robin (after one warm-up call each) so
+    that load changes on a shared machine hit every runner alike. A runner blocks until
+    its work is done; if it returns a number, that is its time instead of the clock's."""
+    for fn in runners.values():
+        fn()
+    times: Dict[str, List[float]] = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, fn in runners.items():
+            t0 = time.perf_counter()
+            reported = fn()
+            times[name].append(reported if reported is not None
+                               else time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def jax_sync(x: Any) -> None:
     """Wait until every array in the pytree ``x`` is computed."""
     jax.block_until_ready(x)
