@@ -40,8 +40,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from nnfunc._checks import check_bool, check_int
-from nnfunc.layers._base import (POSITIVE_INT, Layer, as_pair, as_padding, as_shape,
-                                 check_fits, kernel_params, symmetric_uniform)
+from nnfunc.layers._base import (POSITIVE_INT, Layer, _window_out, as_pair, as_padding,
+                                 as_shape, check_fits, kernel_params, symmetric_uniform)
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
@@ -70,12 +70,18 @@ def _by_taps(w) -> bool:
     return w.shape[2] == 1 and jax.default_backend() == "cpu"
 
 
+def _explicit_pads(x, kernel, strides, pad, dil):
+    """``pad`` as ``((top, bottom), (left, right))`` ('SAME'/'VALID' resolved for ``x``)."""
+    if not isinstance(pad, str):
+        return pad
+    window = tuple((k - 1) * d + 1 for k, d in zip(kernel, dil))
+    return lax.padtype_to_pads(x.shape[1:3], window, strides, pad)
+
+
 def _tap_slices(x, kernel, strides, pad, dil) -> list:
     """The ``kh * kw`` strided views of the padded input that the kernel taps read."""
     (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dil
-    if isinstance(pad, str):
-        pad = lax.padtype_to_pads(x.shape[1:3], ((kh - 1) * dh + 1, (kw - 1) * dw + 1),
-                                  strides, pad)
+    pad = _explicit_pads(x, kernel, strides, pad, dil)
     x = jnp.pad(x, ((0, 0), tuple(pad[0]), tuple(pad[1]), (0, 0)))
     ho = (x.shape[1] - (kh - 1) * dh - 1) // sh + 1
     wo = (x.shape[2] - (kw - 1) * dw - 1) // sw + 1
@@ -150,18 +156,17 @@ def _weight_grad_by_taps(x, w, strides, pad, dil) -> bool:
     # in 10 unpadded shapes (3-128 channels, 3x3 to 5x5, strides 1-2) one matmul per
     # kernel tap was 1.4-3.4x faster (3x3, 24 -> 32 channels on 256 12x12 maps: 16 ->
     # 5 ms), while with 'SAME' padding the convolution won about as often as it lost.
-    # The tap slices of all ten took 5-110 MB.
-    # The kh * kw tap slices are copies that live together: past _TAP_BYTES of them the
-    # convolution (no copies) is kept, bounding the extra memory.
+    # The kh * kw tap slices are copies that live together (5-110 MB in those ten): past
+    # _TAP_BYTES of them the convolution (no copies) is kept, bounding the extra memory.
     if jax.default_backend() != "cpu":
         return False
-    window = tuple((k - 1) * d + 1 for k, d in zip(w.shape[:2], dil))
-    if isinstance(pad, str):
-        pad = lax.padtype_to_pads(x.shape[1:3], window, strides, pad)
-    out = [(n - k) // s + 1 for n, k, s in zip(x.shape[1:3], window, strides)]
-    taps_bytes = w.shape[0] * w.shape[1] * x.shape[0] * out[0] * out[1] * x.shape[3] * (
-        jnp.dtype(x.dtype).itemsize)
-    return all(tuple(p) == (0, 0) for p in pad) and taps_bytes <= _TAP_BYTES
+    pad = _explicit_pads(x, w.shape[:2], strides, pad, dil)
+    if any(tuple(p) != (0, 0) for p in pad):
+        return False
+    ho, wo = (_window_out(n, k, s, "VALID", 0, d)
+              for n, k, s, d in zip(x.shape[1:3], w.shape[:2], strides, dil))
+    slices = w.shape[0] * w.shape[1] * x.shape[0] * ho * wo * x.shape[3]
+    return slices * jnp.dtype(x.dtype).itemsize <= _TAP_BYTES
 
 
 _TAP_BYTES = 128 * 2**20
