@@ -916,8 +916,9 @@ def learning_rate_schedule(learning_rate: float, min_learning_rate: float,
 
 
 def default_batch_size(model: Word2Vec, step_bytes: Optional[int] = None) -> int:
-    r"""The batch size :func:`train_word2vec` uses by default: as many focus positions as
-    keep the rows one step gathers within ``step_bytes`` (the step then runs in cache).
+    r"""The cache-sized batch, :func:`train_word2vec`'s default (CBOW on CPU takes at most
+    five lanes, see there): as many focus positions as keep the rows one step gathers
+    within ``step_bytes`` (the step then runs in cache).
 
     .. math:: B = 2W \max\Big(1, \Big\lfloor \frac{\text{step\_bytes}}{2W \cdot
               4\,\text{dim} \cdot R} \Big\rfloor\Big), \qquad
