@@ -192,7 +192,7 @@ def _raw_jax_epoch(x, batch_size: int):
 def _nnfunc_epoch(x, batch_size: int):
     model = nf.models.dense_autoencoder(DEEP, output_activation=nf.activations.sigmoid)
     opt = nf.optim.adam(learning_rate=1e-3)
-    epoch = nf.train.make_epoch(model, opt, MSE, batch_size)
+    epoch = nf.train.make_epoch(model, opt, MSE, batch_size, donate=True)
     box = [nf.train.init_state(model, opt, 0, (784,))]
 
     def run():

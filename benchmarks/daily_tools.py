@@ -296,7 +296,7 @@ def profile_stream(reps: int, samples: int, sizes=MLP_SIZES,
     steps = len(gen)
     run_chunk = _program.jitted_stacked(model, opt, CE, None, False, False, None)
     summarize = _stream.summarizer(())
-    epoch = nf.train.make_epoch(model, opt, CE, BATCH)
+    epoch = nf.train.make_epoch(model, opt, CE, BATCH, donate=True)
     Xd, Yd = jnp.asarray(X), jnp.asarray(Y)
     box = {"ts": nf.train.init_state(model, opt, 0, X.shape[1:])}
     default = _stream._CHUNK_BATCHES

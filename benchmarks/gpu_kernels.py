@@ -201,7 +201,7 @@ def _programs(model_name, batch_size, n_samples, runs, target, mlp_sizes) -> dic
                 jax.ShapeDtypeStruct((n,), jnp.int32, sharding=sh))
     opt, sweep_epoch = nnfunc_bench.sweep_epoch_program(model_name, mlp_sizes, batch_size)
     ts = jax.eval_shape(lambda: nf.train.init_state(model, opt, jax.random.key(0), shape))
-    epoch = nf.train.make_epoch(model, opt, nnfunc_bench._loss(), batch_size)
+    epoch = nf.train.make_epoch(model, opt, nnfunc_bench._loss(), batch_size, donate=True)
     out = {"nnfunc fused epoch": epoch.lower(_spec(ts, sh), *data(n_samples))}
     stacked = _spec(ts, sh, (runs,))._replace(key=_spec(ts.key, sh))
     out[f"nnfunc sweep of {runs} runs"] = sweep_epoch.lower(stacked, *data(n_samples // runs))

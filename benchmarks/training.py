@@ -31,7 +31,7 @@ CE = nf.losses.softmax_cross_entropy_with_integer_labels
 
 def bench_nnfunc_epoch(x, y):
     model, opt = nf.models.mlp(SIZES), nf.optim.adam(learning_rate=LR)
-    epoch = nf.train.make_epoch(model, opt, CE, BATCH)
+    epoch = nf.train.make_epoch(model, opt, CE, BATCH, donate=True)
     box = [nf.train.init_state(model, opt, 0, (784,))]
 
     def run():

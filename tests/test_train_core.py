@@ -129,12 +129,34 @@ def test_step_dropout_key_is_fold_in_of_state_key_and_step():
     _leaves_equal(ts1.key, ts.key)
 
 
-def test_make_step_donates_state():
+@pytest.mark.parametrize("kind", ["step", "epoch"])
+def test_step_and_epoch_are_pure_by_default(kind):
+    """The contract's ``ts, m = step(ts, x, y)`` leaves the input state usable: calling
+    again on it gives the same result, and its values are those before the call."""
+    ts = nf.train.init_state(MODEL, ADAM, jax.random.key(0), (8,))
+    before = jax.tree_util.tree_map(jnp.array, ts)       # copies
+    fn = (nf.train.make_step(MODEL, ADAM, CE) if kind == "step"
+          else nf.train.make_epoch(MODEL, ADAM, CE, 25))
+    data = (X[:10], Y[:10]) if kind == "step" else (X, Y)
+    ts1, m1 = fn(ts, *data)
+    ts2, m2 = fn(ts, *data)
+    _leaves_equal(ts, before)
+    _leaves_equal(ts1, ts2)
+    assert float(m1["loss"]) == float(m2["loss"])
+    assert int(ts1.step) > int(ts.step) == 0
+
+
+@pytest.mark.parametrize("kind", ["step", "epoch"])
+def test_donate_true_reuses_the_input_state(kind):
     ts = nf.train.init_state(MODEL, SGD, jax.random.key(0), (8,))
-    step = nf.train.make_step(MODEL, SGD, CE)
-    ts2, _ = step(ts, X[:10], Y[:10])
+    ref, _ = nf.train.make_step(MODEL, SGD, CE)(ts, X[:10], Y[:10]) if kind == "step" else \
+        nf.train.make_epoch(MODEL, SGD, CE, 25)(ts, X, Y)
+    fn = (nf.train.make_step(MODEL, SGD, CE, donate=True) if kind == "step"
+          else nf.train.make_epoch(MODEL, SGD, CE, 25, donate=True))
+    ts2, _ = fn(ts, *((X[:10], Y[:10]) if kind == "step" else (X, Y)))
     assert ts.params[0]["w"].is_deleted()
     assert not ts2.params[0]["w"].is_deleted()
+    _leaves_equal(ts2, ref)                               # same values
 
 
 def test_regularizer_adds_penalty_gradient():

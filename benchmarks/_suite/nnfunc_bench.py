@@ -58,7 +58,7 @@ def build_step(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax
     """Per-step jitted loop: ``ts, m = step(ts, x_b, y_b)`` from Python for every batch."""
     model, shape = model_and_shape(model_name, mlp_sizes)
     opt = _adam(learning_rate)
-    step = nf.train.make_step(model, opt, _loss())
+    step = nf.train.make_step(model, opt, _loss(), donate=True)   # the loop owns ts
     n_batches = X.shape[0] // batch_size
 
     @jax.jit
@@ -92,7 +92,7 @@ def build_epoch(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
     """Fused epoch: one call of ``nf.train.make_epoch`` per epoch."""
     model, shape = model_and_shape(model_name, mlp_sizes)
     opt = _adam(learning_rate)
-    epoch = nf.train.make_epoch(model, opt, _loss(), batch_size)
+    epoch = nf.train.make_epoch(model, opt, _loss(), batch_size, donate=True)
     state = {"ts": _init(model, opt, seed, shape, device), "m": None}
 
     def run_epoch():

@@ -30,7 +30,7 @@ __all__ = ["make_epoch", "evaluate"]
 
 def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *,
                regularizer: Regularizer = None, mixed_precision: bool = False,
-               diagnostics: bool = False, donate: bool = True,
+               diagnostics: bool = False, donate: bool = False,
                devices: Optional[Sequence[Any]] = None) -> Callable:
     """A whole training epoch as one jitted program ``(ts, X, Y) -> (ts, metrics)``.
 

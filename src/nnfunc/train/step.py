@@ -14,7 +14,7 @@ __all__ = ["make_step"]
 
 def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
               regularizer: Regularizer = None, mixed_precision: bool = False,
-              diagnostics: bool = False, donate: bool = True) -> Callable:
+              diagnostics: bool = False, donate: bool = False) -> Callable:
     """A jitted training step ``(ts, x, y) -> (ts, metrics)``.
 
     ``L(θ) = mean_i loss_fn(f_θ(x_i), y_i) + R(θ)``; ``g = ∇L``;
@@ -22,8 +22,12 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
     training mode with the key ``k = fold_in(ts.key, ts.step)``: a new key every step,
     while ``ts.key`` itself stays as it is (epochs advance it for their shuffle).
 
-    The input state's buffers are donated (reused for the output): do not use ``ts``
-    after the call (pass ``donate=False`` to keep it). Gradient clipping is an optimizer
+    The step is pure: ``ts`` stays valid after the call. A loop that owns its state can
+    pass ``donate=True`` to let XLA reuse ``ts``'s buffers for the output (``ts`` is
+    then deleted): on the CPU that made a Python loop over an MLP 784-1024-1024-10 step
+    (Adam, batch 128) 1.20x faster and one over 784-100-10 1.06x, since the output needs
+    no fresh allocation (``make_epoch``'s single call per epoch: 1.00-1.02x; ``fit``
+    always donates the state it owns). Gradient clipping is an optimizer
     transform: ``nf.optim.chain(nf.optim.clip_by_global_norm(1.0), opt)``; weight
     penalties go in ``regularizer``, e.g. ``lambda p: 1e-4 * nf.regularizers.l2(p)``.
 
@@ -35,7 +39,7 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
       mixed_precision: compute the forward and backward pass in bfloat16 while the
         parameters (the master copy), the loss and the optimizer stay in float32.
       diagnostics: also return ``update_ratio = ‖u‖ / ‖θ‖``.
-      donate: donate the input state's buffers.
+      donate: donate the input state's buffers (``ts`` is deleted by the call).
 
     Returns:
       ``step(ts, x, y=None) -> (ts, metrics)`` (``y`` left out: the inputs are the
