@@ -35,7 +35,7 @@ import sys
 from collections import Counter
 
 _HERE = pathlib.Path(__file__).resolve().parent
-for p in (_HERE, _HERE.parent):
+for p in (_HERE, _HERE.parent / "src"):      # _suite, and nnfunc from a checkout
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 

@@ -101,7 +101,9 @@ fi
 if [ -d .gpu-data/data/mnist ]; then DATA_HOME="$ROOT/.gpu-data"; else DATA_HOME="$SHARED_SRC"; fi
 export NNFUNC_SHARED="$DATA_HOME" NNFUNC_DATA="$DATA_HOME/data"
 export XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# nnfunc is not installed on the device: its source (src/) and the benchmarks' _suite
+# come from the checkout.
+export PYTHONPATH="$ROOT/src:$ROOT/benchmarks${PYTHONPATH:+:$PYTHONPATH}"
 WORK="/tmp/gpu-session.$$"      # created only when the steps run
 
 plan() {
@@ -130,9 +132,15 @@ import importlib
 for name in ("numpy", "jax", "nnfunc", "torch", "gensim", "smart_open"):
     try:
         m = importlib.import_module(name)
-        print(f"import {name}: {getattr(m, '__version__', '?')}")
+        where = f" from {m.__path__[0]}" if name == "nnfunc" else ""
+        print(f"import {name}: {getattr(m, '__version__', '?')}{where}")
     except Exception as e:                      # noqa: BLE001
         print(f"import {name}: FAILED ({type(e).__name__}: {e})")
+try:
+    import _suite                               # the benchmarks' helpers, from PYTHONPATH
+    print("import _suite: ok")
+except Exception as e:                          # noqa: BLE001
+    print(f"import _suite: FAILED ({type(e).__name__}: {e})")
 import jax
 print("jax devices:", jax.devices())
 EOF

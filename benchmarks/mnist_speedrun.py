@@ -50,8 +50,8 @@ import time
 from typing import Any, Dict, List, Optional
 
 _HERE = pathlib.Path(__file__).resolve().parent
-if str(_HERE.parent) not in sys.path:           # run from a checkout without installing
-    sys.path.insert(0, str(_HERE.parent))
+if str(_HERE.parent / "src") not in sys.path:   # run from a checkout without installing
+    sys.path.insert(0, str(_HERE.parent / "src"))
 
 # JAX must not grab most of the GPU memory up front: torch runs in the same process.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")

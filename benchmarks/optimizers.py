@@ -22,8 +22,8 @@ import sys
 import time
 
 _HERE = pathlib.Path(__file__).resolve().parent
-if str(_HERE.parent) not in sys.path:
-    sys.path.insert(0, str(_HERE.parent))
+if str(_HERE.parent / "src") not in sys.path:    # run from a checkout without installing
+    sys.path.insert(0, str(_HERE.parent / "src"))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

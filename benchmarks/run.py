@@ -32,9 +32,9 @@ import traceback
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 _HERE = pathlib.Path(__file__).resolve().parent
-# Runs from a checkout without installing: the repo root gives `import nnfunc`, this folder
-# gives `import _suite`.
-for _p in (str(_HERE.parent), str(_HERE)):
+# Runs from a checkout without installing: the repo's src/ gives `import nnfunc`, this
+# folder gives `import _suite`.
+for _p in (str(_HERE.parent / "src"), str(_HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
