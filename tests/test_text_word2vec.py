@@ -316,19 +316,23 @@ def test_trained_vectors_recover_planted_topics(arch, output):
     np.testing.assert_array_equal(res.vectors.vectors, vecs)
 
 
-@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU default")
 @pytest.mark.parametrize("arch, output, lanes", [("cbow", "hierarchical", 1),
                                                  ("cbow", "negative", 5),
+                                                 ("skipgram", "hierarchical", 82),
                                                  ("skipgram", "negative", None)])
-def test_cbow_default_batch_on_cpu_is_a_few_lanes(arch, output, lanes):
-    """CBOW's default batch on CPU is 1 (hierarchical) or 5 (negative) lanes of 2W
-    positions, where its vectors match gensim's; skip-gram keeps the cache-sized batch."""
-    from nnfunc.text.word2vec import default_batch_size
-    sents = topic_corpus(topics=3, sentences=40)
+def test_default_batch_is_capped_where_batches_change_the_vectors(arch, output, lanes):
+    """The default batch takes at most 1 (CBOW, hierarchical), 5 (CBOW, negative) or 82
+    (skip-gram, hierarchical) lanes of 2W positions on every backend, where the vectors
+    match gensim's; skip-gram with negative sampling keeps the cache-sized batch."""
+    from nnfunc.text.word2vec import _default_batch, default_batch_size
+    sents = topic_corpus(topics=3, sentences=120)      # 1,440 positions: several batches
     model = word2vec(Vocab.build(sents, min_count=1), dim=8, window=3, architecture=arch,
                      output=output, sample=0)
+    for mib in (4, 64):                       # the CPU's and the accelerators' budgets
+        cache = default_batch_size(model, mib * 2**20)
+        assert cache > 2 * 3 * 82             # so that every cap bites
+        assert _default_batch(model, mib * 2**20) == (2 * 3 * lanes if lanes else cache)
     chosen = 2 * 3 * lanes if lanes else default_batch_size(model)
-    assert chosen < default_batch_size(model) or not lanes
     kw = dict(epochs=1, progress=False, key=1)
     default = train_word2vec(model, sents, **kw)
     explicit = train_word2vec(model, sents, batch_size=chosen, **kw)

@@ -916,9 +916,10 @@ def learning_rate_schedule(learning_rate: float, min_learning_rate: float,
 
 
 def default_batch_size(model: Word2Vec, step_bytes: Optional[int] = None) -> int:
-    r"""The cache-sized batch, :func:`train_word2vec`'s default (CBOW on CPU takes at most
-    five lanes, see there): as many focus positions as keep the rows one step gathers
-    within ``step_bytes`` (the step then runs in cache).
+    r"""The cache-sized batch, :func:`train_word2vec`'s default where batches do not change
+    the vectors (CBOW and hierarchical skip-gram take at most a few lanes, see there): as
+    many focus positions as keep the rows one step gathers within ``step_bytes`` (the step
+    then runs in cache).
 
     .. math:: B = 2W \max\Big(1, \Big\lfloor \frac{\text{step\_bytes}}{2W \cdot
               4\,\text{dim} \cdot R} \Big\rfloor\Big), \qquad
@@ -969,9 +970,20 @@ def default_batch_size(model: Word2Vec, step_bytes: Optional[int] = None) -> int
     return 2 * w * max(1, int(chunks))
 
 
-# CBOW's default lanes per batch on CPU: its vectors match gensim's only with small
-# batches (measured in train_word2vec's docstring); the full softmax is not measured.
-_CBOW_CPU_LANES = {"hierarchical": 1, "negative": 5}
+# The most lanes (of 2W positions) a default batch takes, on every backend, where larger
+# batches move the vectors away from gensim's (benchmarks/results/word2vec-batches-cpu.md):
+# CBOW's only match with small batches, hierarchical skip-gram's up to 820 positions.
+# Skip-gram with negative sampling matches from 130 to 4530 and keeps the cache size; the
+# full softmax is not measured.
+_QUALITY_LANES = {("cbow", "hierarchical"): 1, ("cbow", "negative"): 5,
+                  ("skipgram", "hierarchical"): 82}
+
+
+def _default_batch(model: Word2Vec, step_bytes: Optional[int] = None) -> int:
+    """:func:`train_word2vec`'s default: the cache-sized batch within the quality caps."""
+    batch = default_batch_size(model, step_bytes)
+    lanes = _QUALITY_LANES.get((model.architecture, model.output))
+    return batch if lanes is None else min(batch, lanes * 2 * model.window)
 
 
 def _epoch_key(key: Any, epoch: int) -> jax.Array:
@@ -1164,18 +1176,25 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     of all their updates: ``max_row_hits`` caps that sum, which keeps hierarchical
     softmax stable at word2vec.c's CBOW rate 0.05 on small corpora.
 
-    CBOW is the exception to batch-size independence: its vectors move away from
-    gensim's as batches grow, so on CPU its default batch is small. On those 331k words
-    (seeds 0-5, gensim with 2 threads at WordSim-353 / SimLex-999 0.563 / 0.198 for
-    hierarchical softmax and 0.052 / 0.026 for negative sampling, seeds 0-2):
-    hierarchical softmax gives 0.551 / 0.208 with one lane (10 positions) against 0.540
-    / 0.169 with the cache-sized 400, and negative sampling 0.051 / 0.016 with 50
-    positions (seeds 0-2) against 0.167 / -0.020 with 870. Neither the cap (none, 16,
-    256), capping the input rows or the negatives' rows, skipping the terms with
-    :math:`|u^\top h| \ge 6` (word2vec.c's hierarchical softmax does), nor one position
-    per lane changes that; the small batches cost 2x (hierarchical) and 1.2x (negative)
-    the training time. Deterministic for a given ``key`` on CPU (a GPU's scatter-adds may
-    sum duplicates in any order).
+    CBOW and hierarchical skip-gram are the exceptions to batch-size independence: their
+    vectors move away from gensim's as batches grow, so their default batch is capped, on
+    every backend (a batch means the same on each). On those 331k words (seeds 0-2,
+    nnfunc minus gensim in WordSim-353 / SimLex-999 Spearman,
+    ``benchmarks/results/word2vec-batches-cpu.md``): CBOW with hierarchical softmax
+    -0.021 / +0.024 with one lane (10 positions), -0.027 / -0.020 with the CPU's
+    cache-sized 470 and -0.128 / +0.017 with the accelerators' 7,620; with negative
+    sampling -0.002 / -0.006 with 50 positions, +0.115 / -0.043 with 870 and +0.084 /
+    -0.014 with 13,980; hierarchical skip-gram +0.001 / +0.012 at 400, -0.022 / +0.008 at
+    820 and -0.047 / +0.017 at the accelerators' 1,640. Skip-gram with negative sampling
+    stays 0.03-0.06 above gensim from 280 to 4,530 positions and keeps the cache size.
+    Neither the cap (none, 16, 256), capping the input rows or the negatives' rows,
+    skipping the terms with :math:`|u^\top h| \ge 6` (word2vec.c's hierarchical softmax
+    does), nor one position per lane changes CBOW's dependence; on the CPU its small
+    batches cost 2x (hierarchical) and 1.2x (negative) the training time, and on an
+    accelerator, where a step costs about as much at 10 positions as at thousands, far
+    more: pass a larger ``batch_size`` there for throughput at that cost in quality.
+    Deterministic for a given ``key`` on CPU (a GPU's scatter-adds may sum duplicates in
+    any order).
 
     Args:
       model: a :class:`Word2Vec` (:func:`word2vec`).
@@ -1186,11 +1205,10 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
       min_learning_rate: the floor :math:`\eta_{min} >= 0`.
       batch_size: focus positions per step, >= 1; rounded up to a multiple of ``2 *
         model.window`` (whole lanes; every window size equally often). Default:
-        :func:`default_batch_size` (the rows of a step fit in cache), except CBOW on
-        CPU: at most ``2 * window`` positions (one lane) with hierarchical softmax and
-        ``10 * window`` (five lanes) with negative sampling, where its vectors match
-        gensim's (above). Accelerators keep the large default for throughput; pass
-        these sizes there to get the same CBOW vectors.
+        :func:`default_batch_size` (the rows of a step fit in cache) within the caps
+        where the vectors still match gensim's (above): CBOW at most ``2 * window``
+        positions (one lane) with hierarchical softmax and ``10 * window`` (five lanes)
+        with negative sampling, hierarchical skip-gram at most 82 lanes.
       key: the PRNG key or int seed of subsampling, windows and negatives (epoch
         ``e`` uses a key hashed from it and ``e``).
       progress: show a tqdm bar over epochs.
@@ -1227,10 +1245,7 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     check_real("learning_rate", learning_rate, low=0.0, low_open=True)
     check_real("min_learning_rate", min_learning_rate, low=0.0)
     if batch_size is None:
-        batch_size = default_batch_size(model)
-        lanes = _CBOW_CPU_LANES.get(model.output)
-        if model.architecture == "cbow" and lanes and jax.default_backend() == "cpu":
-            batch_size = min(batch_size, lanes * 2 * model.window)
+        batch_size = _default_batch(model)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     chunk = 2 * model.window       # lanes of 2W positions, window strata of B / W
     batch_size = -(-batch_size // chunk) * chunk
