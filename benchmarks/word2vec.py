@@ -146,14 +146,17 @@ def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path,
                                                in zip(n["runs"], g["runs"])]))})
         print(f"{arch}/{output}: nnfunc {n['words_per_s']:,.0f} words/s, gensim "
               f"{g['words_per_s']:,.0f} ({rows[-1]['ratio']:.2f}x)", flush=True)
-    res = {"corpus": corpus, "tokens": words, "sentences": len(sentences), "epochs": epochs,
-           "seeds": list(seeds), "workers": workers, "settings": SETTINGS, "rows": rows,
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-           "jax": jax.__version__, "note": note,
-           "backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(render(res))
+        # Written after every model, so that a run cut short (a device session's time
+        # limit) keeps the models it finished.
+        res = {"corpus": corpus, "tokens": words, "sentences": len(sentences),
+               "epochs": epochs, "seeds": list(seeds), "workers": workers,
+               "settings": SETTINGS, "rows": rows,
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+               "jax": jax.__version__, "note": note,
+               "backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind)}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+        out.with_suffix(".md").write_text(render(res))
     return res
 
 
