@@ -9,8 +9,10 @@ Measures, in one process, training samples per second of
   * batch sizes 128 and 1024,
   * nnfunc: per-step jitted loop (``make_step`` from Python), fused epoch
     (``make_epoch``), sweep of 8 runs (``vmap`` of the fused epoch),
-  * peers, when installed: PyTorch eager (same model, ``torch.optim.Adam``) and a
-    hand-written raw JAX + optax ``lax.scan`` epoch,
+  * peers, when installed: PyTorch eager (same model, ``torch.optim.Adam``), the same
+    PyTorch step through ``torch.compile`` (``--torch-compile``, compilation reported
+    apart; measured after every other row of a backend, so a time budget drops it first)
+    and a hand-written raw JAX + optax ``lax.scan`` epoch,
 on every requested backend, and each backend's float32 matmul ceiling, so every row
 shows its achieved GFLOP/s (analytic forward + backward FLOPs) as a share of it. Writes
 DIR/results.json, DIR/report.md and DIR/throughput.png (and NAME.{json,md,png} with
@@ -77,6 +79,10 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--torch-threads", type=int, default=None,
                    help="torch.set_num_threads for the PyTorch CPU peer (default: torch's "
                         "own choice, one per core)")
+    p.add_argument("--torch-compile", default=None, metavar="MODE",
+                   help="torch.compile mode of the compiled PyTorch peer, or 'none' "
+                        "(default: 'reduce-overhead', CUDA graphs on a GPU; 'none' for the "
+                        "test-only tiny run)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="time budget: once exceeded, the remaining measurements are skipped "
                         "(listed in the report); results.json and report.md are rewritten "
@@ -84,6 +90,8 @@ def _parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.tiny = args.tiny or os.environ.get(_TINY_ENV, "") not in ("", "0")
+    if args.torch_compile is None:
+        args.torch_compile = "none" if args.tiny else "reduce-overhead"
     return args
 
 
@@ -116,8 +124,11 @@ def _load_data(args, n: int):
     return np.asarray(x, np.float32), np.asarray(y, np.int32), source
 
 
-def _variants(peers: dict):
-    """(framework, variant, kind) triples, in measurement order."""
+def _variants(peers: dict, compiled: bool = False):
+    """(framework, variant, kind) triples, in measurement order; ``compiled``: the
+    torch.compile peer alone (a backend's last pass)."""
+    if compiled:
+        return [("torch", "compiled", "torch")] if peers.get("torch") else []
     out = [("nnfunc", "step", "jax"), ("nnfunc", "epoch", "jax"), ("nnfunc", "sweep8", "jax")]
     if peers.get("optax"):
         out.append(("jax+optax", "scan_epoch", "jax"))
@@ -337,17 +348,21 @@ def _configurations(run: _Run) -> Iterator[_Case]:
         if dev is None:
             continue
         torch_device = _torch_device(run, backend)
-        for model in run.models:
-            data = _device_data(run, model, dev)
-            flops = train_flops_per_sample(model, MLP_SIZES)
-            for bs in [b for b in run.cfg.batch_sizes if (model, b) not in run.cfg.skip]:
-                for framework, variant, kind in _variants({"torch": torch_device,
-                                                           "optax": run.optax_version}):
-                    case = _Case(backend, dev, torch_device, model, flops, data, bs,
-                                 framework, variant, kind)
-                    if _should_measure(run, case):
-                        yield case
-            data.clear()  # frees this model's device arrays before the next model's
+        peers = {"torch": torch_device, "optax": run.optax_version}
+        # torch.compile's rows last: its compilations are the slowest set-ups, and a time
+        # budget should drop them before any other row
+        for compiled in [False] + [True] * (run.args.torch_compile != "none"):
+            variants = _variants(peers, compiled=compiled)
+            for model in (run.models if variants else []):
+                data = _device_data(run, model, dev)
+                flops = train_flops_per_sample(model, MLP_SIZES)
+                for bs in [b for b in run.cfg.batch_sizes if (model, b) not in run.cfg.skip]:
+                    for framework, variant, kind in variants:
+                        case = _Case(backend, dev, torch_device, model, flops, data, bs,
+                                     framework, variant, kind)
+                        if _should_measure(run, case):
+                            yield case
+                data.clear()  # frees this model's device arrays before the next model's
 
 
 def _backend_order(backends: str) -> List[str]:
@@ -457,8 +472,9 @@ def _build(run: _Run, case: _Case) -> Any:
     if case.framework == "jax+optax":
         return jax_peer.build(model, MLP_SIZES, bs, d["X"], d["Y"], dev,
                               warmup_epochs=cfg.warmup_epochs)
+    mode = run.args.torch_compile if case.variant == "compiled" else None
     return torch_peer.build(model, MLP_SIZES, bs, d["x_np"], d["y_np"], case.torch_device,
-                            warmup_steps=cfg.warmup_steps)
+                            warmup_steps=cfg.warmup_steps, compile_mode=mode)
 
 
 # ------------------------------------------------------------------------ reporting
