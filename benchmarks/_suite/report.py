@@ -110,6 +110,10 @@ def render_markdown(results: Dict[str, Any]) -> str:
     """The readable report: set-up, ceilings, the results table, speedups, targets, notes."""
     meta, rows = results["meta"], sorted(results["rows"], key=_order)
     md = [f"# nnfunc throughput suite — {meta['config']} run, {meta['date']}", ""]
+    if meta.get("command"):
+        exe, *args = meta["command"].split(" ")
+        md += [f"Command: `{' '.join(['python'] + args) if 'python' in exe else meta['command']}`",
+               ""]
     md += [f"- JAX {meta['jax_version']}, jaxlib {meta.get('jaxlib_version', '?')}; "
            f"torch {meta.get('torch_version') or 'not installed'}; "
            f"optax {meta.get('optax_version') or 'not installed'}; "
