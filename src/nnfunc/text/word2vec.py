@@ -399,7 +399,11 @@ def batch_rows(model: Word2Vec, batch: Batch) -> tuple[jax.Array, Optional[jax.A
     share one path, as they do in word2vec.c, where that path is stepped once per context
     word. Negative sampling keeps the focus vector as the input: one ``(B,)`` gather
     rather than ``(P,)``, and its quality is at or above gensim's either way (WordSim /
-    SimLex +0.039 / +0.026 this way, +0.057 / +0.033 the other).
+    SimLex +0.039 / +0.026 this way, +0.057 / +0.033 the other). Nor do two of gensim's
+    own departures from word2vec.c explain that gap (seeds 0-2, batch 280, +0.029 /
+    +0.033): skipping the terms with :math:`|u^\top h| \ge 6`, as gensim's negative
+    sampling does, changed nothing (0.409 / 0.156 either way), and gensim's initial range
+    :math:`[-1, 1) / \text{dim}` (word2vec.c's is half that) gave 0.436 / 0.161.
 
     Args:
       model: a :class:`Word2Vec`.
