@@ -4,6 +4,7 @@
     pip install "jax[cuda13]==$(python -c 'import jax; print(jax.__version__)')"
     python benchmarks/gpu_kernels.py [--target h100|h200] [--batch-sizes 128,1024]
         [--mlp-sizes 784,100,10 --runs 64] [--out DIR] [--show]
+    python benchmarks/gpu_kernels.py --target h200 --word2vec CORPUS   # word2vec's loop
 
 XLA compiles for a GPU without one when it is given the device's description (JAX's
 deviceless ahead-of-time compilation: ``topologies.get_topology_desc(platform='cuda',
@@ -213,6 +214,68 @@ def _programs(model_name, batch_size, n_samples, runs, target, mlp_sizes) -> dic
     return {k: v.compile().as_text() for k, v in out.items()}
 
 
+def word2vec_program(corpus: str, target: str = "h100", architecture: str = "skipgram",
+                     output: str = "negative", sharding=None) -> dict:
+    """The optimized HLO of ``train_word2vec``'s epoch loop for ``corpus`` (benchmarks/
+    word2vec.py's settings, the accelerators' default batch), its compile seconds on this
+    machine, and the steps an epoch takes at the expected share of kept tokens
+    (``sharding``: where to compile; default the ``target``'s, deviceless)."""
+    import importlib
+    import time
+
+    import numpy as np
+    w2v = importlib.import_module("nnfunc.text.word2vec")
+    sents = list(nf.text.read_corpus(corpus))
+    vocab = nf.text.Vocab.build(sents, min_count=5)
+    sh = _sharding(target) if sharding is None else sharding
+    with _traced_as_gpu():
+        model = nf.text.word2vec(vocab, dim=100, window=5, architecture=architecture,
+                                 output=output, negatives=5, sample=1e-3,
+                                 sample_formula="word2vec")
+        tokens, _ = w2v.encode_corpus(vocab, sents)
+        n, batch, window = int(tokens.size), w2v._default_batch(model), model.window
+        static, tables = w2v._static_model(model)
+        progs = w2v._epoch_programs(static, n, w2v.lane_steps(n, batch, window), batch, 1,
+                                    0.025, 1e-4, 5 * n, 64)
+        tok = jax.ShapeDtypeStruct(tokens.shape, jnp.int32, sharding=sh)
+        layout = jax.eval_shape(progs.layout, tables, tok, tok, w2v._epoch_key(0, 0))
+        lowered = progs.scan.lower(_spec(jax.eval_shape(lambda: model.init(0)), sh),
+                                   _spec(tables, sh), *_spec(layout, sh),
+                                   jax.ShapeDtypeStruct((), jnp.int32, sharding=sh))
+        t0 = time.perf_counter()
+        text = lowered.compile().as_text()
+    counts = np.asarray(vocab.counts, np.float64)
+    kept = float(np.sum(counts * np.minimum(1.0, np.asarray(model.keep_prob))))
+    return dict(text=text, compile_s=time.perf_counter() - t0, words=n, batch=batch,
+                steps=int(w2v.lane_steps(int(round(kept)), batch, window)),
+                table_mb=len(vocab) * model.dim * 4 / 1e6)
+
+
+def _word2vec_rows(corpus: str, target: str, consts: tuple, show: bool) -> list[dict]:
+    rows = []
+    for arch, output in (("skipgram", "negative"), ("skipgram", "hierarchical"),
+                         ("cbow", "negative"), ("cbow", "hierarchical")):
+        prog = word2vec_program(corpus, target, arch, output)
+        ks = step_kernels(prog.pop("text"))
+        step_us = estimate_us(ks, *consts)
+        epoch_ms = prog["steps"] * step_us / 1e3
+        rows.append(dict(model=f"{arch} + {output}", kernels=len(ks), **prog,
+                         table_copies=sum(k["kind"] == "copy" and
+                                          k["bytes"] >= prog["table_mb"] * 2e6 for k in ks),
+                         mbytes=sum(k["bytes"] for k in ks) / 1e6, estimate_us=step_us,
+                         epoch_ms=epoch_ms, words_per_s=prog["words"] / epoch_ms * 1e3,
+                         kernel_list=ks))
+        r = rows[-1]
+        print(f"word2vec {r['model']:26s} B {r['batch']:5d} kernels {r['kernels']:3d} "
+              f"table copies {r['table_copies']}  ~{step_us:6.1f} us/step x {r['steps']} "
+              f"steps = {epoch_ms:6.2f} ms/epoch ({r['words_per_s'] / 1e6:.0f} M words/s); "
+              f"compile {r['compile_s']:.1f} s")
+        if show:
+            for k in ks:
+                print(f"    {k['kind']:8s} {k['bytes'] / 1e6:8.2f} MB  {k['shape']:48s} {k['ops']}")
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="mlp,cnn")
@@ -228,6 +291,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tflops", type=float, default=300.0, help="TF32 GEMM TFLOP/s")
     ap.add_argument("--out", default=str(_HERE / "results"))
     ap.add_argument("--show", action="store_true", help="print every kernel")
+    ap.add_argument("--word2vec", default=None, metavar="CORPUS",
+                    help="instead: train_word2vec's epoch loop on this corpus, 4 models")
     args = ap.parse_args(argv)
     # Compile only: no GPU backend is started, even on a machine that has one.
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
@@ -236,6 +301,9 @@ def main(argv=None) -> int:
     args.bandwidth = args.bandwidth or bandwidth
     sizes = tuple(int(v) for v in args.mlp_sizes.split(","))
     consts = (args.launch_us, args.bandwidth, args.tflops)
+    if args.word2vec:
+        return _write_word2vec(args, device, _word2vec_rows(args.word2vec, args.target,
+                                                            consts, args.show))
     rows = []
     for model, b in ((m, int(s)) for m in args.models.split(",")
                      for s in args.batch_sizes.split(",")):
@@ -268,6 +336,32 @@ def main(argv=None) -> int:
     lines += [f"| {r['model']} | {r['batch_size']} | {r['variant']} | {r['kernels']} | "
               f"{r['mbytes']:.1f} | "
               f"{r['gflop']:.2f} | {r['estimate_us']:.1f} |" for r in rows]
+    (out / f"{stem}.table.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / (stem + '.json')} and the table beside it")
+    return 0
+
+
+def _write_word2vec(args, device: str, rows: list[dict]) -> int:
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"gpu-kernels-{args.target}-word2vec"
+    meta = dict(jax=jax.__version__, device=f"{device} (deviceless compile)",
+                corpus=pathlib.Path(args.word2vec).name, launch_us=args.launch_us,
+                bandwidth=args.bandwidth, tflops=args.tflops)
+    (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
+    lines = [f"word2vec's epoch loop compiled for the {device} without one (jax "
+             f"{jax.__version__}), corpus `{meta['corpus']}`, benchmarks/word2vec.py's "
+             "settings at the accelerators' default batch. Command: `python benchmarks/"
+             f"gpu_kernels.py --target {args.target} --word2vec CORPUS`. A step is estimated "
+             f"as Σ max({args.launch_us:g} µs, bytes / {args.bandwidth / 1e12:.1f} TB/s) over "
+             "its kernels (the while loop's own per-iteration cost is not modelled); steps "
+             "per epoch at the expected share of kept tokens.", "",
+             "| model | batch | kernels / step | whole-table copies / step | estimate µs / "
+             "step | steps / epoch | estimate ms / epoch | words / s (training) | "
+             "compile s (this CPU) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['model']} | {r['batch']} | {r['kernels']} | {r['table_copies']} | "
+              f"{r['estimate_us']:.1f} | {r['steps']} | {r['epoch_ms']:.2f} | "
+              f"{r['words_per_s']:,.0f} | {r['compile_s']:.1f} |" for r in rows]
     (out / f"{stem}.table.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out / (stem + '.json')} and the table beside it")
     return 0

@@ -320,3 +320,27 @@ def test_torch_compile_rows_come_after_every_other_row():
     assert suite._variants({"torch": None, "optax": None}, compiled=True) == []
     assert suite._parse_args(["--tiny"]).torch_compile == "none"
     assert suite._parse_args([]).torch_compile == "reduce-overhead"
+
+
+def test_gpu_kernels_reads_word2vecs_epoch_loop_which_has_no_conditional():
+    """The word2vec epoch loop as gpu_kernels.py reads it (compiled for this CPU here; the
+    script compiles it for an H100/H200): one while loop, no lax.cond inside it (a scan
+    skipping padding batches with lax.cond made XLA:GPU copy both tables every step), no
+    whole-table copy, and the step count of the kept tokens."""
+    import re
+    import gpu_kernels as gk
+    from conftest import SHARED
+    lee = SHARED / "data" / "text" / "lee_background.cor"
+    if not lee.exists():
+        pytest.skip(f"no corpus at {lee}")
+    cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
+    prog = gk.word2vec_program(str(lee), sharding=cpu)
+    comps = gk._computations(prog["text"])
+    bodies = [re.search(r"body=%([\w.\-]+)", i["rest"]).group(1)
+              for instrs in comps.values() for i in instrs if i["op"] == "while"]
+    assert len(bodies) == 1
+    assert not [i for i in comps[bodies[0]] if i["op"] == "conditional"]
+    ks = gk.step_kernels(prog["text"])
+    assert ks and not [k for k in ks if k["kind"] == "copy" and
+                       k["bytes"] >= prog["table_mb"] * 2e6]
+    assert prog["batch"] % 10 == 0 and 0 < prog["steps"] <= -(-prog["words"] // prog["batch"]) + 1

@@ -9,7 +9,8 @@ How an epoch runs on the device (:func:`train_word2vec`):
    the kept ones (in order) to the front of an array of static size ``steps * B``
    (padding has sentence id -1) and draws every focus position's dynamic window,
    stratified per batch: each batch of ``B`` holds every window size ``B / W`` times.
-2. ``lax.scan`` runs over batches of ``B`` focus positions: the kept slots are cut into
+2. A ``lax.fori_loop`` runs over the epoch's batches of ``B`` focus positions (as many
+   as the kept tokens fill): the kept slots are cut into
    :math:`B / 2W` lanes and each batch takes the next :math:`2W` positions of every lane
    (:func:`batch_slots`), like word2vec.c's threads each on its own part of the file.
    Ordered widest window first, the positions within offset :math:`o`'s reach are a
@@ -30,7 +31,7 @@ The learning rate is word2vec.c's :math:`\eta = \max(\eta_{min}, \eta_0 (1 - p /
 batch :math:`s` of an epoch's :math:`S` comes after :math:`\lfloor N s / S \rfloor` of its
 words, the lanes advancing together), :math:`E N` the words of all epochs
 (:func:`learning_rate_schedule`, an ``nf.schedules.polynomial`` evaluated on :math:`p`
-inside the scan).
+inside the loop).
 
 Beside word2vec.c: a batch updates its rows together from their values before the step
 (word2vec.c's few threads step one example at a time, Hogwild), hence the lanes; the
@@ -675,6 +676,10 @@ def sparse_sgd_step(model: Word2Vec, params: dict, batch: Batch, learning_rate: 
     if max_row_hits is not None and model.output == "hierarchical":
         g_out = _cap_row_hits(g_out, out_ids, _tree_hits(model, batch), table_out.shape[0],
                               max_row_hits)
+    # The input rows' gradient is computed before either table is written: XLA:GPU
+    # otherwise recomputed it inside the input table's scatter, from the output table
+    # that the other scatter overwrites, and kept a copy of that whole table every step.
+    g_in = jax.lax.optimization_barrier(g_in)
     lr = jnp.asarray(learning_rate, table_in.dtype)
     table_in = table_in.at[in_ids].add(-lr * g_in, mode="promise_in_bounds")
     if out_ids is None:     # the full softmax reads every output row
@@ -1069,13 +1074,12 @@ def _epoch_programs(model: Word2Vec, words: int, steps: int, batch_size: int, un
             n = jnp.sum(valid, dtype=jnp.int32)
             return (params, loss_sum + loss, count + n), None
 
-        def maybe_step(carry, xs):
-            # batches past the kept tokens hold only padding: skip their work
-            return jax.lax.cond(xs[0] < used, step, lambda c, _: (c, None), carry, xs)
-
+        # Batches past the kept tokens hold only padding: the loop stops at `used` (a while
+        # loop with a traced bound). A scan over all `steps` skipping them with lax.cond
+        # made XLA:GPU copy both tables around the conditional at every step.
         init = (params, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-        xs = (jnp.arange(steps), step_keys)
-        (params, loss_sum, count), _ = jax.lax.scan(maybe_step, init, xs)
+        params, loss_sum, count = jax.lax.fori_loop(
+            0, used, lambda s, carry: step(carry, (s, step_keys[s]))[0], init)
         last_lr = schedule(clock(jnp.maximum(used - 1, 0)))
         return params, loss_sum, count, last_lr
 
@@ -1160,7 +1164,7 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
                    params: Optional[dict] = None,
                    max_row_hits: Optional[int] = 64) -> Word2VecResult:
     r"""Train a :class:`Word2Vec` model with word2vec.c's SGD, one compiled program per
-    epoch (subsampling, windows, negatives and the ``lax.scan`` over batches all run on
+    epoch (subsampling, windows, negatives and the loop over batches all run on
     the device).
 
     Each step takes ``batch_size`` focus positions of the subsampled corpus, ``2 *
