@@ -323,32 +323,32 @@ def main(argv=None) -> int:
                 for k in ks:
                     print(f"    {k['kind']:8s} {k['bytes'] / 1e6:8.2f} MB {k['flops'] / 1e9:6.3f} "
                           f"GF  {k['shape']:48s} {k['ops']}")
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     meta = dict(jax=jax.__version__, device=f"{device} (deviceless compile)",
                 launch_us=args.launch_us, bandwidth=args.bandwidth, tflops=args.tflops,
                 samples=args.samples, runs=args.runs, mlp_sizes=list(sizes))
     suffix = "" if sizes == tuple(MLP_SIZES) else "-mlp" + "-".join(map(str, sizes))
-    stem = f"gpu-kernels-{args.target}{suffix}"
-    (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     lines = ["| model | batch | variant | kernels / step | MB moved / step | GFLOP / step | "
              "estimate µs / step |", "|---|---:|---|---:|---:|---:|---:|"]
     lines += [f"| {r['model']} | {r['batch_size']} | {r['variant']} | {r['kernels']} | "
               f"{r['mbytes']:.1f} | "
               f"{r['gflop']:.2f} | {r['estimate_us']:.1f} |" for r in rows]
+    return _write(args.out, f"gpu-kernels-{args.target}{suffix}", meta, rows, lines)
+
+
+def _write(folder: str, stem: str, meta: dict, rows: list[dict], lines: list[str]) -> int:
+    """``stem``.json (meta and rows) and ``stem``.table.md (``lines``) in ``folder``."""
+    out = pathlib.Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     (out / f"{stem}.table.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out / (stem + '.json')} and the table beside it")
     return 0
 
 
 def _write_word2vec(args, device: str, rows: list[dict]) -> int:
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"gpu-kernels-{args.target}-word2vec"
     meta = dict(jax=jax.__version__, device=f"{device} (deviceless compile)",
                 corpus=pathlib.Path(args.word2vec).name, launch_us=args.launch_us,
                 bandwidth=args.bandwidth, tflops=args.tflops)
-    (out / f"{stem}.json").write_text(json.dumps(dict(meta=meta, rows=rows), indent=1))
     lines = [f"word2vec's epoch loop compiled for the {device} without one (jax "
              f"{jax.__version__}), corpus `{meta['corpus']}`, benchmarks/word2vec.py's "
              "settings at the accelerators' default batch. Command: `python benchmarks/"
@@ -362,9 +362,7 @@ def _write_word2vec(args, device: str, rows: list[dict]) -> int:
     lines += [f"| {r['model']} | {r['batch']} | {r['kernels']} | {r['table_copies']} | "
               f"{r['estimate_us']:.1f} | {r['steps']} | {r['epoch_ms']:.2f} | "
               f"{r['words_per_s']:,.0f} | {r['compile_s']:.1f} |" for r in rows]
-    (out / f"{stem}.table.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out / (stem + '.json')} and the table beside it")
-    return 0
+    return _write(args.out, f"gpu-kernels-{args.target}-word2vec", meta, rows, lines)
 
 
 if __name__ == "__main__":
