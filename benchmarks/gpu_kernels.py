@@ -47,6 +47,7 @@ from jax.experimental import topologies  # noqa: E402
 import nnfunc as nf  # noqa: E402
 from _suite import jax_peer, nnfunc_bench  # noqa: E402
 from _suite.config import MLP_SIZES  # noqa: E402
+import word2vec as w2v_bench  # noqa: E402  (benchmarks/word2vec.py: settings, models)
 
 # The H100 SXM 80GB as XLA:GPU describes it (GpuTargetConfigProto).
 H100 = """
@@ -220,26 +221,21 @@ def word2vec_program(corpus: str, target: str = "h100", architecture: str = "ski
     word2vec.py's settings, the accelerators' default batch), its compile seconds on this
     machine, and the steps an epoch takes at the expected share of kept tokens
     (``sharding``: where to compile; default the ``target``'s, deviceless)."""
-    import importlib
     import time
 
     import numpy as np
-    w2v = importlib.import_module("nnfunc.text.word2vec")
+    w2v = w2v_bench.w2v_module
     sents = list(nf.text.read_corpus(corpus))
-    vocab = nf.text.Vocab.build(sents, min_count=5)
+    vocab = nf.text.Vocab.build(sents, min_count=w2v_bench.SETTINGS["min_count"])
     sh = _sharding(target) if sharding is None else sharding
     with _traced_as_gpu():
-        model = nf.text.word2vec(vocab, dim=100, window=5, architecture=architecture,
-                                 output=output, negatives=5, sample=1e-3,
-                                 sample_formula="word2vec")
+        model = w2v_bench.make_model(vocab, architecture, output)
         tokens, _ = w2v.encode_corpus(vocab, sents)
         n, batch, window = int(tokens.size), w2v._default_batch(model), model.window
-        static, tables = w2v._static_model(model)
-        progs = w2v._epoch_programs(static, n, w2v.lane_steps(n, batch, window), batch, 1,
-                                    0.025, 1e-4, 5 * n, 64)
+        progs, tables, _ = w2v._programs_for(model, n, batch, 5, 0.025, 1e-4)
         tok = jax.ShapeDtypeStruct(tokens.shape, jnp.int32, sharding=sh)
         layout = jax.eval_shape(progs.layout, tables, tok, tok, w2v._epoch_key(0, 0))
-        lowered = progs.scan.lower(_spec(jax.eval_shape(lambda: model.init(0)), sh),
+        lowered = progs.loop.lower(_spec(jax.eval_shape(lambda: model.init(0)), sh),
                                    _spec(tables, sh), *_spec(layout, sh),
                                    jax.ShapeDtypeStruct((), jnp.int32, sharding=sh))
         t0 = time.perf_counter()
@@ -253,8 +249,7 @@ def word2vec_program(corpus: str, target: str = "h100", architecture: str = "ski
 
 def _word2vec_rows(corpus: str, target: str, consts: tuple, show: bool) -> list[dict]:
     rows = []
-    for arch, output in (("skipgram", "negative"), ("skipgram", "hierarchical"),
-                         ("cbow", "negative"), ("cbow", "hierarchical")):
+    for arch, output in w2v_bench.CONFIGS:
         prog = word2vec_program(corpus, target, arch, output)
         ks = step_kernels(prog.pop("text"))
         step_us = estimate_us(ks, *consts)

@@ -67,6 +67,14 @@ def _timed(fn):
     return out, wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
+def make_model(vocab, arch: str, output: str):
+    """nnfunc's model at :data:`SETTINGS`, subsampling by gensim's (word2vec.c's) rule."""
+    return nf.text.word2vec(vocab, dim=SETTINGS["dim"], window=SETTINGS["window"],
+                            architecture=arch, output=output,
+                            negatives=SETTINGS["negatives"], sample=SETTINGS["sample"],
+                            sample_formula="word2vec")
+
+
 def run_nnfunc(sentences, arch: str, output: str, epochs: int, seed: int) -> dict:
     """Train nnfunc's word2vec from a cold start: the wall time includes the vocabulary
     and the compilation (the in-memory caches are cleared first)."""
@@ -75,10 +83,7 @@ def run_nnfunc(sentences, arch: str, output: str, epochs: int, seed: int) -> dic
 
     def train():
         vocab = nf.text.Vocab.build(sentences, min_count=SETTINGS["min_count"])
-        model = nf.text.word2vec(vocab, dim=SETTINGS["dim"], window=SETTINGS["window"],
-                                 architecture=arch, output=output,
-                                 negatives=SETTINGS["negatives"], sample=SETTINGS["sample"],
-                                 sample_formula="word2vec")    # gensim's (word2vec.c's) rule
+        model = make_model(vocab, arch, output)
         res = nf.text.train_word2vec(model, sentences, epochs=epochs, learning_rate=0.025,
                                      min_learning_rate=1e-4, key=seed, progress=False)
         jax.block_until_ready(res.params)
@@ -132,6 +137,12 @@ def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path,
     words = sum(len(s) for s in sentences)
     files = evaluation_files()
     rows = []
+    res = {"corpus": corpus, "tokens": words, "sentences": len(sentences), "epochs": epochs,
+           "seeds": list(seeds), "workers": workers, "settings": SETTINGS, "rows": rows,
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+           "jax": jax.__version__, "note": note,
+           "backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind)}
+    out.parent.mkdir(parents=True, exist_ok=True)
     for arch, output in CONFIGS:
         n_runs, g_runs = [], []
         for seed in seeds:
@@ -148,13 +159,6 @@ def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path,
               f"{g['words_per_s']:,.0f} ({rows[-1]['ratio']:.2f}x)", flush=True)
         # Written after every model, so that a run cut short (a device session's time
         # limit) keeps the models it finished.
-        res = {"corpus": corpus, "tokens": words, "sentences": len(sentences),
-               "epochs": epochs, "seeds": list(seeds), "workers": workers,
-               "settings": SETTINGS, "rows": rows,
-               "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-               "jax": jax.__version__, "note": note,
-               "backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind)}
-        out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".json").write_text(json.dumps(res, indent=1))
         out.with_suffix(".md").write_text(render(res))
     return res

@@ -49,10 +49,7 @@ def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path) 
     vocab = nf.text.Vocab.build(sentences, min_count=bench.SETTINGS["min_count"])
     rows = []
     for arch, output in bench.CONFIGS:
-        model = nf.text.word2vec(vocab, dim=bench.SETTINGS["dim"],
-                                 window=bench.SETTINGS["window"], architecture=arch,
-                                 output=output, negatives=bench.SETTINGS["negatives"],
-                                 sample=bench.SETTINGS["sample"], sample_formula="word2vec")
+        model = bench.make_model(vocab, arch, output)
         g = [bench.quality(bench.run_gensim(sentences, arch, output, epochs, s, workers)
                            ["vectors"], files) for s in seeds]
         ref = {k: float(np.mean([q[k] for q in g])) for k in bench.QUALITY}

@@ -67,6 +67,7 @@ __all__ = ["Word2Vec", "Word2VecResult", "word2vec", "train_word2vec", "PairLayo
            "encode_corpus"]
 
 _ARCHITECTURES = ("skipgram", "cbow")
+_MAX_ROW_HITS = 64          # train_word2vec's default cap (see there)
 _OUTPUTS = ("negative", "hierarchical", "softmax")
 _INT32_MAX = 2**31 - 1
 
@@ -1021,7 +1022,7 @@ def _rbg_keys(key: jax.Array, n: int) -> jax.Array:
 
 class _EpochPrograms(NamedTuple):
     """An epoch as two jitted programs: ``layout(tables, tokens, sentences, key) ->
-    (layout, used, step_keys)`` and ``scan(params, tables, layout, used, step_keys,
+    (layout, used, step_keys)`` and ``loop(params, tables, layout, used, step_keys,
     words_before) -> (params, loss_sum, examples, last_lr)``.
 
     Two programs rather than one because XLA compiles them in parallel threads: the
@@ -1029,7 +1030,7 @@ class _EpochPrograms(NamedTuple):
     compile, so compilation waits for the larger only.
     """
     layout: Callable
-    scan: Callable
+    loop: Callable
 
 
 @functools.lru_cache(maxsize=32)
@@ -1049,7 +1050,7 @@ def _epoch_programs(model: Word2Vec, words: int, steps: int, batch_size: int, un
                          batch_size, steps)
         return layout, lane_steps(layout.kept, batch_size, window), keys[2:]
 
-    def scan_program(params, tables, layout, used, step_keys, words_before):
+    def loop_program(params, tables, layout, used, step_keys, words_before):
         m = model._replace(**tables)
         total_units = words // unit
 
@@ -1063,28 +1064,41 @@ def _epoch_programs(model: Word2Vec, words: int, steps: int, batch_size: int, un
             rest = (s.astype(jnp.float32) * r.astype(jnp.float32)) / steps_.astype(jnp.float32)
             return words_before + s * q + jnp.floor(rest).astype(jnp.int32)
 
-        def step(carry, xs):
-            (params, loss_sum, count), (s, key) = carry, xs
+        def step(s, carry):
+            params, loss_sum, count = carry
             focus, contexts, valid = batch_contexts(layout, s, batch_size, window)
-            batch = make_batch(m, focus, contexts, valid, key)
+            batch = make_batch(m, focus, contexts, valid, step_keys[s])
             params, loss = sparse_sgd_step(m, params, batch, schedule(clock(s)),
                                            max_row_hits=max_row_hits)
             if not skipgram:        # CBOW: one example per focus with a context
                 valid = from_pairs(valid.astype(jnp.int32), window) > 0
             n = jnp.sum(valid, dtype=jnp.int32)
-            return (params, loss_sum + loss, count + n), None
+            return params, loss_sum + loss, count + n
 
         # Batches past the kept tokens hold only padding: the loop stops at `used` (a while
         # loop with a traced bound). A scan over all `steps` skipping them with lax.cond
         # made XLA:GPU copy both tables around the conditional at every step.
         init = (params, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-        params, loss_sum, count = jax.lax.fori_loop(
-            0, used, lambda s, carry: step(carry, (s, step_keys[s]))[0], init)
+        params, loss_sum, count = jax.lax.fori_loop(0, used, step, init)
         last_lr = schedule(clock(jnp.maximum(used - 1, 0)))
         return params, loss_sum, count, last_lr
 
     return _EpochPrograms(jax.jit(layout_program),
-                          jax.jit(scan_program, donate_argnums=(0,)))
+                          jax.jit(loop_program, donate_argnums=(0,)))
+
+
+def _programs_for(model: Word2Vec, words: int, batch_size: int, epochs: int,
+                  learning_rate: float, min_learning_rate: float,
+                  max_row_hits: Optional[int] = _MAX_ROW_HITS) -> tuple:
+    """``(programs, tables, unit)``: :func:`train_word2vec`'s epoch programs (cached) for
+    a corpus of ``words`` tokens, the model's arrays they take, and the clock unit."""
+    unit = -(-(epochs * words + 1) // _INT32_MAX)   # clock units: word counts in int32
+    static, tables = _static_model(model)
+    programs = _epoch_programs(static, words, lane_steps(words, batch_size, model.window),
+                               batch_size, unit, float(learning_rate),
+                               float(min_learning_rate), -(-epochs * words // unit),
+                               max_row_hits)
+    return programs, tables, unit
 
 
 def _compile_epoch(programs: _EpochPrograms, params, tables, tokens, sentences
@@ -1094,9 +1108,9 @@ def _compile_epoch(programs: _EpochPrograms, params, tables, tokens, sentences
     key = _epoch_key(0, 0)
     lay = programs.layout.lower(tables, tokens, sentences, key)
     shapes = jax.eval_shape(programs.layout, tables, tokens, sentences, key)
-    scan = programs.scan.lower(params, tables, *shapes, jnp.int32(0))
+    loop = programs.loop.lower(params, tables, *shapes, jnp.int32(0))
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        compiled = list(pool.map(lambda lowered: lowered.compile(), (lay, scan)))
+        compiled = list(pool.map(lambda lowered: lowered.compile(), (lay, loop)))
     return _EpochPrograms(*compiled)
 
 
@@ -1162,7 +1176,7 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
                    learning_rate: float = 0.025, min_learning_rate: float = 1e-4,
                    batch_size: Optional[int] = None, key: Any = 0, progress: bool = True,
                    params: Optional[dict] = None,
-                   max_row_hits: Optional[int] = 64) -> Word2VecResult:
+                   max_row_hits: Optional[int] = _MAX_ROW_HITS) -> Word2VecResult:
     r"""Train a :class:`Word2Vec` model with word2vec.c's SGD, one compiled program per
     epoch (subsampling, windows, negatives and the loop over batches all run on
     the device).
@@ -1259,20 +1273,16 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     batch_size = -(-batch_size // chunk) * chunk
     tokens, sentences = encode_corpus(model.vocab, corpus)
     n = int(tokens.size)
-    steps = lane_steps(n, batch_size, model.window)
-    unit = -(-(epochs * n + 1) // _INT32_MAX)   # clock units: keep word counts in int32
-    static, tables = _static_model(model)
     if max_row_hits is not None:
         max_row_hits = check_int("max_row_hits", max_row_hits, minimum=1)
-    programs = _epoch_programs(static, n, steps, batch_size, unit, float(learning_rate),
-                               float(min_learning_rate), -(-epochs * n // unit),
-                               max_row_hits)
+    programs, tables, unit = _programs_for(model, n, batch_size, epochs, learning_rate,
+                                           min_learning_rate, max_row_hits)
     params = model.init(model.key) if params is None else params
     params = jax.tree_util.tree_map(jnp.array, params)  # a copy: the program donates it
     dev_tokens, dev_sentences = jnp.asarray(tokens), jnp.asarray(sentences)
 
     t0 = time.perf_counter()
-    layout_program, scan_program = _compile_epoch(programs, params, tables, dev_tokens,
+    layout_program, loop_program = _compile_epoch(programs, params, tables, dev_tokens,
                                                   dev_sentences)
     history = {"loss": [], "seconds": [], "words_per_s": [], "lr": [],
                "compile_seconds": [time.perf_counter() - t0]}
@@ -1280,7 +1290,7 @@ def train_word2vec(model: Word2Vec, corpus: Iterable, *, epochs: int = 5,
     for e in range(epochs):
         t = time.perf_counter()
         layout = layout_program(tables, dev_tokens, dev_sentences, _epoch_key(key, e))
-        params, loss_sum, count, lr = scan_program(params, tables, *layout,
+        params, loss_sum, count, lr = loop_program(params, tables, *layout,
                                                    jnp.int32(e * n // unit))
         loss = float(loss_sum) / max(int(count), 1)        # waits for the epoch
         seconds = time.perf_counter() - t
