@@ -83,9 +83,8 @@ def _relative(rows: List[Dict[str, Any]]) -> List[str]:
 def _targets(rows: List[Dict[str, Any]]) -> List[str]:
     """Issue 15's suite targets on the GPU, checked where the numbers exist: the MLP's
     fused epoch time, and nnfunc's fused epoch against raw JAX + optax and torch.compile."""
-    fused = lambda b, m="mlp", bs=128: _lookup(rows, backend=b, framework="nnfunc",
-                                               variant="epoch", model=m, batch_size=bs)
-    gpu = fused("gpu")
+    gpu = _lookup(rows, backend="gpu", framework="nnfunc", variant="epoch", model="mlp",
+                  batch_size=128)
     if gpu is None:
         return ["GPU targets not checked: no GPU measurement in this run."]
     ms60k = 60_000 / gpu["samples_per_s"] * 1e3

@@ -83,8 +83,8 @@ def _tap_slices(x, kernel, strides, pad, dil) -> list:
     (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dil
     pad = _explicit_pads(x, kernel, strides, pad, dil)
     x = jnp.pad(x, ((0, 0), tuple(pad[0]), tuple(pad[1]), (0, 0)))
-    ho = (x.shape[1] - (kh - 1) * dh - 1) // sh + 1
-    wo = (x.shape[2] - (kw - 1) * dw - 1) // sw + 1
+    ho, wo = (_window_out(n, k, st, "VALID", 0, d)
+              for n, k, st, d in zip(x.shape[1:3], kernel, strides, dil))
     return [lax.slice(x, (0, i * dh, j * dw, 0),
                       (x.shape[0], i * dh + (ho - 1) * sh + 1, j * dw + (wo - 1) * sw + 1,
                        x.shape[3]), (1, sh, sw, 1))
