@@ -47,8 +47,7 @@ sys.path.insert(0, str(HERE))
 
 import nnfunc as nf                                        # noqa: E402
 from _suite.nnfunc_bench import build_epoch, build_sweep  # noqa: E402
-from _suite.timing import (interleaved, jax_sync, matmul_ceiling,  # noqa: E402
-                           time_epochs)
+from _suite.timing import interleaved, jax_sync, matmul_ceiling  # noqa: E402
 
 BATCH = 128
 ROWS = (  # name, layer sizes, runs; the targets of issue 15 (GPU)
@@ -68,15 +67,34 @@ def step_cost(sizes, batch: int = BATCH) -> dict:
             "flops": 2 * batch * (2 * macs + macs_dx)}
 
 
+EXTRA_PASSES = 8
+
+
+def _passes(k: int):
+    """``x -> x * 2 + 1`` applied ``k`` times, each pass its own kernel: the iterations
+    of a loop are not fused with each other (a chain of ``k`` passes in one function
+    would be fused into a single pass)."""
+    return jax.jit(lambda x: jax.lax.fori_loop(0, k, lambda i, x: x * 2 + 1, x))
+
+
 def bandwidth(device, n_bytes: int, reps: int) -> float:
-    """Bytes/s of ``x * 2 + 1`` over ``n_bytes`` of float32 (one read, one write), as rows
-    of 1024 (XLA:CPU splits a 2-D loop across its threads, a 1-D one not always)."""
+    """Bytes/s of ``x * 2 + 1`` over ``n_bytes`` of float32 (one read, one write per pass),
+    as rows of 1024 (XLA:CPU splits a 2-D loop across its threads, a 1-D one not always).
+
+    Taken from the difference between a loop of ``2 + EXTRA_PASSES`` passes and one of 2,
+    so that a call's fixed cost cancels: dispatch, the sync and the output allocation cost
+    0.1-0.4 ms on an H200, more than a 78 MiB pass (~40 µs). Timing one pass per call
+    (this probe's first version) gave 374 GB/s at 78 MiB there, which made the bound
+    slower than the sweeps it bounds."""
     rows = max(1, n_bytes // 4096)
     with jax.default_device(device):
         x = jax.device_put(jnp.ones((rows, 1024), jnp.float32), device)
-        f = jax.jit(lambda x: x * 2 + 1)
-        times = time_epochs(lambda: f(x), jax_sync, warmup=lambda: f(x), min_reps=reps)
-    return 2 * 4096 * rows / statistics.median(times)
+        few, many = _passes(2), _passes(2 + EXTRA_PASSES)
+        if "while" not in many.lower(x).compile().as_text():
+            raise RuntimeError("XLA unrolled the bandwidth probe's loop: its passes fuse")
+        med = interleaved({"few": lambda: jax_sync(few(x)),
+                           "many": lambda: jax_sync(many(x))}, reps)
+    return EXTRA_PASSES * 2 * 4096 * rows / max(med["many"] - med["few"], 1e-9)
 
 
 def measure_row(name, sizes, runs, target, X, Y, device, machine, reps) -> dict:
