@@ -708,15 +708,20 @@ def test_numpy_scalar_arguments_are_accepted(build):
     build()
 
 
+@pytest.mark.parametrize("walk", [False, True], ids=["cpu-cumsum-mask", "gpu-walked-mask"])
 @pytest.mark.parametrize("shape,window", [((3, 9, 7, 4), 2), ((2, 12, 12, 3), 3),
                                           ((2, 8, 8, 2), (2, 4))])
-def test_max_pool_tiles_path_equals_reduce_window_and_torch_on_ties(shape, window):
+def test_max_pool_tiles_path_equals_reduce_window_and_torch_on_ties(shape, window, walk,
+                                                                    monkeypatch):
     """stride = window, no padding: the reshape-max path gives reduce_window's values and
     gradients (to the first maximum of each window), also with ties after a ReLU; with a
     NaN in a window, torch's: NaN out, the gradient to the NaN (reduce_window's goes to
-    the largest number instead)."""
+    the largest number instead). Both gradient masks: the CPU's (cumsum) and the GPU's
+    (walked over the window), each forced here on the CPU."""
     torch = pytest.importorskip("torch", reason="the reference is torch's max_pool2d")
     from jax import lax
+    from nnfunc.layers import pooling
+    monkeypatch.setattr(pooling, "_mask_by_walk", lambda: walk)
     kh, kw = (window, window) if isinstance(window, int) else window
     x = jax.nn.relu(jnp.round(jax.random.normal(jax.random.key(0), shape) * 2) / 2)
     x = x.at[0, 0, 0, 0].set(jnp.nan)            # a NaN window: NaN out, gradient to it
@@ -733,3 +738,23 @@ def test_max_pool_tiles_path_equals_reduce_window_and_torch_on_ties(shape, windo
     yt.backward(torch.tensor(np.asarray(g).transpose(0, 3, 1, 2)))
     np.testing.assert_array_equal(np.asarray(y), yt.detach().numpy().transpose(0, 2, 3, 1))
     np.testing.assert_array_equal(np.asarray(vjp(g)[0]), xt.grad.numpy().transpose(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("tile_shape", [(3, 4, 2, 5, 2, 3), (2, 3, 3, 3, 3, 2),
+                                        (2, 2, 2, 3, 4, 1), (1, 2, 1, 2, 3, 2)])
+def test_max_pool_walked_mask_equals_cumsum_mask(tile_shape):
+    """The GPU's first-max mask (a walk over the window) marks the same entry of every
+    tile as the CPU's (cumsums): ties from rounding, NaNs in 5 % of the entries."""
+    from nnfunc.layers import pooling
+    t = jnp.round(jax.random.normal(jax.random.key(0), tile_shape))
+    t = jnp.where(jax.random.uniform(jax.random.key(1), tile_shape) < 0.05, jnp.nan, t)
+    y = jnp.max(t, axis=(2, 4), keepdims=True)
+    cumsum, walked = pooling._first_max_mask(t, y), pooling._first_max_mask_walk(t, y)
+    np.testing.assert_array_equal(np.asarray(walked), np.asarray(cumsum))
+    assert int(jnp.sum(cumsum)) == t.shape[0] * t.shape[1] * t.shape[3] * t.shape[5]
+    assert bool(jnp.any(jnp.sum(t == y, axis=(2, 4)) > 1))      # the table has ties
+
+
+def test_max_pool_gradient_mask_is_chosen_by_backend():
+    from nnfunc.layers import pooling
+    assert pooling._mask_by_walk() is (jax.default_backend() != "cpu")
