@@ -49,13 +49,31 @@ CASES = {"mlp128": ("mlp", 128), "cnn1024": ("cnn", 1024), "mlp1024": ("mlp", 10
 SWEEPS = {"sweep64-small": ((784, 100, 10), 64), "sweep8-big": ((784, 1024, 1024, 10), 8)}
 MLP = (784, 1024, 1024, 10)
 _CMDBUF_ALL = "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL"
-VARIANTS = {  # name -> (XLA_FLAGS addition, scan unroll)
+VARIANTS = {  # name -> (XLA_FLAGS addition, scan unroll[, max-pool form])
     "default": ("", 1),
+    "max-pool tiles": ("", 1, "tiles"),
+    "max-pool tiles + unrolled mask": ("", 1, "tiles-unrolled"),
+    "max-pool reduce_window": ("", 1, "reduce-window"),
     "command buffers off": ("--xla_gpu_enable_command_buffer=", 1),
     "command buffers + WHILE": (f"--xla_gpu_enable_command_buffer={_CMDBUF_ALL}", 1),
     "scan unroll 2": ("", 2),
     "scan unroll 4": ("", 4),
 }
+POOLS = ("default", "tiles", "tiles-unrolled", "reduce-window")
+
+
+def _set_pool(form: str) -> None:
+    """nnfunc's max-pool for this process: the library's choice (``default``), the max
+    over reshaped tiles with the cumsum first-max mask (``tiles``, the CPU's form) or the
+    walked mask (``tiles-unrolled``, the GPU's form since 2026-11-29), or XLA's
+    ``reduce_window`` (``reduce-window``, as the raw JAX peer)."""
+    from jax import lax
+    from nnfunc.layers import pooling
+    if form in ("tiles", "tiles-unrolled"):
+        pooling._mask_by_walk = lambda: form == "tiles-unrolled"
+    elif form == "reduce-window":
+        pooling._max_pool_tiles = lambda x, kh, kw: lax.reduce_window(
+            x, -jnp.inf, lax.max, (1, kh, kw, 1), (1, kh, kw, 1), "VALID")
 
 
 def _unroll_scan(k: int) -> None:
@@ -210,12 +228,12 @@ def variants(cases, n: int, reps: int, device_name: str, names, timeout: float,
     """The A/B in a fresh process per variant (XLA flags are read at start-up), each
     result added to ``out`` and saved as soon as it is in."""
     for name in names:
-        flags, unroll = VARIANTS[name]
+        flags, unroll, *pool = VARIANTS[name]
         env = dict(os.environ)
         env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
         cmd = [sys.executable, __file__, "--device", device_name, "--ab-only",
                "--cases", ",".join(cases), "--samples", str(n), "--reps", str(reps),
-               "--unroll", str(unroll)]
+               "--unroll", str(unroll), "--pool", (pool or ["default"])[0]]
         t0 = time.perf_counter()
         try:
             p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -308,6 +326,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--samples", type=int, default=None)
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--unroll", type=int, default=1)
+    ap.add_argument("--pool", choices=POOLS, default="default")
+    ap.add_argument("--no-traces", action="store_true")
     ap.add_argument("--ab-only", action="store_true", help="print the A/B as JSON (variants)")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--variant-cases", default="mlp128,cnn1024")
@@ -315,6 +335,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", default="/tmp/gpu-profile")
     args = ap.parse_args(argv)
     _unroll_scan(args.unroll)
+    _set_pool(args.pool)
     device = jax.devices(args.device)[0]
     n = args.samples or (2048 if args.quick else 60000)
     reps = args.reps or (2 if args.quick else 7)
@@ -336,8 +357,9 @@ def main(argv=None) -> dict:
 
     res["ab"] = ab(cases, n, reps, device)
     save()
-    res["traces"] = traces(cases, {} if args.quick else SWEEPS, n, device, out / "hlo")
-    save()
+    if not args.no_traces:
+        res["traces"] = traces(cases, {} if args.quick else SWEEPS, n, device, out / "hlo")
+        save()
     vcases = [c for c in args.variant_cases.split(",") if c]
     res["variant_cases"] = vcases
     res["variants"] = {}

@@ -56,3 +56,29 @@ def test_report_and_json_agree(quick):
     for r in res["rows"]:
         assert f"| {r['model']} | {r['runs']} |" in md
         assert f"**{r['speedup']:.2f}x**" in md
+
+
+def test_bandwidth_probe_runs_every_pass_as_its_own_loop_iteration():
+    """The probe's passes are loop iterations (a chain of passes in one function would be
+    fused into one pass, and its bytes counted k times): k passes give x * 2^k + 2^k - 1,
+    and the compiled program keeps its while loop."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import sweep_roofline as S
+    x = jnp.arange(8192, dtype=jnp.float32).reshape(8, 1024) / 8192
+    for k in (2, 2 + S.EXTRA_PASSES):
+        np.testing.assert_allclose(np.asarray(S._passes(k)(x)),
+                                   np.asarray(x) * 2.0 ** k + 2.0 ** k - 1, rtol=1e-6)
+    assert "while" in S._passes(2 + S.EXTRA_PASSES).lower(x).compile().as_text()
+
+
+def test_bandwidth_is_the_extra_passes_bytes_over_the_time_difference(monkeypatch):
+    """A call's fixed cost (dispatch, sync, allocation) cancels: only the time the extra
+    passes add counts, each pass reading and writing the buffer once."""
+    import jax
+    import sweep_roofline as S
+    monkeypatch.setattr(S, "interleaved", lambda fns, reps: {"few": 0.25, "many": 0.75})
+    n = 4 * 2**20
+    got = S.bandwidth(jax.devices("cpu")[0], n, reps=1)
+    assert got == pytest.approx(S.EXTRA_PASSES * 2 * n / 0.5)
