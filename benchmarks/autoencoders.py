@@ -290,7 +290,7 @@ def render(res: dict, png: str) -> str:
         ("make_epoch / raw JAX + optax (samples/s)", sp["ratio"], ">= 0.95"),
     ]
     lines = [
-        "# Autoencoders on MNIST (CPU)", "",
+        f"# Autoencoders on MNIST ({_device_name()})", "",
         f"Trained on {res['train_images']:,} training images, measured on the "
         f"{res['test_images']:,} test images; pixels in [0, 1]; Adam with a cosine decay "
         f"to 1 % of the initial rate; epochs: {res['epochs']}. Machine: "
@@ -319,6 +319,12 @@ def render(res: dict, png: str) -> str:
               for k, v in sp["seconds"].items()]
     lines += ["", f"![test digits, reconstructions, masked digits, denoised]({png})", ""]
     return "\n".join(lines)
+
+
+def _device_name() -> str:
+    """Where JAX trains: ``CPU``, or the accelerator's kind (e.g. ``NVIDIA H200``)."""
+    d = jax.devices()[0]
+    return "CPU" if d.platform == "cpu" else d.device_kind
 
 
 def main(argv=None) -> None:

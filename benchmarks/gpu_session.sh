@@ -2,8 +2,9 @@
 # One prepared GPU session (issue 15): the throughput suite on the GPU (its torch.compile
 # peer last, so that the suite's time budget drops it before anything else), the MNIST speedrun
 # with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2), the sweeps against
-# their roofline bound, and word2vec's GPU row, in about 8 minutes, everything written
-# under $OUT.
+# their roofline bound, word2vec's and the autoencoders' GPU rows, and the full-epoch A/B
+# against raw JAX (benchmarks/gpu_profile.py, no traces), in about 8 minutes, everything
+# written under $OUT. (The first H200 run, 2026-11-29, took 258 s without the last two.)
 #
 # 1. On the development machine, once, in the repository root (copies MNIST and the
 #    word2vec corpus into .gpu-data/, downloads the gensim + smart_open wheels for the
@@ -23,7 +24,7 @@
 #
 # 3. Back here: the files land under the reply's files_at: session.log, bundle.tar.gz
 #    (every JSON and report), suite.md, mnist-speedrun-gpu.md, mnist-speedrun-gpu-e2.md,
-#    sweep-roofline-gpu.md, word2vec-gpu.md (at most 8 files come back, none deeper
+#    sweep-roofline-gpu.md, word2vec-gpu.md, autoencoders-gpu.md (at most 8 files come back, none deeper
 #    than 2 folders). Unpack the bundle into benchmarks/results/ (the names there are the
 #    ones to commit).
 #
@@ -84,7 +85,9 @@ if [ "$MODE" = "gpu" ]; then
   SWEEP=(benchmarks/sweep_roofline.py --device gpu)
   W2V=(benchmarks/word2vec.py --corpus head500.noblanks.cor --epochs 5 --seeds 0
        --workers 16 --note "H200 machine (16 cores): nnfunc on the GPU, gensim on the CPU")
-  SHARE=(200 95 65 50 85)              # seconds: suite, speedrun, speedrun e2, sweep, w2v
+  AE=(benchmarks/autoencoders.py)
+  AB=(benchmarks/gpu_profile.py --device gpu --no-traces --variants "")
+  SHARE=(200 95 65 50 85 90 100)  # seconds: suite, speedrun, e2, sweep, w2v, autoencoders, A/B
 else
   PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
   OUT="${OUT:-/tmp/gpu-session-out}"
@@ -96,7 +99,9 @@ else
   SWEEP=(benchmarks/sweep_roofline.py --device cpu --quick)
   W2V=(benchmarks/word2vec.py --corpus lee_background.cor --epochs 1 --seeds 0
        --workers 2 --note "gpu_session.sh --cpu-check")
-  SHARE=(200 200 150 100 300)
+  AE=(benchmarks/autoencoders.py --train 2000 --epochs-scale 0.05 --repeats 2)
+  AB=(benchmarks/gpu_profile.py --device cpu --quick --cases mlp128 --no-traces --variants "")
+  SHARE=(200 200 150 100 300 300 150)
 fi
 # The data: the carried copy on the device; here the carried copy if prepared, else shared.
 if [ -d .gpu-data/data/mnist ]; then DATA_HOME="$ROOT/.gpu-data"; else DATA_HOME="$SHARED_SRC"; fi
@@ -115,8 +120,10 @@ plan() {
   echo "3. (${SHARE[2]}s) $PY ${SPEED_E2[*]} --out $WORK/mnist-speedrun-gpu-e2"
   echo "4. (${SHARE[3]}s) $PY ${SWEEP[*]} --out $WORK/sweep-roofline-gpu"
   echo "5. (${SHARE[4]}s) $PY ${W2V[*]} --out $WORK/word2vec-gpu"
+  echo "6. (${SHARE[5]}s) $PY ${AE[*]} --out $WORK/autoencoders-gpu"
+  echo "7. (${SHARE[6]}s) $PY ${AB[*]} --out $WORK/profile"
   echo "then: $OUT/{session.log,bundle.tar.gz,suite.md,mnist-speedrun-gpu.md,"
-  echo "      mnist-speedrun-gpu-e2.md,sweep-roofline-gpu.md,word2vec-gpu.md}"
+  echo "      mnist-speedrun-gpu-e2.md,sweep-roofline-gpu.md,word2vec-gpu.md,autoencoders-gpu.md}"
 }
 
 checks() {
@@ -193,10 +200,12 @@ step speedrun "${SHARE[1]}" "$PY" "${SPEED[@]}" --out "$WORK/mnist-speedrun-gpu"
 step speedrun-e2 "${SHARE[2]}" "$PY" "${SPEED_E2[@]}" --out "$WORK/mnist-speedrun-gpu-e2"
 step sweep "${SHARE[3]}" "$PY" "${SWEEP[@]}" --out "$WORK/sweep-roofline-gpu"
 step word2vec "${SHARE[4]}" "$PY" "${W2V[@]}" --out "$WORK/word2vec-gpu"
+step autoencoders "${SHARE[5]}" "$PY" "${AE[@]}" --out "$WORK/autoencoders-gpu"
+step ab "${SHARE[6]}" "$PY" "${AB[@]}" --out "$WORK/profile"
 
 # Flat names in $OUT (at most 8 files come back); everything else in the bundle.
 [ -f "$WORK/suite/report.md" ] && cp "$WORK/suite/report.md" "$OUT/suite.md"
-for f in mnist-speedrun-gpu mnist-speedrun-gpu-e2 sweep-roofline-gpu word2vec-gpu; do
+for f in mnist-speedrun-gpu mnist-speedrun-gpu-e2 sweep-roofline-gpu word2vec-gpu autoencoders-gpu; do
   [ -f "$WORK/$f.md" ] && cp "$WORK/$f.md" "$OUT/$f.md"
 done
 tar -czf "$OUT/bundle.tar.gz" -C "$WORK" . 2>/dev/null
