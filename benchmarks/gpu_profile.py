@@ -70,7 +70,7 @@ def _set_pool(form: str) -> None:
     from jax import lax
     from nnfunc.layers import pooling
     if form in ("tiles", "tiles-unrolled"):
-        pooling._mask_by_walk = lambda: form == "tiles-unrolled"
+        pooling._mask_by_walk = lambda kh, kw: form == "tiles-unrolled"
     elif form == "reduce-window":
         pooling._max_pool_tiles = lambda x, kh, kw: lax.reduce_window(
             x, -jnp.inf, lax.max, (1, kh, kw, 1), (1, kh, kw, 1), "VALID")

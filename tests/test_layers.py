@@ -721,7 +721,7 @@ def test_max_pool_tiles_path_equals_reduce_window_and_torch_on_ties(shape, windo
     torch = pytest.importorskip("torch", reason="the reference is torch's max_pool2d")
     from jax import lax
     from nnfunc.layers import pooling
-    monkeypatch.setattr(pooling, "_mask_by_walk", lambda: walk)
+    monkeypatch.setattr(pooling, "_mask_by_walk", lambda kh, kw: walk)
     kh, kw = (window, window) if isinstance(window, int) else window
     x = jax.nn.relu(jnp.round(jax.random.normal(jax.random.key(0), shape) * 2) / 2)
     x = x.at[0, 0, 0, 0].set(jnp.nan)            # a NaN window: NaN out, gradient to it
@@ -755,6 +755,18 @@ def test_max_pool_walked_mask_equals_cumsum_mask(tile_shape):
     assert bool(jnp.any(jnp.sum(t == y, axis=(2, 4)) > 1))      # the table has ties
 
 
-def test_max_pool_gradient_mask_is_chosen_by_backend():
+def test_max_pool_gradient_mask_is_chosen_by_backend_and_window(monkeypatch):
+    """Walked on GPUs and TPUs, for windows of at most 16 positions: one unrolled step per
+    position, so a 28x28 window's gradient would take minutes to compile."""
     from nnfunc.layers import pooling
-    assert pooling._mask_by_walk() is (jax.default_backend() != "cpu")
+    assert pooling._mask_by_walk(2, 2) is (jax.default_backend() != "cpu")
+    monkeypatch.setattr(pooling.jax, "default_backend", lambda: "gpu")
+    assert pooling._mask_by_walk(2, 2) and pooling._mask_by_walk(4, 4)
+    assert pooling._mask_by_walk(2, 8) and not pooling._mask_by_walk(5, 5)
+    assert not pooling._mask_by_walk(28, 28)
+    grad = lambda win, x: jax.make_jaxpr(jax.grad(       # noqa: E731
+        lambda v: L.max_pool(win).apply({}, {}, v)[0].sum()))(x)
+    x = jnp.ones((1, 28, 28, 2))
+    assert "cumsum" in str(grad(14, x)) and "cumsum" not in str(grad(2, x))
+    monkeypatch.setattr(pooling.jax, "default_backend", lambda: "cpu")
+    assert not pooling._mask_by_walk(2, 2)
