@@ -2,8 +2,9 @@
 # One prepared GPU session (issue 15): the throughput suite on the GPU (its torch.compile
 # peer last, so that the suite's time budget drops it before anything else), the MNIST speedrun
 # with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2), the sweeps against
-# their roofline bound, word2vec's and the autoencoders' GPU rows, and the full-epoch A/B
-# against raw JAX (benchmarks/gpu_profile.py, no traces), in about 8 minutes, everything
+# their roofline bound, word2vec's and the autoencoders' GPU rows, the full-epoch A/B
+# against raw JAX (benchmarks/gpu_profile.py, no traces) and the sweep's two layouts of its
+# first-layer weight (benchmarks/sweep_layout.py), in about 8 minutes, everything
 # written under $OUT. (The first H200 run, 2026-11-29, took 258 s without the last two.)
 #
 # 1. On the development machine, once, in the repository root (copies MNIST and the
@@ -87,7 +88,9 @@ if [ "$MODE" = "gpu" ]; then
        --workers 16 --note "H200 machine (16 cores): nnfunc on the GPU, gensim on the CPU")
   AE=(benchmarks/autoencoders.py)
   AB=(benchmarks/gpu_profile.py --device gpu --no-traces --variants "")
-  SHARE=(200 95 65 50 85 90 100)  # seconds: suite, speedrun, e2, sweep, w2v, autoencoders, A/B
+  LAYOUT=(benchmarks/sweep_layout.py --device gpu)
+  # seconds: suite, speedrun, e2, sweep, w2v, autoencoders, A/B, sweep layouts
+  SHARE=(200 95 65 50 85 90 100 45)
 else
   PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
   OUT="${OUT:-/tmp/gpu-session-out}"
@@ -101,7 +104,8 @@ else
        --workers 2 --note "gpu_session.sh --cpu-check")
   AE=(benchmarks/autoencoders.py --train 2000 --epochs-scale 0.05 --repeats 2)
   AB=(benchmarks/gpu_profile.py --device cpu --quick --cases mlp128 --no-traces --variants "")
-  SHARE=(200 200 150 100 300 300 150)
+  LAYOUT=(benchmarks/sweep_layout.py --device cpu --samples 1024 --reps 1 --runs 4)
+  SHARE=(200 200 150 100 300 300 150 150)
 fi
 # The data: the carried copy on the device; here the carried copy if prepared, else shared.
 if [ -d .gpu-data/data/mnist ]; then DATA_HOME="$ROOT/.gpu-data"; else DATA_HOME="$SHARED_SRC"; fi
@@ -122,6 +126,7 @@ plan() {
   echo "5. (${SHARE[4]}s) $PY ${W2V[*]} --out $WORK/word2vec-gpu"
   echo "6. (${SHARE[5]}s) $PY ${AE[*]} --out $WORK/autoencoders-gpu"
   echo "7. (${SHARE[6]}s) $PY ${AB[*]} --out $WORK/profile"
+  echo "8. (${SHARE[7]}s) $PY ${LAYOUT[*]} --out $WORK/sweep-layout-gpu"
   echo "then: $OUT/{session.log,bundle.tar.gz,suite.md,mnist-speedrun-gpu.md,"
   echo "      mnist-speedrun-gpu-e2.md,sweep-roofline-gpu.md,word2vec-gpu.md,autoencoders-gpu.md}"
 }
@@ -202,6 +207,7 @@ step sweep "${SHARE[3]}" "$PY" "${SWEEP[@]}" --out "$WORK/sweep-roofline-gpu"
 step word2vec "${SHARE[4]}" "$PY" "${W2V[@]}" --out "$WORK/word2vec-gpu"
 step autoencoders "${SHARE[5]}" "$PY" "${AE[@]}" --out "$WORK/autoencoders-gpu"
 step ab "${SHARE[6]}" "$PY" "${AB[@]}" --out "$WORK/profile"
+step layout "${SHARE[7]}" "$PY" "${LAYOUT[@]}" --out "$WORK/sweep-layout-gpu"
 
 # Flat names in $OUT (at most 8 files come back); everything else in the bundle.
 [ -f "$WORK/suite/report.md" ] && cp "$WORK/suite/report.md" "$OUT/suite.md"
