@@ -30,7 +30,6 @@ import glob
 import json
 import os
 import pathlib
-import platform
 import re
 import subprocess
 import sys
@@ -43,6 +42,8 @@ sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
 import jax                                                 # noqa: E402
 import jax.numpy as jnp                                    # noqa: E402
 import numpy as np                                         # noqa: E402
+
+from _suite.pages import header, run_meta                  # noqa: E402
 
 CASES = {"mlp128": ("mlp", 128), "cnn1024": ("cnn", 1024), "mlp1024": ("mlp", 1024),
          "cnn128": ("cnn", 128)}
@@ -281,13 +282,11 @@ def _kernel_table(a: dict, b: dict, names=("nnfunc", "raw"), top: int = 25) -> l
 
 
 def render(res: dict) -> str:
-    L = [f"# nnfunc vs raw JAX + optax on {res['device']}: where the time goes", "",
-         f"Command: `{res['command']}`", "",
-         f"JAX {res['jax']}, Python {res['python']}; {res['date']}; {res['samples']} "
-         f"synthetic MNIST-like samples per epoch, Adam, medians of {res['reps']} epochs "
-         "timed round-robin after a warm-up epoch.", "",
-         "## Full-epoch A/B", "", "| case | nnfunc ms | raw JAX ms | nnfunc / raw speed |",
-         "|---|---:|---:|---:|"]
+    L = header(f"nnfunc vs raw JAX + optax on {res['device']}: where the time goes", res,
+               f"; {res['samples']} synthetic MNIST-like samples per epoch, Adam, medians of "
+               f"{res['reps']} epochs timed round-robin after a warm-up epoch.")
+    L += ["## Full-epoch A/B", "", "| case | nnfunc ms | raw JAX ms | nnfunc / raw speed |",
+          "|---|---:|---:|---:|"]
     for case, r in res["ab"].items():
         L.append(f"| {case} | {1e3 * r['nnfunc']:.2f} | {1e3 * r['raw']:.2f} | "
                  f"**{r['ratio']:.3f}x** |")
@@ -345,10 +344,7 @@ def main(argv=None) -> dict:
         return {}
     out = pathlib.Path(args.out)
     (out / "hlo").mkdir(parents=True, exist_ok=True)
-    res = {"device": device.device_kind, "jax": jax.__version__,
-           "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
-           "command": "python benchmarks/gpu_profile.py " + " ".join(
-               sys.argv[1:] if argv is None else argv),
+    res = {"device": device.device_kind, **run_meta("gpu_profile.py", argv),
            "samples": n, "reps": reps, "cases": cases}
 
     def save():

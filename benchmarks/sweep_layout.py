@@ -27,9 +27,7 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +36,8 @@ from jax import lax
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
+
+from _suite.pages import header, run_meta                  # noqa: E402
 
 BATCH = 128
 ROWS = (((784, 100, 10), 64), ((784, 1024, 1024, 10), 8))   # the sweeps of sweep_roofline.py
@@ -99,23 +99,24 @@ def init_state(sizes, runs: int, key):
     return p, zeros(), zeros(), jnp.zeros(runs, jnp.float32), lrs
 
 
-def to_inside(state):
-    """The ``runs first`` state in the ``runs inside`` layout (first weight ``(in, R, out)``)."""
+def _move_first_weight(state, src: int, dst: int):
+    """``state`` with the runs axis of the first weight and its two moments moved."""
     def move(tree):
         tree = [dict(layer) for layer in tree]
-        tree[0]["w"] = jnp.moveaxis(tree[0]["w"], 0, 1)
+        tree[0]["w"] = jnp.moveaxis(tree[0]["w"], src, dst)
         return tree
     p, m, v, t, lr = state
     return move(p), move(m), move(v), t, lr
+
+
+def to_inside(state):
+    """The ``runs first`` state in the ``runs inside`` layout (first weight ``(in, R, out)``)."""
+    return _move_first_weight(state, 0, 1)
 
 
 def to_first(state):
-    def move(tree):
-        tree = [dict(layer) for layer in tree]
-        tree[0]["w"] = jnp.moveaxis(tree[0]["w"], 1, 0)
-        return tree
-    p, m, v, t, lr = state
-    return move(p), move(m), move(v), t, lr
+    """The ``runs inside`` state back in the ``runs first`` layout."""
+    return _move_first_weight(state, 1, 0)
 
 
 def _max_rel_diff(a, b) -> float:
@@ -176,11 +177,10 @@ def compile_only(sizes, runs: int, n: int, target: str) -> dict:
 
 
 def render(res: dict) -> str:
-    L = [f"# Sweep layouts: the runs axis of the first-layer weight ({res['device']})", "",
-         f"Command: `{res['command']}`", "",
-         f"JAX {res['jax']}, Python {res['python']}; {res['date']}. Adam, batch {BATCH}, "
-         f"data shared by the runs; `runs first` is `nf.train.sweep`'s layout, `runs inside` "
-         "carries the first-layer weight as (in, runs, out) and vmaps inside the step.", ""]
+    L = header(f"Sweep layouts: the runs axis of the first-layer weight ({res['device']})", res,
+               f". Adam, batch {BATCH}, data shared by the runs; `runs first` is "
+               "`nf.train.sweep`'s layout, `runs inside` carries the first-layer weight as "
+               "(in, runs, out) and vmaps inside the step.")
     if res["mode"] == "compile-only":
         L += ["| MLP | runs | layout | kernels / step | MB / step | estimate µs / step |",
               "|---|---:|---|---:|---:|---:|"]
@@ -226,10 +226,7 @@ def main(argv=None) -> dict:
                   f"differ by {rows[-1]['params_max_rel_diff']:.1e}", flush=True)
         device = dev.device_kind
     res = {"mode": "compile-only" if args.compile_only else "timed", "device": device,
-           "command": "python benchmarks/sweep_layout.py " + " ".join(
-               sys.argv[1:] if argv is None else argv),
-           "jax": jax.__version__, "python": platform.python_version(),
-           "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "samples": args.samples,
+           **run_meta("sweep_layout.py", argv), "samples": args.samples,
            "reps": args.reps, "rows": rows}
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
