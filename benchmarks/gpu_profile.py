@@ -91,12 +91,16 @@ def _data(model: str, n: int, device):
     return jax.device_put(jnp.asarray(x), device), jax.device_put(jnp.asarray(y), device)
 
 
-def _runners(case: str, X, Y, device):
+@functools.lru_cache(maxsize=None)
+def _case(case: str, n: int, device) -> tuple:
+    """``(X, Y, {'nnfunc': runner, 'raw': runner})`` of ``case``, built once: the A/B and
+    the traces share the data and the compiled epochs."""
     from _suite import jax_peer
     from _suite.nnfunc_bench import build_epoch
     model, batch = CASES[case]
-    return {"nnfunc": build_epoch(model, MLP, batch, X, Y, device),
-            "raw": jax_peer.build(model, MLP, batch, X, Y, device)}
+    X, Y = _data(model, n, device)
+    return X, Y, {"nnfunc": build_epoch(model, MLP, batch, X, Y, device),
+                  "raw": jax_peer.build(model, MLP, batch, X, Y, device)}
 
 
 def ab(cases, n: int, reps: int, device) -> dict:
@@ -104,14 +108,11 @@ def ab(cases, n: int, reps: int, device) -> dict:
     from _suite.timing import interleaved
     out = {}
     for case in cases:
-        model, batch = CASES[case]
-        X, Y = _data(model, n, device)
-        rs = _runners(case, X, Y, device)
-        for r in rs.values():
-            r.sync(r.warmup())
+        _, _, rs = _case(case, n, device)
+        # interleaved's first call of each runner compiles it and runs an untimed epoch
         med = interleaved({k: lambda r=r: r.sync(r.run_epoch()) for k, r in rs.items()},
                           reps)
-        out[case] = {**med, "steps": n // batch, "ratio": med["raw"] / med["nnfunc"]}
+        out[case] = {**med, "steps": n // CASES[case][1], "ratio": med["raw"] / med["nnfunc"]}
         print(f"[ab] {case}: nnfunc {1e3 * med['nnfunc']:.2f} ms, raw "
               f"{1e3 * med['raw']:.2f} ms, nnfunc/raw speed {out[case]['ratio']:.3f}",
               flush=True)
@@ -193,13 +194,11 @@ def traces(cases, sweeps, n: int, device, hlo_dir) -> dict:
     from _suite.nnfunc_bench import build_epoch, build_sweep
     out = {}
     for case in cases:
-        model, batch = CASES[case]
-        X, Y = _data(model, n, device)
         try:
-            for name, r in _runners(case, X, Y, device).items():
-                r.sync(r.warmup())
+            X, Y, rs = _case(case, n, device)
+            for name, r in rs.items():       # trace_epoch runs (and compiles) it once first
                 out[f"{case}/{name}"] = {**trace_epoch(r.run_epoch, r.sync),
-                                         "steps": n // batch}
+                                         "steps": n // CASES[case][1]}
             if hlo_dir is not None:
                 for name, text in _hlo_text(case, X, Y, device).items():
                     (hlo_dir / f"{case}-{name}.txt").write_text(text)
@@ -214,7 +213,6 @@ def traces(cases, sweeps, n: int, device, hlo_dir) -> dict:
                          learning_rates=list(np.geomspace(1e-4, 3e-3, runs)))
         for tag, r in (("one run", one), (f"{runs} runs", sw)):
             try:
-                r.sync(r.warmup())
                 out[f"{name}/{tag}"] = {**trace_epoch(r.run_epoch, r.sync),
                                         "steps": n // 128}
             except Exception as e:                  # noqa: BLE001
@@ -251,33 +249,36 @@ def variants(cases, n: int, reps: int, device_name: str, names, timeout: float,
 
 
 # ------------------------------------------------------------------------------- report
+def _per_step_us(t: dict, op: str) -> float:
+    return t["ops"].get(op, {}).get("ns", 0) / t["steps"] / 1e3
+
+
+def _totals(t: dict) -> dict:
+    """µs per step: the ops' summed time, the union of busy intervals, the span, the wall."""
+    per_step = t["steps"] * 1e3
+    return {"sum of op time": sum(o["ns"] for o in t["ops"].values()) / per_step,
+            "busy (union)": t["busy_ns"] / per_step, "trace span": t["span_ns"] / per_step,
+            "wall": t["wall_s"] * 1e9 / per_step}
+
+
 def _kernel_table(a: dict, b: dict, names=("nnfunc", "raw"), top: int = 25) -> list:
-    sa, sb = a["steps"], b["steps"]
     keys = sorted(set(a["ops"]) | set(b["ops"]),
-                  key=lambda k: -(a["ops"].get(k, {}).get("ns", 0) / sa
-                                  + b["ops"].get(k, {}).get("ns", 0) / sb))
+                  key=lambda k: -(_per_step_us(a, k) + _per_step_us(b, k)))
     rows = [f"| op | {names[0]} µs/step | launches/step | {names[1]} µs/step | launches/step |",
             "|---|---:|---:|---:|---:|"]
+    launches = lambda t, k: t["ops"].get(k, {}).get("n", 0) / t["steps"]   # noqa: E731
     for k in keys[:top]:
-        oa, ob = a["ops"].get(k, {"ns": 0, "n": 0}), b["ops"].get(k, {"ns": 0, "n": 0})
-        rows.append(f"| `{k[:60]}` | {oa['ns'] / sa / 1e3:.2f} | {oa['n'] / sa:.2f} | "
-                    f"{ob['ns'] / sb / 1e3:.2f} | {ob['n'] / sb:.2f} |")
+        rows.append(f"| `{k[:60]}` | {_per_step_us(a, k):.2f} | {launches(a, k):.2f} | "
+                    f"{_per_step_us(b, k):.2f} | {launches(b, k):.2f} |")
     rest = keys[top:]
     if rest:
-        ra = sum(a["ops"].get(k, {}).get("ns", 0) for k in rest) / sa / 1e3
-        rb = sum(b["ops"].get(k, {}).get("ns", 0) for k in rest) / sb / 1e3
+        ra, rb = (sum(_per_step_us(t, k) for k in rest) for t in (a, b))
         rows.append(f"| ({len(rest)} more) | {ra:.2f} | | {rb:.2f} | |")
-    for tag, t, s in (("sum of op time", "ops", None), ("busy (union)", "busy_ns", None),
-                      ("trace span", "span_ns", None), ("wall", "wall_s", None)):
-        va = (sum(o["ns"] for o in a["ops"].values()) if t == "ops" else
-              a[t] * (1e9 if t == "wall_s" else 1)) / sa / 1e3
-        vb = (sum(o["ns"] for o in b["ops"].values()) if t == "ops" else
-              b[t] * (1e9 if t == "wall_s" else 1)) / sb / 1e3
-        launches = (f"{sum(o['n'] for o in a['ops'].values()) / sa:.1f}",
-                    f"{sum(o['n'] for o in b['ops'].values()) / sb:.1f}") \
-            if t == "ops" else ("", "")
-        rows.append(f"| **{tag}** | **{va:.1f}** | {launches[0]} | **{vb:.1f}** | "
-                    f"{launches[1]} |")
+    ta, tb = _totals(a), _totals(b)
+    all_launches = [f"{sum(o['n'] for o in t['ops'].values()) / t['steps']:.1f}" for t in (a, b)]
+    for tag in ta:
+        la, lb = all_launches if tag == "sum of op time" else ("", "")
+        rows.append(f"| **{tag}** | **{ta[tag]:.1f}** | {la} | **{tb[tag]:.1f}** | {lb} |")
     return rows
 
 

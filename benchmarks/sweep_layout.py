@@ -37,6 +37,7 @@ from jax import lax
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
 
+from _suite.jax_peer import apply_mlp, init_mlp           # noqa: E402
 from _suite.pages import header, run_meta                  # noqa: E402
 
 BATCH = 128
@@ -45,9 +46,7 @@ LAYOUTS = ("runs first", "runs inside")
 
 
 def _loss(params, x, y):
-    for layer in params[:-1]:
-        x = jax.nn.relu(x @ layer["w"] + layer["b"])
-    z = x @ params[-1]["w"] + params[-1]["b"]
+    z = apply_mlp(params, x)
     return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(z), y[:, None], 1))
 
 
@@ -84,16 +83,11 @@ def epoch_program(layout: str, n_layers: int):
 
 
 def init_state(sizes, runs: int, key):
-    """The ``runs first`` state: the same initial parameters for every run, learning rates
+    """The ``runs first`` state: the same initial parameters for every run (the suite's
+    raw JAX MLP, torch's initialisation), learning rates
     spread over ``[1e-4, 3e-3]``, zero moments."""
-    params = []
-    for k, (i, o) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
-        bound = 1 / np.sqrt(i)
-        kw, kb = jax.random.split(k)
-        params.append({"w": jax.random.uniform(kw, (i, o), jnp.float32, -bound, bound),
-                       "b": jax.random.uniform(kb, (o,), jnp.float32, -bound, bound)})
     stack = lambda a: jnp.broadcast_to(a, (runs,) + a.shape)          # noqa: E731
-    p = jax.tree.map(stack, params)
+    p = jax.tree.map(stack, init_mlp(key, sizes))
     zeros = lambda: jax.tree.map(jnp.zeros_like, p)     # noqa: E731 - two buffers (donated)
     lrs = jnp.asarray(np.geomspace(1e-4, 3e-3, runs), jnp.float32)
     return p, zeros(), zeros(), jnp.zeros(runs, jnp.float32), lrs

@@ -33,10 +33,7 @@ import argparse
 import json
 import os
 import pathlib
-import platform
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -47,6 +44,7 @@ sys.path.insert(0, str(HERE))
 
 import nnfunc as nf                                        # noqa: E402
 from _suite.nnfunc_bench import build_epoch, build_sweep  # noqa: E402
+from _suite.pages import run_meta                          # noqa: E402
 from _suite.timing import interleaved, jax_sync, matmul_ceiling  # noqa: E402
 
 BATCH = 128
@@ -89,8 +87,8 @@ def bandwidth(device, n_bytes: int, reps: int) -> float:
     rows = max(1, n_bytes // 4096)
     with jax.default_device(device):
         x = jax.device_put(jnp.ones((rows, 1024), jnp.float32), device)
-        few, many = _passes(2), _passes(2 + EXTRA_PASSES)
-        if "while" not in many.lower(x).compile().as_text():
+        few, many = _passes(2), _passes(2 + EXTRA_PASSES).lower(x).compile()
+        if "while" not in many.as_text():
             raise RuntimeError("XLA unrolled the bandwidth probe's loop: its passes fuse")
         med = interleaved({"few": lambda: jax_sync(few(x)),
                            "many": lambda: jax_sync(many(x))}, reps)
@@ -191,10 +189,7 @@ def main(argv=None) -> dict:
               flush=True)
         rows.append(row)
     res = {"backend": args.device, "device": device.device_kind,
-           "command": "python benchmarks/sweep_roofline.py " + " ".join(
-               sys.argv[1:] if argv is None else argv),
-           "jax": jax.__version__, "python": platform.python_version(),
-           "date": time.strftime("%Y-%m-%dT%H:%M:%S"), "samples": samples, "reps": reps,
+           **run_meta("sweep_roofline.py", argv), "samples": samples, "reps": reps,
            "cpu_count": os.cpu_count(), "machine": machine, "rows": rows}
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
