@@ -22,6 +22,7 @@ import numpy as np
 from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
+from nnfunc.train import _runs_inside
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
                                    epoch_parts, eval_means, jitted_eval, jitted_eval_sums,
                                    jitted_stacked, step_body)
@@ -40,6 +41,12 @@ __all__ = ["SweepResult", "sweep"]
 # 784-128-10 (54 MFLOP) 2.06x vs 1.88x, 784-128-128-10 (67 MFLOP) 1.95x vs 1.90x,
 # 784-256-256-10 (159 MFLOP) 1.17x vs 1.63x, 784-1024-1024-10 (1.25 GFLOP) 0.72x vs 1.04x.
 _SCAN_FLOPS = 1e8
+
+# Whether vmapped sweeps carry weights whose input the runs share in the runs-inside
+# layout (``_runs_inside``). Off until a GPU measures it: compiled for an H200 without one
+# it moves 214 instead of 314 MB per step (64 runs of an MLP 784-100-10), and on the
+# 2-core CPU it is slower (0.80x); ``benchmarks/gpu_session.sh`` measures both layouts.
+_RUNS_INSIDE = False
 
 
 class SweepResult(NamedTuple):
@@ -120,20 +127,24 @@ def _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision, in
     return flops is not None and flops >= _SCAN_FLOPS
 
 
+def _init_run(model, opt, input_shape, run_key, hp) -> TrainState:
+    ts = init_state(model, opt, run_key, input_shape)
+    return ts._replace(opt_state=set_hparams(ts.opt_state, **hp)) if hp else ts
+
+
 @cached
 def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
                    eval_batch_size, epochs, input_shape, key_axis, runs, scan, metrics=(),
-                   augment=None):
+                   augment=None, inside=False):
     """The jitted program of all runs: ``vmap`` of whole runs, or (``scan``) ``lax.map``
-    over them (cached: repeated sweeps reuse the compilation)."""
+    over them, or (``inside``) a scan of the ``vmap``-ped step on the runs-inside state
+    (cached: repeated sweeps reuse the compilation)."""
     epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
                         False, None, metrics, augment)[2]
     evaluate = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision, metrics)
 
     def one_run(run_key, hp, x, y, ev):
-        ts = init_state(model, opt, run_key, input_shape)
-        if hp:
-            ts = ts._replace(opt_state=set_hparams(ts.opt_state, **hp))
+        ts = _init_run(model, opt, input_shape, run_key, hp)
 
         def epoch_body(ts, _):
             ts, m = epoch(ts, x, y)
@@ -145,8 +156,16 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
         return ts, history, all_finite(ts.params)
 
     if not scan:
-        return jax.jit(jax.vmap(one_run, in_axes=(key_axis, 0, None, None, None),
-                                axis_size=runs))
+        runs_first = jax.vmap(one_run, in_axes=(key_axis, 0, None, None, None),
+                              axis_size=runs)
+        if not inside:
+            return jax.jit(runs_first)
+        body = step_body(model, opt, loss_fn, regularizer=regularizer,
+                         mixed_precision=mixed_precision, diagnostics=False, mesh=None,
+                         metrics=metrics, augment=augment)
+        return jax.jit(_inside_sweep(
+            runs_first, lambda k, hp: _init_run(model, opt, input_shape, k, hp), body,
+            evaluate, epochs, batch_size, key_axis, runs, metrics))
 
     def all_runs(run_keys, hp, x, y, ev):
         def run_i(i):
@@ -156,15 +175,41 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
     return jax.jit(all_runs)
 
 
+def _inside_sweep(runs_first, init_run, body, evaluate, epochs, batch_size, key_axis, runs,
+                  metrics):
+    """``runs_first``'s program on the runs-inside state (``_runs_inside``), or
+    ``runs_first`` itself when no weight has an input the runs share."""
+    def all_runs(run_keys, hp, x, y, ev):
+        ts = jax.vmap(init_run, in_axes=(key_axis, 0), axis_size=runs)(run_keys, hp)
+        axes = _runs_inside.layout(body, ts, x, y, batch_size, key_axis)
+        if axes is None:
+            return runs_first(run_keys, hp, x, y, ev)
+        vaxes = _runs_inside.vmap_axes(axes)
+        run_epoch = _runs_inside.epoch(body, axes, key_axis, batch_size, metrics)
+
+        def epoch_body(ts, _):
+            ts, m = run_epoch(ts, x, y)
+            if ev is not None:
+                ev_m = jax.vmap(lambda p, s: evaluate(p, s, *ev),
+                                in_axes=(vaxes.params, vaxes.model_state))(
+                    ts.params, ts.model_state)
+                m.update({"eval_" + k: v for k, v in ev_m.items()})
+            return ts, m
+        ts, history = jax.lax.scan(epoch_body, _runs_inside.to_inside(ts, axes), None,
+                                   length=epochs)
+        finite = jax.vmap(all_finite, in_axes=(vaxes.params,))(ts.params)
+        history = jax.tree_util.tree_map(lambda v: jnp.swapaxes(v, 0, 1), history)
+        return _runs_inside.to_first(ts, axes, runs), history, finite
+    return all_runs
+
+
 def _sweep_stream(model, opt, loss_fn, regularizer, mixed_precision, eval_batch_size, epochs,
                   input_shape, key_axis, runs, metrics, augment, run_keys, hp, train, ev):
     """The sweep when the training or evaluation data is an iterable of batches: every
     chunk of batches goes through all runs at once (one ``vmap``-ped scan of steps), then
     each run's epoch metrics and evaluation; ``train`` is a :class:`Stream` or
     ``(X, Y, batch_size)``, ``ev`` a :class:`Stream`, ``(X, Y)`` or ``None``."""
-    def init_run(k, hp):
-        ts = init_state(model, opt, k, input_shape)
-        return ts._replace(opt_state=set_hparams(ts.opt_state, **hp)) if hp else ts
+    init_run = lambda k, hp: _init_run(model, opt, input_shape, k, hp)   # noqa: E731
     ts = jax.jit(jax.vmap(init_run, in_axes=(key_axis, 0), axis_size=runs))(run_keys, hp)
     if isinstance(train, Stream):
         run_chunk = jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, False,
@@ -303,7 +348,8 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
                       input_shape, jnp.dtype(x.dtype), *_target_spec(y))
     program = _sweep_program(model, opt, loss_fn, batch_size, regularizer,
                              mixed_precision, eval_batch_size, epochs, input_shape,
-                             key_axis, runs, scan, metrics, augment)
+                             key_axis, runs, scan, metrics, augment,
+                             _RUNS_INSIDE and not scan)
     ts, history, finite = program(run_keys, hp_arrays, x, y, ev)
     history = {k: np.asarray(v) for k, v in jax.device_get(history).items()}
     diverged = np.any(history["nonfinite_step"] >= 0, axis=1) | ~np.asarray(finite)
