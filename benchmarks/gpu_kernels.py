@@ -207,6 +207,10 @@ def _programs(model_name, batch_size, n_samples, runs, target, mlp_sizes) -> dic
     out = {"nnfunc fused epoch": epoch.lower(_spec(ts, sh), *data(n_samples))}
     stacked = _spec(ts, sh, (runs,))._replace(key=_spec(ts.key, sh))
     out[f"nnfunc sweep of {runs} runs"] = sweep_epoch.lower(stacked, *data(n_samples // runs))
+    inside = nnfunc_bench.sweep_epoch_program(model_name, mlp_sizes, batch_size,
+                                              runs_inside=True)[1]
+    out[f"nnfunc sweep of {runs} runs, runs inside"] = inside.lower(
+        stacked, *data(n_samples // runs))
     init, tx, raw = jax_peer.epoch_program(model_name, mlp_sizes, batch_size, n_samples)
     params = jax.eval_shape(init, jax.random.key(0))
     out["raw JAX + optax scan epoch"] = raw.lower(

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# One prepared GPU session (issue 15): the throughput suite on the GPU (its torch.compile
-# peer last, so that the suite's time budget drops it before anything else), the MNIST speedrun
-# with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2), the sweeps against
-# their roofline bound, word2vec's and the autoencoders' GPU rows, the full-epoch A/B
-# against raw JAX (benchmarks/gpu_profile.py, no traces) and the sweep's two layouts of its
-# first-layer weight (benchmarks/sweep_layout.py), in about 8 minutes, everything
-# written under $OUT. (The first H200 run, 2026-11-29, took 258 s without the last two.)
+# One prepared GPU session (issue 15), what is still unmeasured first: the sweeps against
+# their roofline bound in both of nf.train.sweep's layouts (runs first, and runs inside:
+# nnfunc.train._runs_inside), the autoencoders' GPU row, the full-epoch A/B against raw JAX
+# (benchmarks/gpu_profile.py, no traces), then the throughput suite on the GPU (its
+# torch.compile peer last, so that the suite's time budget drops it before anything else),
+# the MNIST speedrun with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2)
+# and word2vec's GPU row, in about 8 minutes, everything written under $OUT. (The first
+# H200 run, 2026-11-29, took 258 s for the last four and the sweeps in one layout.)
 #
 # 1. On the development machine, once, in the repository root (copies MNIST and the
 #    word2vec corpus into .gpu-data/, downloads the gensim + smart_open wheels for the
@@ -83,14 +84,13 @@ if [ "$MODE" = "gpu" ]; then
   SUITE=(benchmarks/run.py --quick --backends gpu --max-minutes 2.8 --tag auto)
   SPEED=(benchmarks/mnist_speedrun.py --device gpu --seeds 10 --profile)
   SPEED_E2=(benchmarks/mnist_speedrun.py --device gpu --seeds 10 --epochs 2)
-  SWEEP=(benchmarks/sweep_roofline.py --device gpu)
+  SWEEP=(benchmarks/sweep_roofline.py --device gpu --runs-inside)
   W2V=(benchmarks/word2vec.py --corpus head500.noblanks.cor --epochs 5 --seeds 0
        --workers 16 --note "H200 machine (16 cores): nnfunc on the GPU, gensim on the CPU")
   AE=(benchmarks/autoencoders.py)
   AB=(benchmarks/gpu_profile.py --device gpu --no-traces --variants "")
-  LAYOUT=(benchmarks/sweep_layout.py --device gpu)
-  # seconds: suite, speedrun, e2, sweep, w2v, autoencoders, A/B, sweep layouts
-  SHARE=(200 95 65 50 85 90 100 45)
+  # seconds: sweep, autoencoders, A/B, suite, speedrun, e2, w2v
+  SHARE=(80 90 100 160 75 55 60)
 else
   PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
   OUT="${OUT:-/tmp/gpu-session-out}"
@@ -99,13 +99,12 @@ else
   SPEED=(benchmarks/mnist_speedrun.py --device cpu --quick --profile)
   SPEED_E2=(benchmarks/mnist_speedrun.py --device cpu --quick --seeds 1 --epochs 1
             --frameworks nnfunc)
-  SWEEP=(benchmarks/sweep_roofline.py --device cpu --quick)
+  SWEEP=(benchmarks/sweep_roofline.py --device cpu --quick --runs-inside)
   W2V=(benchmarks/word2vec.py --corpus lee_background.cor --epochs 1 --seeds 0
        --workers 2 --note "gpu_session.sh --cpu-check")
   AE=(benchmarks/autoencoders.py --train 2000 --epochs-scale 0.05 --repeats 2)
   AB=(benchmarks/gpu_profile.py --device cpu --quick --cases mlp128 --no-traces --variants "")
-  LAYOUT=(benchmarks/sweep_layout.py --device cpu --samples 1024 --reps 1 --runs 4)
-  SHARE=(200 200 150 100 300 300 150 150)
+  SHARE=(150 300 150 200 200 150 300)
 fi
 # The data: the carried copy on the device; here the carried copy if prepared, else shared.
 if [ -d .gpu-data/data/mnist ]; then DATA_HOME="$ROOT/.gpu-data"; else DATA_HOME="$SHARED_SRC"; fi
@@ -119,14 +118,13 @@ WORK="/tmp/gpu-session.$$"      # created only when the steps run
 plan() {
   echo "mode $MODE, python $PY, budget ${BUDGET}s, OUT=$OUT, work dir $WORK"
   echo "data: NNFUNC_DATA=$NNFUNC_DATA NNFUNC_SHARED=$NNFUNC_SHARED"
-  echo "1. (${SHARE[0]}s) $PY ${SUITE[*]} --out $WORK/suite"
-  echo "2. (${SHARE[1]}s) $PY ${SPEED[*]} --out $WORK/mnist-speedrun-gpu"
-  echo "3. (${SHARE[2]}s) $PY ${SPEED_E2[*]} --out $WORK/mnist-speedrun-gpu-e2"
-  echo "4. (${SHARE[3]}s) $PY ${SWEEP[*]} --out $WORK/sweep-roofline-gpu"
-  echo "5. (${SHARE[4]}s) $PY ${W2V[*]} --out $WORK/word2vec-gpu"
-  echo "6. (${SHARE[5]}s) $PY ${AE[*]} --out $WORK/autoencoders-gpu"
-  echo "7. (${SHARE[6]}s) $PY ${AB[*]} --out $WORK/profile"
-  echo "8. (${SHARE[7]}s) $PY ${LAYOUT[*]} --out $WORK/sweep-layout-gpu"
+  echo "1. (${SHARE[0]}s) $PY ${SWEEP[*]} --out $WORK/sweep-roofline-gpu"
+  echo "2. (${SHARE[1]}s) $PY ${AE[*]} --out $WORK/autoencoders-gpu"
+  echo "3. (${SHARE[2]}s) $PY ${AB[*]} --out $WORK/profile"
+  echo "4. (${SHARE[3]}s) $PY ${SUITE[*]} --out $WORK/suite"
+  echo "5. (${SHARE[4]}s) $PY ${SPEED[*]} --out $WORK/mnist-speedrun-gpu"
+  echo "6. (${SHARE[5]}s) $PY ${SPEED_E2[*]} --out $WORK/mnist-speedrun-gpu-e2"
+  echo "7. (${SHARE[6]}s) $PY ${W2V[*]} --out $WORK/word2vec-gpu"
   echo "then: $OUT/{session.log,bundle.tar.gz,suite.md,mnist-speedrun-gpu.md,"
   echo "      mnist-speedrun-gpu-e2.md,sweep-roofline-gpu.md,word2vec-gpu.md,autoencoders-gpu.md}"
 }
@@ -200,14 +198,13 @@ step() {            # step NAME SHARE_S CMD...: run with the smaller of its shar
   [ $rc = 0 ] || FAILED+=("$name(rc=$rc)")
 }
 
-step suite "${SHARE[0]}" "$PY" "${SUITE[@]}" --out "$WORK/suite"
-step speedrun "${SHARE[1]}" "$PY" "${SPEED[@]}" --out "$WORK/mnist-speedrun-gpu"
-step speedrun-e2 "${SHARE[2]}" "$PY" "${SPEED_E2[@]}" --out "$WORK/mnist-speedrun-gpu-e2"
-step sweep "${SHARE[3]}" "$PY" "${SWEEP[@]}" --out "$WORK/sweep-roofline-gpu"
-step word2vec "${SHARE[4]}" "$PY" "${W2V[@]}" --out "$WORK/word2vec-gpu"
-step autoencoders "${SHARE[5]}" "$PY" "${AE[@]}" --out "$WORK/autoencoders-gpu"
-step ab "${SHARE[6]}" "$PY" "${AB[@]}" --out "$WORK/profile"
-step layout "${SHARE[7]}" "$PY" "${LAYOUT[@]}" --out "$WORK/sweep-layout-gpu"
+step sweep "${SHARE[0]}" "$PY" "${SWEEP[@]}" --out "$WORK/sweep-roofline-gpu"
+step autoencoders "${SHARE[1]}" "$PY" "${AE[@]}" --out "$WORK/autoencoders-gpu"
+step ab "${SHARE[2]}" "$PY" "${AB[@]}" --out "$WORK/profile"
+step suite "${SHARE[3]}" "$PY" "${SUITE[@]}" --out "$WORK/suite"
+step speedrun "${SHARE[4]}" "$PY" "${SPEED[@]}" --out "$WORK/mnist-speedrun-gpu"
+step speedrun-e2 "${SHARE[5]}" "$PY" "${SPEED_E2[@]}" --out "$WORK/mnist-speedrun-gpu-e2"
+step word2vec "${SHARE[6]}" "$PY" "${W2V[@]}" --out "$WORK/word2vec-gpu"
 
 # Flat names in $OUT (at most 8 files come back); everything else in the bundle.
 [ -f "$WORK/suite/report.md" ] && cp "$WORK/suite/report.md" "$OUT/suite.md"

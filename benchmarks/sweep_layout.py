@@ -16,7 +16,10 @@ data shared by the runs, one permutation per epoch) so that only the layout diff
 
 It checks that both train alike (same parameters after an epoch, up to float rounding)
 and times them round-robin, or, with ``--compile-only``, reads the kernels and bytes of
-one step off XLA's H200 program (needs a CUDA jaxlib; no GPU)::
+one step off XLA's H200 program (needs a CUDA jaxlib; no GPU). On the 2-core CPU the runs
+inside are slower (0.80x, ``results/sweep-layout-cpu.md``). The library's version of the
+layout, for any model, is ``nnfunc.train._runs_inside`` (``sweep_roofline.py
+--runs-inside`` times it)::
 
     python benchmarks/sweep_layout.py --device gpu --out DIR/sweep-layout-gpu
     python benchmarks/sweep_layout.py --compile-only --target h200

@@ -95,13 +95,19 @@ def bandwidth(device, n_bytes: int, reps: int) -> float:
     return EXTRA_PASSES * 2 * 4096 * rows / max(med["many"] - med["few"], 1e-9)
 
 
-def measure_row(name, sizes, runs, target, X, Y, device, machine, reps) -> dict:
+def measure_row(name, sizes, runs, target, X, Y, device, machine, reps,
+                runs_inside=False) -> dict:
     lrs = list(np.geomspace(1e-4, 3e-3, runs))
-    one = build_epoch("mlp", tuple(sizes), BATCH, X, Y, device)
-    sweep = build_sweep("mlp", tuple(sizes), BATCH, X, Y, device, learning_rates=lrs)
+    runners = {"one": build_epoch("mlp", tuple(sizes), BATCH, X, Y, device),
+               "sweep": build_sweep("mlp", tuple(sizes), BATCH, X, Y, device,
+                                    learning_rates=lrs)}
+    if runs_inside:
+        runners["inside"] = build_sweep("mlp", tuple(sizes), BATCH, X, Y, device,
+                                        learning_rates=lrs, runs_inside=True)
+    one, sweep = runners["one"], runners["sweep"]
     # one warm-up epoch each (their EpochRunner.warmup), then epochs round-robin
-    med = interleaved({k: lambda r=r: r.sync(r.run_epoch()) for k, r in
-                       (("one", one), ("sweep", sweep))}, reps)
+    med = interleaved({k: lambda r=r: r.sync(r.run_epoch()) for k, r in runners.items()},
+                      reps)
     steps = X.shape[0] // BATCH
     cost = step_cost(sizes)
     t_one, t_sweep = med["one"] / steps, med["sweep"] / steps
@@ -113,7 +119,12 @@ def measure_row(name, sizes, runs, target, X, Y, device, machine, reps) -> dict:
     t_run = max(cost["bytes"] / bw, cost["flops"] / machine["flops"])
     t_over = max(t_one - t_run, 0.0)
     t_bound = t_over + runs * t_run
-    return {"model": name, "sizes": list(sizes), "runs": runs, "target": target,
+    inside = {}
+    if runs_inside:
+        t_in = med["inside"] / steps
+        inside = {"inside_step_us": 1e6 * t_in, "inside_speedup": runs * t_one / t_in,
+                  "inside_fraction_of_bound": t_bound / t_in}
+    return {"model": name, "sizes": list(sizes), "runs": runs, "target": target, **inside,
             "steps_per_epoch": steps, **cost,
             "one_step_us": 1e6 * t_one, "sweep_step_us": 1e6 * t_sweep,
             "one_samples_per_s": one.samples / med["one"],
@@ -150,6 +161,17 @@ def render(res: dict) -> str:
             f"{r['fraction_of_bound']:.2f} | {r['run_floor_us']:.1f} ({r['bound_by']}) | "
             f"{r['bandwidth'] / 1e9:.1f} ({r['working_set_bytes'] / 2**20:.0f} MiB) | "
             f"{r['overhead_us']:.0f} | {r['target']} |")
+    inside = [r for r in res["rows"] if "inside_step_us" in r]
+    if inside:
+        lines += ["", "The same sweeps with `nf.train.sweep`'s runs-inside layout "
+                  "(`nnfunc.train._runs_inside`: weights whose input the runs share carried "
+                  "as (in, runs, out), a scan of the vmapped step), timed in the same "
+                  "round-robin:", "",
+                  "| model | runs | runs first µs/step | runs inside µs/step | runs inside "
+                  "/ one run, samples/s | fraction of bound |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['model']} | {r['runs']} | {r['sweep_step_us']:.0f} | "
+                  f"{r['inside_step_us']:.0f} | **{r['inside_speedup']:.2f}x** | "
+                  f"{r['inside_fraction_of_bound']:.2f} |" for r in inside]
     lines += ["", "How to read it: `run floor` is one run's unavoidable time per step "
               "(its bytes over the bandwidth or its FLOPs over the matmul rate, whichever "
               "is larger); `shared overhead` is the rest of one run's measured step, which "
@@ -169,6 +191,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true",
                     help="1024 samples, 2 repeats, small bandwidth/matmul probes")
     ap.add_argument("--out", default=str(HERE / "results" / "sweep-roofline-cpu"))
+    ap.add_argument("--runs-inside", action="store_true",
+                    help="also time the sweeps in nf.train.sweep's runs-inside layout")
     args = ap.parse_args(argv)
     device = jax.devices(args.device)[0]
     samples = args.samples or (1024 if args.quick else 8192 if args.device == "cpu" else 60000)
@@ -183,7 +207,8 @@ def main(argv=None) -> dict:
                "matmul_n": n_mm}
     rows = []
     for name, sizes, runs, target in ROWS:
-        row = measure_row(name, sizes, runs, target, X, Y, device, machine, reps)
+        row = measure_row(name, sizes, runs, target, X, Y, device, machine, reps,
+                          args.runs_inside)
         print(f"{name}, {runs} runs: sweep/one {row['speedup']:.2f}x, bound "
               f"{row['bound_speedup']:.2f}x, fraction {row['fraction_of_bound']:.2f}",
               flush=True)

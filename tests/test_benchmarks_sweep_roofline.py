@@ -25,7 +25,7 @@ def test_step_cost_counts_adam_bytes_activations_and_flops():
 def quick(tmp_path_factory):
     import sweep_roofline as S
     out = tmp_path_factory.mktemp("sweep") / "sweep"
-    return S.main(["--quick", "--out", str(out)]), out
+    return S.main(["--quick", "--runs-inside", "--out", str(out)]), out
 
 
 def test_rows_follow_the_bound_algebra(quick):
@@ -43,6 +43,9 @@ def test_rows_follow_the_bound_algebra(quick):
         assert r["bound_step_us"] == pytest.approx(bound)
         assert r["bound_speedup"] == pytest.approx(runs * one / bound)
         assert r["fraction_of_bound"] == pytest.approx(bound / sweep)
+        inside = r["inside_step_us"]                 # nf.train.sweep's runs-inside layout
+        assert r["inside_speedup"] == pytest.approx(runs * one / inside)
+        assert r["inside_fraction_of_bound"] == pytest.approx(bound / inside)
         assert r["working_set_bytes"] == max(runs * 16 * r["params"], 2**20)
         assert r["bandwidth"] > 1e8 and res["machine"]["flops"] > 1e8
 
@@ -56,6 +59,8 @@ def test_report_and_json_agree(quick):
     for r in res["rows"]:
         assert f"| {r['model']} | {r['runs']} |" in md
         assert f"**{r['speedup']:.2f}x**" in md
+        assert (f"| {r['sweep_step_us']:.0f} | {r['inside_step_us']:.0f} | "
+                f"**{r['inside_speedup']:.2f}x** |") in md
 
 
 def test_bandwidth_probe_runs_every_pass_as_its_own_loop_iteration():

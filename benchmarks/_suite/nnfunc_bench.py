@@ -105,21 +105,40 @@ def build_epoch(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
 
 
 def sweep_epoch_program(model_name: str, mlp_sizes, batch_size: int,
-                        base_learning_rate: float = 1e-3):
+                        base_learning_rate: float = 1e-3, *, runs_inside: bool = False):
     """``(opt, sweep_epoch)``: the fused epoch ``vmap``-ped over a leading run axis of
     every part of the ``TrainState`` except its key, which the runs share (jitted, the
-    stacked state donated)."""
+    stacked state donated). ``runs_inside``: the program ``nf.train.sweep`` compiles
+    with its runs-inside layout (``nnfunc.train._runs_inside``), a scan of the
+    ``vmap``-ped step, on the same runs-first state (moved in and out once per epoch)."""
     model, _ = model_and_shape(model_name, mlp_sizes)
     opt = _adam(base_learning_rate)
     axes = nf.train.TrainState(params=0, model_state=0, opt_state=0, step=0, key=None)
     epoch = nf.train.make_epoch(model, opt, _loss(), batch_size, donate=False)
-    return opt, jax.jit(jax.vmap(epoch, in_axes=(axes, None, None), out_axes=(axes, 0)),
-                        donate_argnums=(0,))
+    runs_first = jax.vmap(epoch, in_axes=(axes, None, None), out_axes=(axes, 0))
+    if not runs_inside:
+        return opt, jax.jit(runs_first, donate_argnums=(0,))
+    from nnfunc.train import _runs_inside as inside
+    from nnfunc.train._program import step_body
+    body = step_body(model, opt, _loss(), regularizer=None, mixed_precision=False,
+                     diagnostics=False, mesh=None)
+
+    def sweep_epoch(stacked, X, Y):
+        runs = stacked.step.shape[0]
+        full = stacked._replace(key=jnp.broadcast_to(stacked.key, (runs,)))
+        lay = inside.layout(body, full, X, Y, batch_size, None)
+        if lay is None:             # no weight moves: the same program as runs first
+            return runs_first(stacked, X, Y)
+        ts, m = inside.epoch(body, lay, None, batch_size)(inside.to_inside(full, lay), X, Y)
+        ts = inside.to_first(ts, lay, runs)
+        return ts._replace(key=ts.key[0]), m
+    return opt, jax.jit(sweep_epoch, donate_argnums=(0,))
 
 
 def build_sweep(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
                 device: jax.Device, *, learning_rates: Sequence[float], seed: int = 0,
-                warmup_epochs: int = 1, base_learning_rate: float = 1e-3) -> EpochRunner:
+                warmup_epochs: int = 1, base_learning_rate: float = 1e-3,
+                runs_inside: bool = False) -> EpochRunner:
     """Sweep: the fused epoch ``vmap``-ped over ``len(learning_rates)`` runs.
 
     The program ``nf.train.sweep(model, opt, loss, (X, Y), hparams={'learning_rate':
@@ -130,7 +149,7 @@ def build_sweep(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
     """
     model, shape = model_and_shape(model_name, mlp_sizes)
     opt, sweep_epoch = sweep_epoch_program(model_name, mlp_sizes, batch_size,
-                                           base_learning_rate)
+                                           base_learning_rate, runs_inside=runs_inside)
     with jax.default_device(device):
         ts0 = _init(model, opt, seed, shape, device)
         stacked = jax.vmap(lambda lr: ts0._replace(
