@@ -14,7 +14,8 @@ fewer for nnfunc (CNN). This script answers why, on the device, in one call:
    (the difference is time the GPU waits for launches). The sweeps of
    ``sweep_roofline.py`` are traced too.
 3. **Variants.** The A/B again in fresh processes with XLA's command buffers off, with
-   the whole scan loop captured (``WHILE``), and with ``lax.scan(unroll=k)``.
+   the whole scan loop captured (``WHILE``), with ``lax.scan(unroll=k)``, with nnfunc's
+   max-pool forms, and with Adam's bias corrections as one vector power.
 
     python benchmarks/gpu_profile.py --device gpu --out DIR     # on the device
     python benchmarks/gpu_profile.py --device cpu --quick --out /tmp/p   # a CPU check
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import NamedTuple
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
@@ -50,15 +52,24 @@ CASES = {"mlp128": ("mlp", 128), "cnn1024": ("cnn", 1024), "mlp1024": ("mlp", 10
 SWEEPS = {"sweep64-small": ((784, 100, 10), 64), "sweep8-big": ((784, 1024, 1024, 10), 8)}
 MLP = (784, 1024, 1024, 10)
 _CMDBUF_ALL = "FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,WHILE,CONDITIONAL"
-VARIANTS = {  # name -> (XLA_FLAGS addition, scan unroll[, max-pool form])
-    "default": ("", 1),
-    "max-pool tiles": ("", 1, "tiles"),
-    "max-pool tiles + unrolled mask": ("", 1, "tiles-unrolled"),
-    "max-pool reduce_window": ("", 1, "reduce-window"),
-    "command buffers off": ("--xla_gpu_enable_command_buffer=", 1),
-    "command buffers + WHILE": (f"--xla_gpu_enable_command_buffer={_CMDBUF_ALL}", 1),
-    "scan unroll 2": ("", 2),
-    "scan unroll 4": ("", 4),
+class Variant(NamedTuple):
+    """One A/B variant, run in a fresh process."""
+    flags: str = ""              # added to XLA_FLAGS
+    unroll: int = 1              # lax.scan's unroll
+    pool: str = "default"        # the max-pool form (_set_pool)
+    bias: str = "scalar"         # Adam's bias corrections (_set_bias_corrections)
+
+
+VARIANTS = {
+    "default": Variant(),
+    "max-pool tiles": Variant(pool="tiles"),
+    "max-pool tiles + unrolled mask": Variant(pool="tiles-unrolled"),
+    "max-pool reduce_window": Variant(pool="reduce-window"),
+    "command buffers off": Variant(flags="--xla_gpu_enable_command_buffer="),
+    "command buffers + WHILE": Variant(flags=f"--xla_gpu_enable_command_buffer={_CMDBUF_ALL}"),
+    "scan unroll 2": Variant(unroll=2),
+    "scan unroll 4": Variant(unroll=4),
+    "adam bias corrections stacked": Variant(bias="stacked"),
 }
 POOLS = ("default", "tiles", "tiles-unrolled", "reduce-window")
 
@@ -75,6 +86,14 @@ def _set_pool(form: str) -> None:
     elif form == "reduce-window":
         pooling._max_pool_tiles = lambda x, kh, kw: lax.reduce_window(
             x, -jnp.inf, lax.max, (1, kh, kw, 1), (1, kh, kw, 1), "VALID")
+
+
+def _set_bias_corrections(form: str) -> None:
+    """Adam's bias corrections for this process: two scalar powers (``scalar``, the
+    library's default) or one vector power (``stacked``, ``optim._base.bias_corrections``);
+    nnfunc's program only (optax computes its own)."""
+    from nnfunc.optim import _base
+    _base._STACKED_BIAS_CORRECTIONS = form == "stacked"
 
 
 def _unroll_scan(k: int) -> None:
@@ -227,12 +246,12 @@ def variants(cases, n: int, reps: int, device_name: str, names, timeout: float,
     """The A/B in a fresh process per variant (XLA flags are read at start-up), each
     result added to ``out`` and saved as soon as it is in."""
     for name in names:
-        flags, unroll, *pool = VARIANTS[name]
+        v = VARIANTS[name]
         env = dict(os.environ)
-        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flags).strip()
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + v.flags).strip()
         cmd = [sys.executable, __file__, "--device", device_name, "--ab-only",
                "--cases", ",".join(cases), "--samples", str(n), "--reps", str(reps),
-               "--unroll", str(unroll), "--pool", (pool or ["default"])[0]]
+               "--unroll", str(v.unroll), "--pool", v.pool, "--bias-corrections", v.bias]
         t0 = time.perf_counter()
         try:
             p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -327,6 +346,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--unroll", type=int, default=1)
     ap.add_argument("--pool", choices=POOLS, default="default")
+    ap.add_argument("--bias-corrections", choices=("scalar", "stacked"), default="scalar")
     ap.add_argument("--no-traces", action="store_true")
     ap.add_argument("--ab-only", action="store_true", help="print the A/B as JSON (variants)")
     ap.add_argument("--variants", default=",".join(VARIANTS))
@@ -336,6 +356,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     _unroll_scan(args.unroll)
     _set_pool(args.pool)
+    _set_bias_corrections(args.bias_corrections)
     device = jax.devices(args.device)[0]
     n = args.samples or (2048 if args.quick else 60000)
     reps = args.reps or (2 if args.quick else 7)

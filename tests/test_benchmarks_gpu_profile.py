@@ -63,3 +63,20 @@ def test_max_pool_forms(form, has_reduce_window, has_cumsum, monkeypatch):
     assert ("reduce_window_max" in jaxpr or "select_and_scatter_add" in jaxpr) \
         == has_reduce_window
     assert ("cumsum" in jaxpr) == has_cumsum
+
+
+def test_bias_corrections_variant_switches_the_library_form(monkeypatch):
+    import gpu_profile as G
+    from nnfunc.optim import _base
+    monkeypatch.setattr(_base, "_STACKED_BIAS_CORRECTIONS", False)    # undone after the test
+    t, b1, b2 = jnp.float32(3.0), jnp.float32(0.9), jnp.float32(0.999)
+    jaxprs = {}
+    for form in ("scalar", "stacked"):
+        G._set_bias_corrections(form)
+        assert _base._STACKED_BIAS_CORRECTIONS == (form == "stacked")
+        # a new function each time: make_jaxpr caches traces by function
+        jaxprs[form] = str(jax.make_jaxpr(lambda *a: _base.bias_corrections(*a))(t, b1, b2))
+    stacks = {f: "stack[" in j or "concatenate" in j for f, j in jaxprs.items()}
+    assert stacks == {"scalar": False, "stacked": True}
+    assert G.VARIANTS["adam bias corrections stacked"].bias == "stacked"
+    assert all(v.bias == "scalar" for k, v in G.VARIANTS.items() if "bias" not in k)

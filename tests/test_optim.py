@@ -2,6 +2,7 @@
 slots), defaults, convergence under jit, no recompilation, vmap over hyperparameters,
 schedules, bfloat16, and bad input."""
 import inspect
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -715,3 +716,35 @@ def test_adam_eps_zero_keeps_torch_parity():
     topt.param_groups[0]["params"][0].grad = torch.zeros(2)
     topt.step()
     assert torch.isnan(topt.param_groups[0]["params"][0]).all()
+
+
+@pytest.mark.parametrize("build", [
+    lambda: nf.optim.adam(1e-2), lambda: nf.optim.adamw(1e-2, amsgrad=True),
+    lambda: nf.optim.radam(1e-2), lambda: nf.optim.lamb(1e-2, weight_decay=0.1)],
+    ids=["adam", "adamw-amsgrad", "radam", "lamb"])
+def test_stacked_bias_corrections_give_the_same_bits(build, monkeypatch):
+    """``_base.bias_corrections`` as one vector power (a GPU kernel layout, off by default)
+    computes what the scalar powers do, jitted and vmapped over the learning rate."""
+    base = sys.modules["nnfunc.optim._base"]
+    p = {"w": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), "b": jnp.arange(4.0)}
+
+    def run(opt, lr):
+        s = nf.optim.set_hparams(opt.init(p), learning_rate=lr)
+        q = p
+        for i in range(12):        # past torch's RAdam rectification threshold (step 6)
+            g = jax.tree_util.tree_map(lambda a: jnp.sin(a * (i + 1)), q)
+            u, s = opt.update(g, s, q)
+            q = nf.optim.apply_updates(q, u)
+        return q
+    lrs = jnp.asarray([1e-3, 1e-2, 1e-1])
+    outs = {}
+    for stacked in (False, True):
+        monkeypatch.setattr(base, "_STACKED_BIAS_CORRECTIONS", stacked)
+        opt = build()           # a new optimizer: its jitted update traces the form anew
+        fresh = lambda lr, opt=opt: run(opt, lr)        # noqa: E731
+        text = str(jax.make_jaxpr(fresh)(lrs[1]))
+        assert ("stack[" in text or "concatenate" in text) == stacked
+        outs[stacked] = (jax.jit(fresh)(lrs[1]), jax.jit(jax.vmap(fresh))(lrs))
+    for a, b in zip(jax.tree_util.tree_leaves(outs[True]), jax.tree_util.tree_leaves(outs[False])):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(outs[True][0]["w"], p["w"])       # it did train

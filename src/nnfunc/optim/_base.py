@@ -314,6 +314,29 @@ def torch_step(count: jax.Array, like: jax.Array) -> jax.Array:
     return (count + 1).astype(like.dtype)
 
 
+# Whether ``bias_corrections`` computes its powers as one vector. Off until a GPU measures
+# it: compiled for an H200 without one, the stacked form saves two kernels per Adam step
+# of an MLP 784-1024-1024-10 (29 -> 27) and one of the CNN, but costs one for an MLP
+# 784-100-10 and for vmapped sweeps, where XLA fuses the scalar powers into the updates;
+# ``benchmarks/gpu_profile.py`` has the A/B (variant ``adam bias corrections stacked``).
+# Read when an optimizer's (jitted) update is first traced: set it before building one.
+_STACKED_BIAS_CORRECTIONS = False
+
+
+def bias_corrections(t: jax.Array, *betas: Any) -> tuple[jax.Array, ...]:
+    """``1 − βᵢᵗ`` for each ``βᵢ`` (Adam's, RAdam's and LAMB's bias corrections).
+
+    XLA does not fuse a scalar ``power`` into large consumers, so on a GPU each scalar
+    correction can be a kernel of its own every step; computed as one vector power they
+    are one kernel, whose slices fuse into the updates. Both forms give the same bits.
+    """
+    if not _STACKED_BIAS_CORRECTIONS:
+        return tuple(1 - b ** t for b in betas)
+    dtype = jnp.result_type(t, *betas)
+    bc = 1 - jnp.stack([jnp.asarray(b, dtype) for b in betas]) ** t.astype(dtype)
+    return tuple(bc[i] for i in range(len(betas)))
+
+
 # ---------------------------------------------------------------------------------------
 # slots
 

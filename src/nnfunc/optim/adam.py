@@ -11,6 +11,7 @@ from nnfunc.optim._base import (
     Betas,
     Optimizer,
     PyTree,
+    bias_corrections,
     current_lr,
     decay_hparams,
     decay_split,
@@ -45,9 +46,10 @@ def _adam(learning_rate, betas, eps, weight_decay, amsgrad, decoupled, who) -> O
         b1, b2 = hp["betas"]
         eps = hp["eps"]
         t = torch_step(state.count, lr)
-        step_size = lr / (1 - b1 ** t)
+        bc1, bc2 = bias_corrections(t, b1, b2)
+        step_size = lr / bc1
         # a scalar reciprocal: one multiply per element instead of a divide
-        inv_sqrt_bc2 = 1 / jnp.sqrt(1 - b2 ** t)
+        inv_sqrt_bc2 = 1 / jnp.sqrt(bc2)
         grads, decay = decay_split(grads, params, hp, lr, decoupled,
                                     f"{who}(weight_decay=...)")
 

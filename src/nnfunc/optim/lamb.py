@@ -9,6 +9,7 @@ import jax.numpy as jnp
 from nnfunc.optim._base import (
     Optimizer,
     PyTree,
+    bias_corrections,
     current_lr,
     leaf_norm,
     make_hparams,
@@ -73,7 +74,7 @@ def lamb(learning_rate: Any = 1e-3, betas: tuple[Any, Any] = (0.9, 0.999), eps: 
         lr, hp = current_lr(learning_rate, state.hparams, state.count)
         b1, b2 = hp["betas"]
         t = torch_step(state.count, b1)
-        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        bc1, bc2 = bias_corrections(t, b1, b2)
         m = jax.tree_util.tree_map(lambda m, g: (b1 * m + (1 - b1) * g).astype(m.dtype),
                                    state.exp_avg, grads)
         v = jax.tree_util.tree_map(lambda v, g: (b2 * v + (1 - b2) * g * g).astype(v.dtype),

@@ -11,6 +11,7 @@ from nnfunc.optim._base import (
     Betas,
     Optimizer,
     PyTree,
+    bias_corrections,
     current_lr,
     decay_hparams,
     decay_split,
@@ -69,7 +70,7 @@ def radam(learning_rate: Any = 1e-3, betas: Betas = (0.9, 0.999), eps: Any = 1e-
         b1, b2 = hp["betas"]
         eps = hp["eps"]
         t = torch_step(state.count, lr)
-        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        bc1, bc2 = bias_corrections(t, b1, b2)
         rho_inf = 2 / (1 - b2) - 1
         rho_t = rho_inf - 2 * t * b2 ** t / bc2
         rectify = rho_t > 5
