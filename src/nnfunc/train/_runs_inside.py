@@ -45,8 +45,8 @@ def _sub_jaxpr(eqn) -> Optional[Any]:
 
 
 def _weight_use(eqn, ops, tainted, origin, uses) -> None:
-    """Record where a weight's runs axis would go for this product (or ``0``: any other
-    use of it, which keeps the runs first)."""
+    """Record where a weight's runs axis would go for this product: next to its output
+    axis when the other operand is shared by the runs, else ``0`` (runs first)."""
     name = eqn.primitive.name
     if name == "dot_general":
         (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
@@ -74,7 +74,7 @@ def _walk(jaxpr, tainted: dict, origin: dict, uses: dict) -> None:
     """Follow which values are run-specific (``tainted``) through ``jaxpr`` and record
     every product of a weight (``origin``: the params leaf a value is) in ``uses``."""
     for eqn in jaxpr.eqns:
-        ops = [v for v in eqn.invars]
+        ops = list(eqn.invars)
         is_var = [not hasattr(v, "val") for v in ops]
         any_tainted = any(tainted.get(v, False) for v, ok in zip(ops, is_var) if ok)
         _weight_use(eqn, [v if ok else None for v, ok in zip(ops, is_var)],
@@ -99,8 +99,9 @@ def _walk(jaxpr, tainted: dict, origin: dict, uses: dict) -> None:
 def weight_axes(body: Callable, ts: TrainState, x: Any, y: Any, key_axis: Optional[int]
                 ) -> Any:
     """Where each params leaf carries the runs axis: the position of its output axis when
-    every use of it is a product with an input the runs share (``x[B, in] @ W[in, out]``:
-    1; an HWIO convolution kernel on the data: 3), else 0 (runs first).
+    every product (``dot_general``, convolution) it enters takes an input the runs share
+    (``x[B, in] @ W[in, out]``: 1; an HWIO convolution kernel on the data: 3), else 0
+    (runs first). Only the layout depends on this; the arithmetic is the same.
 
     Args:
       body: one run's step ``(ts, x, y) -> (ts, metrics)``.
