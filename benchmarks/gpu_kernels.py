@@ -107,14 +107,28 @@ def _computations(text: str) -> dict[str, list[dict]]:
     return comps
 
 
+def _is_cublas(i: dict) -> bool:
+    return i["op"] == "custom-call" and "__cublas$" in i["rest"]
+
+
+def _contracting(i: dict) -> list[int]:
+    """The lhs contracting dimensions of a ``dot`` or of a cuBLAS GEMM custom call (whose
+    backend config spells them as JSON)."""
+    if m := re.search(r"lhs_contracting_dims=\{([0-9,]*)\}", i["rest"]):
+        return _dims(m.group(1))
+    if m := re.search(r'"lhs_contracting_dimensions":\[([0-9",]*)\]', i["rest"]):
+        return _dims(m.group(1).replace('"', ""))
+    return []
+
+
 def _dot_flops(instrs: list[dict], outer: dict[str, str]) -> int:
     shapes = {**outer, **{i["name"]: i["shape"] for i in instrs}}
     flops = 0
     for i in instrs:
-        if i["op"] == "dot":
+        if i["op"] == "dot" or _is_cublas(i):
             lhs = _dims(_SHAPE.findall(shapes[i["operands"][0]])[0][1])
-            contracting = re.search(r"lhs_contracting_dims=\{([0-9,]*)\}", i["rest"])
-            k = math.prod(lhs[c] for c in _dims(contracting.group(1))) if contracting else 1
+            k = math.prod(lhs[c] for c in _contracting(i))
+            # a cuBLAS call's result is (product, workspace): the product comes first
             flops += 2 * k * math.prod(_dims(_SHAPE.findall(i["shape"])[0][1]))
     return flops
 
@@ -128,7 +142,8 @@ def _kernels(body: list[dict], comps: dict) -> list[dict]:
             continue
         called = re.search(r"calls=%([\w.\-]+)", i["rest"])
         inner = comps.get(called.group(1), []) if called else [i]
-        out_b = _nbytes(i["shape"])
+        # a cuBLAS call's scratch workspace (its result's s8 tail) is not moved data
+        out_b = _nbytes(_SHAPE.search(i["shape"]).group(0) if _is_cublas(i) else i["shape"])
         in_b = sum(_nbytes(shapes.get(o, "")) for o in i["operands"])
         kind = re.search(r"kind=k(\w+)", i["rest"])
         ops = Counter(j["op"] for j in inner if j["op"] not in _FREE)

@@ -246,6 +246,33 @@ def test_gpu_kernels_targets_and_the_sliced_read_rule():
     assert ks and sum(k["bytes"] for k in ks) < 1 << 20          # not the 4 MiB source
 
 
+def test_gpu_kernels_counts_a_cublas_gemm_as_a_dot_without_its_workspace():
+    """With ``--xla_gpu_enable_triton_gemm=false`` the GEMMs are cuBLAS custom calls whose
+    contracting dimensions are in the backend config's JSON and whose result carries a
+    scratch workspace: FLOPs as for the dot, bytes without the workspace (the call's text
+    is cut from an H200 deviceless compile of the MLP epoch)."""
+    import gpu_kernels as gk
+    cfg = ('{"gemm_backend_config":{"dot_dimension_numbers":{"lhs_contracting_dimensions":'
+           '["1"],"rhs_contracting_dimensions":["0"],"lhs_batch_dimensions":[],'
+           '"rhs_batch_dimensions":[]},"epilogue":"DEFAULT"}}')
+    text = "\n".join([
+        "%body (p: (s32[], f32[128,784], f32[784,1024])) -> (s32[], f32[128,1024]) {",
+        "  %p = (s32[], f32[128,784]{1,0}, f32[784,1024]{1,0}) parameter(0)",
+        "  %x = f32[128,784]{1,0} get-tuple-element(%p), index=1",
+        "  %w = f32[784,1024]{1,0} get-tuple-element(%p), index=2",
+        "  %cublas-lt-matmul.3 = (f32[128,1024]{1,0}, s8[4194304]{0}) custom-call(%x, %w), "
+        f'custom_call_target="__cublas$lt$matmul", backend_config={cfg}',
+        "  %h = f32[128,1024]{1,0} get-tuple-element(%cublas-lt-matmul.3), index=0",
+        "}",
+        "ENTRY %main (a: (s32[], f32[128,784], f32[784,1024])) -> (s32[], f32[128,1024]) {",
+        "  %a = (s32[], f32[128,784]{1,0}, f32[784,1024]{1,0}) parameter(0)",
+        "  ROOT %while = (s32[], f32[128,1024]{1,0}) while(%a), condition=%cond, body=%body",
+        "}"])
+    (k,) = gk.step_kernels(text)
+    assert k["flops"] == 2 * 128 * 784 * 1024
+    assert k["bytes"] == 4 * (128 * 784 + 784 * 1024 + 128 * 1024)
+
+
 def test_gpu_kernels_traces_nnfunc_as_a_gpu_session_would():
     """Deviceless compiles run with the CPU as the default backend; nnfunc's CPU-only
     convolution lowerings must not leak into the GPU programs (and come back after)."""
