@@ -3,7 +3,7 @@
 # their roofline bound in both of nf.train.sweep's layouts (runs first, and runs inside:
 # nnfunc.train._runs_inside), the autoencoders' GPU row, the full-epoch A/B against raw JAX
 # (benchmarks/gpu_profile.py, no traces; the MLP again with Adam's bias corrections as one
-# vector power, optim._base.bias_corrections), then the throughput suite on the GPU (its
+# vector power, optim._base.bias_corrections, with cuBLAS instead of Triton GEMMs, and both), then the throughput suite on the GPU (its
 # torch.compile peer last, so that the suite's time budget drops it before anything else),
 # the MNIST speedrun with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2)
 # and word2vec's GPU row, in about 8 minutes, everything written under $OUT. (The first
@@ -78,6 +78,8 @@ if [ "$MODE" = "prepare" ]; then
 fi
 
 # --------------------------------------------------------------------------- settings
+# The A/B's variants (benchmarks/gpu_profile.py VARIANTS), each in a fresh process.
+AB_VARIANTS="adam bias corrections stacked,cublas gemms,cublas gemms + adam bias corrections stacked"
 if [ "$MODE" = "gpu" ]; then
   PY="${PYTHON:-python3}"                      # the image's python3 holds torch and JAX
   OUT="${OUT:?OUT is unset: this mode runs on the device machine (or use --cpu-check)}"
@@ -89,10 +91,10 @@ if [ "$MODE" = "gpu" ]; then
   W2V=(benchmarks/word2vec.py --corpus head500.noblanks.cor --epochs 5 --seeds 0
        --workers 16 --note "H200 machine (16 cores): nnfunc on the GPU, gensim on the CPU")
   AE=(benchmarks/autoencoders.py)
-  AB=(benchmarks/gpu_profile.py --device gpu --no-traces
-      --variants "adam bias corrections stacked" --variant-cases mlp128,mlp1024)
+  AB=(benchmarks/gpu_profile.py --device gpu --no-traces --variant-cases mlp128,mlp1024
+      --variants "$AB_VARIANTS")
   # seconds: sweep, autoencoders, A/B, suite, speedrun, e2, w2v
-  SHARE=(80 90 130 160 75 55 60)
+  SHARE=(80 90 170 160 75 55 60)
 else
   PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
   OUT="${OUT:-/tmp/gpu-session-out}"
@@ -106,7 +108,7 @@ else
        --workers 2 --note "gpu_session.sh --cpu-check")
   AE=(benchmarks/autoencoders.py --train 2000 --epochs-scale 0.05 --repeats 2)
   AB=(benchmarks/gpu_profile.py --device cpu --quick --cases mlp128 --no-traces
-      --variants "adam bias corrections stacked" --variant-cases mlp128)
+      --variants "$AB_VARIANTS" --variant-cases mlp128)
   SHARE=(150 300 150 200 200 150 300)
 fi
 # The data: the carried copy on the device; here the carried copy if prepared, else shared.

@@ -80,3 +80,7 @@ def test_bias_corrections_variant_switches_the_library_form(monkeypatch):
     assert stacks == {"scalar": False, "stacked": True}
     assert G.VARIANTS["adam bias corrections stacked"].bias == "stacked"
     assert all(v.bias == "scalar" for k, v in G.VARIANTS.items() if "bias" not in k)
+    cublas = {k: v for k, v in G.VARIANTS.items() if "cublas" in k}
+    assert len(cublas) == 2 and all(v.flags == "--xla_gpu_enable_triton_gemm=false"
+                                     for v in cublas.values())
+    assert [v.bias for v in cublas.values()] == ["scalar", "stacked"]
