@@ -15,8 +15,8 @@ fewer for nnfunc (CNN). This script answers why, on the device, in one call:
    ``sweep_roofline.py`` are traced too.
 3. **Variants.** The A/B again in fresh processes with XLA's command buffers off, with
    the whole scan loop captured (``WHILE``), with ``lax.scan(unroll=k)``, with nnfunc's
-   max-pool forms, with Adam's bias corrections as one vector power, and with cuBLAS instead of Triton
-   GEMMs.
+   max-pool forms, with Adam's bias corrections as one vector power, and with cuBLAS
+   instead of Triton GEMMs.
 
     python benchmarks/gpu_profile.py --device gpu --out DIR     # on the device
     python benchmarks/gpu_profile.py --device cpu --quick --out /tmp/p   # a CPU check

@@ -3,8 +3,9 @@
 # their roofline bound in both of nf.train.sweep's layouts (runs first, and runs inside:
 # nnfunc.train._runs_inside), the autoencoders' GPU row, the full-epoch A/B against raw JAX
 # (benchmarks/gpu_profile.py, no traces; the MLP again with Adam's bias corrections as one
-# vector power, optim._base.bias_corrections, with cuBLAS instead of Triton GEMMs, and both), then the throughput suite on the GPU (its
-# torch.compile peer last, so that the suite's time budget drops it before anything else),
+# vector power, optim._base.bias_corrections, with cuBLAS instead of Triton GEMMs, and
+# both), then the throughput suite on the GPU (its torch.compile peer last, so that the
+# suite's time budget drops it before anything else),
 # the MNIST speedrun with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2)
 # and word2vec's GPU row, in about 8 minutes, everything written under $OUT. (The first
 # H200 run, 2026-11-29, took 258 s for the last four and the sweeps in one layout.)
