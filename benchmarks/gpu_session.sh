@@ -28,9 +28,9 @@
 #
 # 3. Back here: the files land under the reply's files_at: session.log, bundle.tar.gz
 #    (every JSON and report), suite.md, mnist-speedrun-gpu.md, mnist-speedrun-gpu-e2.md,
-#    sweep-roofline-gpu.md, word2vec-gpu.md, autoencoders-gpu.md (at most 8 files come back, none deeper
-#    than 2 folders). Unpack the bundle into benchmarks/results/ (the names there are the
-#    ones to commit).
+#    sweep-roofline-gpu.md, word2vec-gpu.md, autoencoders-gpu.md (at most 8 files come
+#    back, none deeper than 2 folders). Unpack the bundle into benchmarks/results/ (the
+#    names there are the ones to commit).
 #
 # Other modes, for this machine (no GPU needed):
 #    bash benchmarks/gpu_session.sh --dry-run    # print the plan, check files and imports
@@ -120,6 +120,8 @@ export XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 # come from the checkout.
 export PYTHONPATH="$ROOT/src:$ROOT/benchmarks${PYTHONPATH:+:$PYTHONPATH}"
 WORK="/tmp/gpu-session.$$"      # created only when the steps run
+# The reports copied flat into $OUT beside session.log, bundle.tar.gz and suite.md.
+FLAT=(mnist-speedrun-gpu mnist-speedrun-gpu-e2 sweep-roofline-gpu word2vec-gpu autoencoders-gpu)
 
 plan() {
   echo "mode $MODE, python $PY, budget ${BUDGET}s, OUT=$OUT, work dir $WORK"
@@ -131,8 +133,7 @@ plan() {
   echo "5. (${SHARE[4]}s) $PY ${SPEED[*]} --out $WORK/mnist-speedrun-gpu"
   echo "6. (${SHARE[5]}s) $PY ${SPEED_E2[*]} --out $WORK/mnist-speedrun-gpu-e2"
   echo "7. (${SHARE[6]}s) $PY ${W2V[*]} --out $WORK/word2vec-gpu"
-  echo "then: $OUT/{session.log,bundle.tar.gz,suite.md,mnist-speedrun-gpu.md,"
-  echo "      mnist-speedrun-gpu-e2.md,sweep-roofline-gpu.md,word2vec-gpu.md,autoencoders-gpu.md}"
+  echo "then in $OUT: session.log bundle.tar.gz suite.md ${FLAT[*]/%/.md}"
 }
 
 checks() {
@@ -214,7 +215,7 @@ step word2vec "${SHARE[6]}" "$PY" "${W2V[@]}" --out "$WORK/word2vec-gpu"
 
 # Flat names in $OUT (at most 8 files come back); everything else in the bundle.
 [ -f "$WORK/suite/report.md" ] && cp "$WORK/suite/report.md" "$OUT/suite.md"
-for f in mnist-speedrun-gpu mnist-speedrun-gpu-e2 sweep-roofline-gpu word2vec-gpu autoencoders-gpu; do
+for f in "${FLAT[@]}"; do
   [ -f "$WORK/$f.md" ] && cp "$WORK/$f.md" "$OUT/$f.md"
 done
 tar -czf "$OUT/bundle.tar.gz" -C "$WORK" . 2>/dev/null
