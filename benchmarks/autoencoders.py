@@ -175,7 +175,7 @@ def codes_accuracy(c_train, y_train, c_test, y_test, *, epochs: int = 30) -> flo
 def _raw_jax_epoch(x, batch_size: int):
     """The same deep autoencoder, Adam and scan epoch, written by hand with optax."""
     import optax
-    from _suite import jax_peer
+    from common import jax_peer
     code_layer = len(DEEP) - 2      # no activation on the code
 
     def loss(params, xb):

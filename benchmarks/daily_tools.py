@@ -83,7 +83,7 @@ def bench_predict(reps: int, batch_size: int = 1024) -> dict:
 
 # --------------------------------------------------------------------- training benches
 
-MLP_SIZES = (784, 1024, 1024, 10)     # the suite's MNIST MLP (benchmarks/_suite/config.py)
+MLP_SIZES = (784, 1024, 1024, 10)     # the suite's MNIST MLP (benchmarks/common/config.py)
 BATCH = 128
 LR = 1e-3
 CE = nf.losses.softmax_cross_entropy_with_integer_labels

@@ -36,7 +36,7 @@ import sys
 from collections import Counter
 
 _HERE = pathlib.Path(__file__).resolve().parent
-for p in (_HERE, _HERE.parent / "src"):      # _suite, and nnfunc from a checkout
+for p in (_HERE, _HERE.parent / "src"):      # common, and nnfunc from a checkout
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
@@ -45,8 +45,8 @@ import jax.numpy as jnp  # noqa: E402
 from jax.experimental import topologies  # noqa: E402
 
 import nnfunc as nf  # noqa: E402
-from _suite import jax_peer, nnfunc_bench  # noqa: E402
-from _suite.config import MLP_SIZES  # noqa: E402
+from common import jax_peer, nnfunc_bench  # noqa: E402
+from common.config import MLP_SIZES  # noqa: E402
 import word2vec as w2v_bench  # noqa: E402  (benchmarks/word2vec.py: settings, models)
 
 # The H100 SXM 80GB as XLA:GPU describes it (GpuTargetConfigProto).

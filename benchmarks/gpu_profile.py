@@ -46,7 +46,7 @@ import jax                                                 # noqa: E402
 import jax.numpy as jnp                                    # noqa: E402
 import numpy as np                                         # noqa: E402
 
-from _suite.pages import header, run_meta                  # noqa: E402
+from common.pages import header, run_meta                  # noqa: E402
 
 CASES = {"mlp128": ("mlp", 128), "cnn1024": ("cnn", 1024), "mlp1024": ("mlp", 1024),
          "cnn128": ("cnn", 128)}
@@ -123,8 +123,8 @@ def _data(model: str, n: int, device):
 def _case(case: str, n: int, device) -> tuple:
     """``(X, Y, {'nnfunc': runner, 'raw': runner})`` of ``case``, built once: the A/B and
     the traces share the data and the compiled epochs."""
-    from _suite import jax_peer
-    from _suite.nnfunc_bench import build_epoch
+    from common import jax_peer
+    from common.nnfunc_bench import build_epoch
     model, batch = CASES[case]
     X, Y = _data(model, n, device)
     return X, Y, {"nnfunc": build_epoch(model, MLP, batch, X, Y, device),
@@ -133,7 +133,7 @@ def _case(case: str, n: int, device) -> tuple:
 
 def ab(cases, n: int, reps: int, device) -> dict:
     """``{case: {'nnfunc': s, 'raw': s, 'steps': k}}``: median epoch seconds, round-robin."""
-    from _suite.timing import interleaved
+    from common.timing import interleaved
     out = {}
     for case in cases:
         _, _, rs = _case(case, n, device)
@@ -203,8 +203,8 @@ def trace_epoch(run, sync) -> dict:
 def _hlo_text(case: str, X, Y, device) -> dict:
     """The compiled (optimized) HLO of both programs of ``case``."""
     import nnfunc as nf
-    from _suite import jax_peer
-    from _suite.nnfunc_bench import _adam, _init, _loss, model_and_shape
+    from common import jax_peer
+    from common.nnfunc_bench import _adam, _init, _loss, model_and_shape
     model_name, batch = CASES[case]
     model, shape = model_and_shape(model_name, MLP)
     opt = _adam(1e-3)
@@ -219,7 +219,7 @@ def _hlo_text(case: str, X, Y, device) -> dict:
 
 
 def traces(cases, sweeps, n: int, device, hlo_dir) -> dict:
-    from _suite.nnfunc_bench import build_epoch, build_sweep
+    from common.nnfunc_bench import build_epoch, build_sweep
     out = {}
     for case in cases:
         try:

@@ -116,7 +116,7 @@ fi
 if [ -d .gpu-data/data/mnist ]; then DATA_HOME="$ROOT/.gpu-data"; else DATA_HOME="$SHARED_SRC"; fi
 export NNFUNC_SHARED="$DATA_HOME" NNFUNC_DATA="$DATA_HOME/data"
 export XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
-# nnfunc is not installed on the device: its source (src/) and the benchmarks' _suite
+# nnfunc is not installed on the device: its source (src/) and the benchmarks' common
 # come from the checkout.
 export PYTHONPATH="$ROOT/src:$ROOT/benchmarks${PYTHONPATH:+:$PYTHONPATH}"
 WORK="/tmp/gpu-session.$$"      # created only when the steps run
@@ -155,10 +155,10 @@ for name in ("numpy", "jax", "nnfunc", "torch", "gensim", "smart_open"):
     except Exception as e:                      # noqa: BLE001
         print(f"import {name}: FAILED ({type(e).__name__}: {e})")
 try:
-    import _suite                               # the benchmarks' helpers, from PYTHONPATH
-    print("import _suite: ok")
+    import common                               # the benchmarks' helpers, from PYTHONPATH
+    print("import common: ok")
 except Exception as e:                          # noqa: BLE001
-    print(f"import _suite: FAILED ({type(e).__name__}: {e})")
+    print(f"import common: FAILED ({type(e).__name__}: {e})")
 import jax
 print("jax devices:", jax.devices())
 EOF

@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 _HERE = pathlib.Path(__file__).resolve().parent
 # Runs from a checkout without installing: the repo's src/ gives `import nnfunc`, this
-# folder gives `import _suite`.
+# folder gives `import common`.
 for _p in (str(_HERE.parent / "src"), str(_HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
@@ -43,7 +43,7 @@ for _p in (str(_HERE.parent / "src"), str(_HERE)):
 # JAX must not grab most of the GPU memory up front: torch runs in the same process.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-from _suite.config import (CONFIGS, FULL_DOES, MLP_SIZES, MODELS, QUICK_REDUCES,  # noqa: E402
+from common.config import (CONFIGS, FULL_DOES, MLP_SIZES, MODELS, QUICK_REDUCES,  # noqa: E402
                            SWEEP_LRS, Config)
 
 _TINY_ENV = "NNFUNC_BENCH_TINY"   # test-only reduced configuration (also --tiny)
@@ -264,13 +264,13 @@ def _import_suite() -> None:
     import numpy  # noqa: F401
 
     import nnfunc  # noqa: F401
-    from _suite import jax_peer, nnfunc_bench, report, torch_peer  # noqa: F401
-    from _suite import flops, timing  # noqa: F401
+    from common import jax_peer, nnfunc_bench, report, torch_peer  # noqa: F401
+    from common import flops, timing  # noqa: F401
 
 
 def _find_peers(run: _Run) -> None:
     """Record the PyTorch and optax versions (None: no rows for it), noting absent peers."""
-    from _suite import torch_peer
+    from common import torch_peer
     run.torch_version = None if run.args.no_peers else torch_peer.available()
     try:
         import optax
@@ -342,7 +342,7 @@ def _have_matplotlib(run: _Run) -> bool:
 
 def _configurations(run: _Run) -> Iterator[_Case]:
     """Each case to measure, in order: backend, model, batch size, variant (skips noted)."""
-    from _suite.flops import train_flops_per_sample
+    from common.flops import train_flops_per_sample
     for backend in _backend_order(run.args.backends):
         dev = _open_backend(run, backend)
         if dev is None:
@@ -375,7 +375,7 @@ def _backend_order(backends: str) -> List[str]:
 def _open_backend(run: _Run, backend: str) -> Any:
     """The backend's device, its name and matmul ceilings recorded; None (noted) if absent."""
     import jax
-    from _suite.timing import matmul_ceiling
+    from common.timing import matmul_ceiling
     try:
         dev = jax.devices(backend)[0]
     except RuntimeError as e:
@@ -396,7 +396,7 @@ def _open_backend(run: _Run, backend: str) -> Any:
 
 def _torch_device(run: _Run, backend: str) -> Optional[str]:
     """Where the PyTorch peer runs for this backend: "cpu", "cuda" or None (noted)."""
-    from _suite import torch_peer
+    from common import torch_peer
     if not run.torch_version:
         return None
     if backend == "cpu":
@@ -435,7 +435,7 @@ def _should_measure(run: _Run, case: _Case) -> bool:
 def _measure(run: _Run, case: _Case) -> Optional[_Timing]:
     """Build and time the case; None, with the error printed and recorded, if it fails."""
     import jax
-    from _suite.timing import time_epochs
+    from common.timing import time_epochs
     cfg = run.cfg
     t_setup = time.perf_counter()
     try:
@@ -455,8 +455,8 @@ def _measure(run: _Run, case: _Case) -> Optional[_Timing]:
 
 
 def _build(run: _Run, case: _Case) -> Any:
-    """The case's epoch runner (an _suite.runner.EpochRunner), ready to warm up and time."""
-    from _suite import jax_peer, nnfunc_bench, torch_peer
+    """The case's epoch runner (an common.runner.EpochRunner), ready to warm up and time."""
+    from common import jax_peer, nnfunc_bench, torch_peer
     cfg, d, dev = run.cfg, case.data, case.dev
     model, bs = case.model, case.batch_size
     if (case.framework, case.variant) == ("nnfunc", "step"):
@@ -482,7 +482,7 @@ def _build(run: _Run, case: _Case) -> Any:
 def _row(run: _Run, case: _Case, timing: _Timing) -> Dict[str, Any]:
     """The case's results.json row: throughput, GFLOP/s, share of the ceiling, versions."""
     import jax
-    from _suite import torch_peer
+    from common import torch_peer
     r, times = timing.runner, timing.times
     med = statistics.median(times)
     sps = r.samples / med
@@ -544,7 +544,7 @@ def _output_names(run: _Run) -> List[str]:
 
 def _write_outputs(run: _Run, plot: bool) -> List[str]:
     """(Re)write every output file; the plot only when asked (it takes a second)."""
-    from _suite import report
+    from common import report
     run.meta["wall_s"] = round(run.elapsed(), 1)
     results = run.results()
     written = []

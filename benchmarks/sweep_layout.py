@@ -40,8 +40,8 @@ from jax import lax
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
 
-from _suite.jax_peer import apply_mlp, init_mlp           # noqa: E402
-from _suite.pages import header, run_meta                  # noqa: E402
+from common.jax_peer import apply_mlp, init_mlp           # noqa: E402
+from common.pages import header, run_meta                  # noqa: E402
 
 BATCH = 128
 ROWS = (((784, 100, 10), 64), ((784, 1024, 1024, 10), 8))   # the sweeps of sweep_roofline.py
@@ -124,7 +124,7 @@ def _max_rel_diff(a, b) -> float:
 
 def measure(sizes, runs: int, n: int, reps: int, device) -> dict:
     """Both layouts on ``device``: agreement after one epoch, then median epoch times."""
-    from _suite.timing import interleaved
+    from common.timing import interleaved
     import nnfunc as nf
     X, Y = nf.data.synthetic_mnist(n, seed=0, normalize=True, flatten=True)
     X, Y = (jax.device_put(jnp.asarray(a), device) for a in (X, Y))

@@ -2,7 +2,7 @@
 
 Each row times one fused epoch of a single run (``nf.train.make_epoch``) and one epoch of
 the same program ``vmap``-ped over R runs that differ in their learning rate (the
-program of ``nf.train.sweep``, from ``_suite.nnfunc_bench``), round-robin, and reports
+program of ``nf.train.sweep``, from ``common.nnfunc_bench``), round-robin, and reports
 the sweep's samples/s (all runs' samples) over the single run's.
 
 The bound is a roofline with a shared overhead. Per training step a run moves at least
@@ -43,9 +43,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import nnfunc as nf                                        # noqa: E402
-from _suite.nnfunc_bench import build_epoch, build_sweep  # noqa: E402
-from _suite.pages import run_meta                          # noqa: E402
-from _suite.timing import interleaved, jax_sync, matmul_ceiling  # noqa: E402
+from common.nnfunc_bench import build_epoch, build_sweep  # noqa: E402
+from common.pages import run_meta                          # noqa: E402
+from common.timing import interleaved, jax_sync, matmul_ceiling  # noqa: E402
 
 BATCH = 128
 ROWS = (  # name, layer sizes, runs; the targets of issue 15 (GPU)

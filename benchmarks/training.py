@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import nnfunc as nf
-from _suite.timing import interleaved
+from common.timing import interleaved
 
 SIZES = [784, 1024, 1024, 10]
 SMALL = [784, 32, 10]
@@ -43,7 +43,7 @@ def bench_nnfunc_epoch(x, y):
 def bench_raw_jax_epoch(x, y):
     """The floor: a hand-written JAX MLP with optax Adam and the same scan epoch."""
     import optax
-    from _suite import jax_peer
+    from common import jax_peer
 
     def loss(params, xb, yb):
         logits = jax_peer.apply_mlp(params, xb)

@@ -20,8 +20,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _suite import flops, jax_peer, report  # noqa: E402
-from _suite.config import FULL, MLP_SIZES, QUICK  # noqa: E402
+from common import flops, jax_peer, report  # noqa: E402
+from common.config import FULL, MLP_SIZES, QUICK  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -306,7 +306,7 @@ def test_gpu_session_imports_nnfunc_from_the_checkout(tmp_path):
                           env={**os.environ, "PYTHON": str(bare)})
     assert f"import nnfunc: 0.1.0 from {ROOT / 'src' / 'nnfunc'}" in proc.stdout, (
         proc.stdout + proc.stderr)
-    assert "import _suite: ok" in proc.stdout, proc.stdout        # the benchmarks' helpers
+    assert "import common: ok" in proc.stdout, proc.stdout        # the benchmarks' helpers
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
@@ -317,7 +317,7 @@ def test_torch_compile_peer_trains_what_the_eager_peer_trains(model):
     warm-up batches once differed from the epoch's in a way torch.compile guards on)."""
     torch = pytest.importorskip("torch", reason="the PyTorch peers need torch")
     from torch._dynamo.utils import counters
-    from _suite import torch_peer
+    from common import torch_peer
     rng = np.random.default_rng(0)
     n, shape = (256, (784,)) if model == "mlp" else (64, (28, 28, 1))
     X = rng.normal(size=(n,) + shape).astype(np.float32)

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import nnfunc as nf
-from _suite.runner import EpochRunner, repeat_epochs
-from _suite.timing import jax_sync
+from common.runner import EpochRunner, repeat_epochs
+from common.timing import jax_sync
 
 
 @functools.lru_cache(maxsize=None)

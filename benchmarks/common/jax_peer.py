@@ -14,8 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from _suite.runner import EpochRunner, repeat_epochs
-from _suite.timing import jax_sync
+from common.runner import EpochRunner, repeat_epochs
+from common.timing import jax_sync
 
 
 def _uniform(key, shape, fan_in):

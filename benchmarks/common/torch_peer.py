@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from _suite.runner import EpochRunner
+from common.runner import EpochRunner
 
 
 def available() -> Optional[str]:
