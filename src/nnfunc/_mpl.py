@@ -1,4 +1,4 @@
-"""The lazy matplotlib import shared by ``nnfunc.plot`` and ``nnfunc.schedules.plot``.
+"""The lazy matplotlib import shared by ``nnfunc.plot`` and ``nnfunc.train.LivePlot``.
 
 Internal module: importing nnfunc never imports matplotlib; the drawing functions call
 :func:`pyplot` when they run.
