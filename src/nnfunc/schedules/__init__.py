@@ -9,7 +9,13 @@ runs inside ``jit``, ``scan`` and ``vmap``::
     lrs = jax.vmap(sched)(jnp.arange(1000))
 
 ``reduce_on_plateau`` depends on observed metrics and is instead a small state machine
-``(init, update)``; ``plot`` draws any schedule with matplotlib.
+``(init, update)``. ``nf.plot.schedule`` draws any schedule (or several) with matplotlib.
+
+Modules: ``decay`` (step, multistep, exponential, time-based, lambda, constant factor,
+linear, polynomial), ``cosine``, ``cyclic`` (cyclic and one-cycle, with their momentum
+schedules), ``warmup``, ``sequential`` and ``plateau``; the ``Schedule`` type, the
+``constant`` schedule and the shared step and milestone helpers are in the internal
+``_base``.
 
 Your own schedule needs no registration: any function ``step -> value`` that runs with a
 traced integer step (``jnp`` on ``step``, no Python ``if`` on it) is a schedule, and any
@@ -25,20 +31,19 @@ The optimizer calls it with its ``count`` (``halving(k)`` is the rate of step ``
 ``set_hparams(state, lr_scale=...)`` multiplies it (as ``reduce_on_plateau`` does).
 """
 from nnfunc.schedules._base import Schedule, constant
-from nnfunc.schedules._cosine import cosine_annealing, cosine_warm_restarts
-from nnfunc.schedules._cyclic import cyclic, cyclic_momentum, one_cycle, one_cycle_momentum
-from nnfunc.schedules._decay import (
+from nnfunc.schedules.cosine import cosine_annealing, cosine_warm_restarts
+from nnfunc.schedules.cyclic import cyclic, cyclic_momentum, one_cycle, one_cycle_momentum
+from nnfunc.schedules.decay import (
     constant_factor, exponential_decay, lambda_schedule, linear, multistep_decay, polynomial,
     step_decay, time_based_decay)
-from nnfunc.schedules._sequential import sequential
-from nnfunc.schedules._warmup import inverse_sqrt, warmup, warmup_cosine, warmup_stable_decay
+from nnfunc.schedules.sequential import sequential
+from nnfunc.schedules.warmup import inverse_sqrt, warmup, warmup_cosine, warmup_stable_decay
 from nnfunc.schedules.plateau import Plateau, PlateauState, reduce_on_plateau
-from nnfunc.schedules._plot import plot
 
 __all__ = [
     "Schedule", "constant", "step_decay", "multistep_decay", "exponential_decay",
     "time_based_decay", "lambda_schedule", "constant_factor", "linear", "polynomial",
     "cosine_annealing", "cosine_warm_restarts", "cyclic", "cyclic_momentum", "one_cycle",
     "one_cycle_momentum", "sequential", "warmup", "warmup_cosine", "inverse_sqrt",
-    "warmup_stable_decay", "reduce_on_plateau", "Plateau", "PlateauState", "plot",
+    "warmup_stable_decay", "reduce_on_plateau", "Plateau", "PlateauState",
 ]

@@ -1,6 +1,11 @@
 """The ``Schedule`` type, the helpers every schedule shares (step arrays, milestones), and
 ``constant``.
 
+Internal module of ``nnfunc.schedules`` (the package re-exports ``Schedule`` and
+``constant``). ``constant`` lives here, beside the protocol, because
+:func:`check_schedule` turns a number into it for every schedule that takes a schedule or
+a number (``warmup``, ``sequential``).
+
 A schedule is a pure function ``step -> value``. ``step`` is an integer (a Python int or a
 JAX integer array of any shape, traced or not), counted from 0 for the first optimizer
 step; the value has the default float dtype (float32, or float64 under ``jax_enable_x64``).
