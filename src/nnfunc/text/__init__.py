@@ -16,7 +16,7 @@ from nnfunc.text.huffman import HuffmanTree, huffman_tree
 from nnfunc.text.vectors import KeyedVectors
 from nnfunc.text.sampling import (draw_negatives, dynamic_windows, keep_probabilities,
                                   negative_table, subsample)
-from nnfunc.text.word2vec import Word2Vec, Word2VecResult, train_word2vec, word2vec
+from nnfunc.text._word2vec import Word2Vec, Word2VecResult, train_word2vec, word2vec
 
 __all__ = [
     "Corpus", "Vocab", "read_corpus",

@@ -23,14 +23,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from nnfunc._checks import check_int
+from nnfunc.text._stats import pearson, rankdata
 
 __all__ = ["KeyedVectors"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Words = Union[str, Sequence[str], None]
 
-# Bytes read at a time from a binary word2vec file.
-_CHUNK = 1 << 20
 # Number of analogy questions scored with one matrix product.
 _ANALOGY_BATCH = 512
 
@@ -52,27 +51,6 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     else:
         cand = np.arange(n)
     return cand[np.lexsort((cand, -scores[cand]))][:k]
-
-
-def _rankdata(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, tied values sharing the average of their ranks."""
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    first = np.r_[True, xs[1:] != xs[:-1]]
-    starts = np.flatnonzero(first)
-    ends = np.r_[starts[1:], len(x)]
-    ranks = np.empty(len(x))
-    ranks[order] = ((starts + ends + 1) / 2.0)[np.cumsum(first) - 1]
-    return ranks
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson's r (NaN when either input is constant, as in scipy)."""
-    xm = x - x.mean()
-    ym = y - y.mean()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.dot(xm / np.linalg.norm(xm), ym / np.linalg.norm(ym))
-    return float(np.clip(r, -1.0, 1.0))
 
 
 class KeyedVectors:
@@ -400,9 +378,9 @@ class KeyedVectors:
             raise ValueError(f"no word pair of {str(path)!r} is in the first {restrict_vocab} "
                              f"words of the vocabulary ({oov} pairs out of vocabulary)")
         gold_arr, model_arr = np.array(gold), np.array(model)
-        pearson = _pearson(gold_arr, model_arr)
-        spearman = _pearson(_rankdata(gold_arr), _rankdata(model_arr))
-        return pearson, spearman, 100.0 * oov / (len(gold) + oov)
+        linear = pearson(gold_arr, model_arr)
+        spearman = pearson(rankdata(gold_arr), rankdata(model_arr))
+        return linear, spearman, 100.0 * oov / (len(gold) + oov)
 
     def evaluate_analogies(self, path: PathLike, restrict_vocab: int = 30000,
                            case_insensitive: bool = True) -> tuple[float, list[dict]]:
@@ -536,7 +514,8 @@ class KeyedVectors:
                     f.write(f"{w} {' '.join(str(x) for x in row)}\n".encode("utf-8"))
 
     @classmethod
-    def load_word2vec_format(cls, path: PathLike, binary: bool = False) -> "KeyedVectors":
+    def load_word2vec_format(cls, path: PathLike, binary: bool = False, *,
+                             chunk_bytes: int = 1 << 20) -> "KeyedVectors":
         """Read vectors in word2vec.c's text or binary format (word2vec.c's, gensim's, ours).
 
         Text rows may end with spaces (word2vec.c writes ``"%lf "``); binary rows may or may
@@ -545,6 +524,8 @@ class KeyedVectors:
         Args:
           path: the file.
           binary: the file is in the binary format.
+          chunk_bytes: the bytes read at a time from a binary file, >= 1 (a row may span
+            several reads).
 
         Returns:
           The :class:`KeyedVectors`, in file order.
@@ -564,10 +545,11 @@ class KeyedVectors:
           >>> back.words, bool((back.vectors == kv.vectors).all())
           (['a', 'b'], True)
         """
+        chunk_bytes = check_int("chunk_bytes", chunk_bytes, minimum=1)
         with open(path, "rb") as f:
             v, dim = _read_header(f, path)
             if binary:
-                words, vectors = _read_binary_rows(f, path, v, dim)
+                words, vectors = _read_binary_rows(f, path, v, dim, chunk_bytes)
             else:
                 words, vectors = _read_text_rows(f, path, v, dim)
         try:
@@ -613,7 +595,8 @@ def _read_text_rows(f, path: PathLike, v: int, dim: int) -> tuple[list[str], np.
     return words, vectors
 
 
-def _read_binary_rows(f, path: PathLike, v: int, dim: int) -> tuple[list[str], np.ndarray]:
+def _read_binary_rows(f, path: PathLike, v: int, dim: int,
+                      chunk_bytes: int) -> tuple[list[str], np.ndarray]:
     nbytes = 4 * dim
     words: list[str] = []
     vectors = np.empty((v, dim), np.float32)
@@ -623,7 +606,7 @@ def _read_binary_rows(f, path: PathLike, v: int, dim: int) -> tuple[list[str], n
             space = buf.find(b" ", pos)
             if space >= 0 and len(buf) - space - 1 >= nbytes:
                 break
-            more = f.read(_CHUNK)
+            more = f.read(chunk_bytes)
             if not more:
                 raise ValueError(_truncated(path, row, v, buf[pos:], nbytes))
             buf, pos = buf[pos:] + more, 0
@@ -635,7 +618,7 @@ def _read_binary_rows(f, path: PathLike, v: int, dim: int) -> tuple[list[str], n
                              f"({err})") from None
         vectors[row] = np.frombuffer(buf, "<f4", dim, space + 1)
         pos = space + 1 + nbytes
-    if buf[pos:].strip() or f.read(_CHUNK).strip():
+    if buf[pos:].strip() or f.read(chunk_bytes).strip():
         raise ValueError(f"{str(path)!r}: more data after the {v} rows announced in the header")
     return words, vectors
 

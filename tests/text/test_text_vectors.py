@@ -210,15 +210,15 @@ def test_neighbour_errors():
 
 def test_rank_correlations_against_scipy():
     stats = pytest.importorskip("scipy.stats")
-    from nnfunc.text.vectors import _pearson, _rankdata
+    from nnfunc.text._stats import pearson, rankdata
     rng = np.random.default_rng(0)
     for _ in range(20):
         x = rng.integers(0, 6, 40).astype(float)  # many ties
         y = x + rng.integers(0, 4, 40)
-        np.testing.assert_array_equal(_rankdata(x), stats.rankdata(x))
-        assert _pearson(_rankdata(x), _rankdata(y)) == pytest.approx(
+        np.testing.assert_array_equal(rankdata(x), stats.rankdata(x))
+        assert pearson(rankdata(x), rankdata(y)) == pytest.approx(
             stats.spearmanr(x, y)[0], abs=1e-12)
-        assert _pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0], abs=1e-12)
+        assert pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0], abs=1e-12)
 
 
 def _assert_pairs_equal(ours, theirs):
@@ -427,17 +427,14 @@ def test_load_word2vec_c_style_files(tmp_path):
     (tmp_path / "crlf.txt").write_bytes(b"1 2\r\nx 1.5 2\r\n\r\n")
     assert KeyedVectors.load_word2vec_format(tmp_path / "crlf.txt")["x"].tolist() == [1.5, 2.0]
     # Binary, with rows split across read chunks.
-    from nnfunc.text import vectors as V
     words = [f"word{i}" for i in range(300)]
     big = np.random.default_rng(0).normal(size=(300, 50)).astype(np.float32)
     data = b"300 50\n" + b"".join(w.encode() + b" " + r.tobytes() + b"\n"
                                   for w, r in zip(words, big))
     (tmp_path / "c.bin").write_bytes(data)
-    old, V._CHUNK = V._CHUNK, 1000
-    try:
-        kv = KeyedVectors.load_word2vec_format(tmp_path / "c.bin", binary=True)
-    finally:
-        V._CHUNK = old
+    kv = KeyedVectors.load_word2vec_format(tmp_path / "c.bin", binary=True, chunk_bytes=1000)
+    with pytest.raises(ValueError, match="chunk_bytes"):
+        KeyedVectors.load_word2vec_format(tmp_path / "c.bin", binary=True, chunk_bytes=0)
     assert kv.words == words and np.array_equal(kv.vectors, big)
     empty = tmp_path / "empty.txt"
     KeyedVectors([], np.zeros((0, 4))).save_word2vec_format(empty)
