@@ -8,9 +8,10 @@ Where things are: ``_base`` holds the ``Optimizer`` protocol (``apply_updates``,
 ``make_optimizer``, the state convention's ``iter_states`` and ``hparams_of``);
 ``_hparams`` the hyperparameters in the state (``make_hparams``, ``current_lr``,
 ``get_hparams``, ``set_hparams``); ``_slots`` the slots (``zeros_slots``); ``_update``
-and ``_labels`` the helpers the optimizer files share. Each optimizer has its file: ``sgd`` (sgd, momentum, nesterov), ``adagrad``, ``adadelta``,
-``rmsprop``, ``adam`` (adam, adamw), ``adamax``, ``nadam``, ``radam``, ``asgd``, ``rprop``,
-``adafactor``, ``lion``, ``lamb``, ``lars``. Gradient transformations and wrappers:
+and ``_labels`` the helpers the optimizer files share. Each optimizer has its file:
+``sgd`` (sgd, momentum, nesterov), ``adagrad``, ``adadelta``, ``rmsprop``, ``adam`` (adam,
+adamw), ``adamax``, ``nadam``, ``radam``, ``asgd``, ``rprop``, ``adafactor``, ``lion``,
+``lamb``, ``lars``. Gradient transformations and wrappers:
 ``combining`` (chain, partition), ``masking`` (masked), ``clipping`` (clip_by_global_norm,
 clip_by_value), ``noise`` (add_noise), ``accumulation`` (accumulate), ``nonfinite``
 (skip_nonfinite), ``lookahead``, ``averaging`` (swa, ema, averaged_params).
