@@ -4,12 +4,14 @@
 ``updates, state = opt.update(grads, state, params)``;
 ``params = nf.optim.apply_updates(params, updates)``.
 
-Where things are: ``_base`` holds the ``Optimizer`` protocol, hyperparameters in the state
-(``get_hparams``, ``set_hparams``), ``apply_updates``, the extension API and the shared
-helpers. Each
-optimizer has its file: ``sgd`` (sgd, momentum, nesterov), ``adagrad``, ``adadelta``,
-``rmsprop``, ``adam`` (adam, adamw), ``adamax``, ``nadam``, ``radam``, ``asgd``, ``rprop``,
-``adafactor``, ``lion``, ``lamb``, ``lars``. Gradient transformations and wrappers:
+Where things are: ``_base`` holds the ``Optimizer`` protocol (``apply_updates``,
+``make_optimizer``, the state convention's ``iter_states`` and ``hparams_of``);
+``_hparams`` the hyperparameters in the state (``make_hparams``, ``current_lr``,
+``get_hparams``, ``set_hparams``); ``_slots`` the slots (``zeros_slots``); ``_update``
+and ``_labels`` the helpers the optimizer files share. Each optimizer has its file:
+``sgd`` (sgd, momentum, nesterov), ``adagrad``, ``adadelta``, ``rmsprop``, ``adam`` (adam,
+adamw), ``adamax``, ``nadam``, ``radam``, ``asgd``, ``rprop``, ``adafactor``, ``lion``,
+``lamb``, ``lars``. Gradient transformations and wrappers:
 ``combining`` (chain, partition), ``masking`` (masked), ``clipping`` (clip_by_global_norm,
 clip_by_value), ``noise`` (add_noise), ``accumulation`` (accumulate), ``nonfinite``
 (skip_nonfinite), ``lookahead``, ``averaging`` (swa, ema, averaged_params).
@@ -43,7 +45,9 @@ The extension API is what the built-in optimizers are written with:
 - :func:`current_lr` gives the learning rate of step ``count`` (a schedule's value, or
   the one in the state) and the ``hparams`` recording it;
 - :func:`zeros_slots` makes zero buffers shaped like the params;
-- :func:`make_optimizer` builds the ``Optimizer``: ``update`` jitted, inputs checked.
+- :func:`make_optimizer` builds the ``Optimizer``: ``update`` jitted, inputs checked;
+- :func:`iter_states` walks every optimizer state inside a (wrapped, chained) state, and
+  :func:`hparams_of` gives one state's own ``hparams`` dict.
 
 A stateful SGD with heavy-ball momentum (``b ← μ b + g``, ``θ ← θ − η b``), which
 takes a schedule as ``learning_rate`` and whose hyperparameters ``set_hparams`` changes
@@ -76,8 +80,9 @@ and return the ``hp`` that ``current_lr`` gave. A state class may declare
 concrete value of ``name`` with ``predicate`` (e.g. rmsprop's ``alpha`` in [0, 1]).
 """
 from nnfunc.optim._base import (
-    Optimizer, apply_updates, current_lr, get_hparams, make_hparams, make_optimizer,
-    set_hparams, zeros_slots)
+    Optimizer, apply_updates, hparams_of, iter_states, make_optimizer)
+from nnfunc.optim._hparams import current_lr, get_hparams, make_hparams, set_hparams
+from nnfunc.optim._slots import zeros_slots
 from nnfunc.optim.accumulation import AccumulateState, accumulate
 from nnfunc.optim.adadelta import AdadeltaState, adadelta
 from nnfunc.optim.adafactor import AdafactorState, adafactor
@@ -105,7 +110,8 @@ __all__ = [
     # protocol and hyperparameters
     "Optimizer", "apply_updates", "get_hparams", "set_hparams",
     # the extension API: writing an optimizer that behaves like the built-in ones
-    "make_hparams", "current_lr", "zeros_slots", "make_optimizer",
+    "make_hparams", "current_lr", "zeros_slots", "make_optimizer", "iter_states",
+    "hparams_of",
     # optimizers
     "SgdState", "sgd", "momentum", "nesterov", "AdagradState", "adagrad", "AdadeltaState",
     "adadelta", "RmspropState", "rmsprop", "AdamState", "adam", "adamw", "AdamaxState",

@@ -6,15 +6,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    check_optimizer,
-    int_hparam,
-    make_optimizer,
-    select,
-    zero_count,
-)
+from nnfunc.optim._base import Optimizer, PyTree, check_optimizer, make_optimizer
+from nnfunc.optim._hparams import int_hparam
+from nnfunc.optim._slots import zero_count
+from nnfunc.optim._update import select
 
 __all__ = ["AccumulateState", "accumulate"]
 

@@ -7,17 +7,9 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc._checks import check_pair
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    check_hparam,
-    current_lr,
-    decay_hparams,
-    leafwise,
-    make_optimizer,
-    require_params,
-    torch_step,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer, require_params
+from nnfunc.optim._hparams import check_hparam, current_lr, decay_hparams
+from nnfunc.optim._update import leafwise, torch_step
 
 __all__ = ["AdafactorState", "adafactor"]
 

@@ -6,15 +6,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    coupled_decay,
-    current_lr,
-    decay_hparams,
-    leafwise,
-    make_optimizer,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer
+from nnfunc.optim._hparams import current_lr, decay_hparams
+from nnfunc.optim._update import coupled_decay, leafwise
 
 __all__ = ["AdagradState", "adagrad"]
 

@@ -6,18 +6,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (
-    Betas,
-    Optimizer,
-    PyTree,
-    coupled_decay,
-    current_lr,
-    decay_hparams,
-    leafwise,
-    make_optimizer,
-    torch_step,
-    zeros_slots,
-)
+from nnfunc.optim._base import Betas, Optimizer, PyTree, make_optimizer
+from nnfunc.optim._hparams import current_lr, decay_hparams
+from nnfunc.optim._slots import zeros_slots
+from nnfunc.optim._update import coupled_decay, leafwise, torch_step
 
 __all__ = ["AdamaxState", "adamax"]
 

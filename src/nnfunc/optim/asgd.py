@@ -6,18 +6,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    coupled_decay,
-    current_lr,
-    decay_hparams,
-    leafwise,
-    make_optimizer,
-    require_params,
-    torch_step,
-    zeros_slots,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer, require_params
+from nnfunc.optim._hparams import current_lr, decay_hparams
+from nnfunc.optim._slots import zeros_slots
+from nnfunc.optim._update import coupled_decay, leafwise, torch_step
 
 __all__ = ["AsgdState", "asgd"]
 

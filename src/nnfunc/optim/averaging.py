@@ -11,12 +11,11 @@ from nnfunc.optim._base import (
     Optimizer,
     PyTree,
     check_optimizer,
-    int_hparam,
     iter_states,
-    make_hparams,
     make_optimizer,
     require_params,
 )
+from nnfunc.optim._hparams import int_hparam, make_hparams
 
 __all__ = ["AveragingState", "swa", "ema", "averaged_params"]
 

@@ -8,14 +8,9 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc._checks import is_real, is_traced
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    check_hparam,
-    make_hparams,
-    make_optimizer,
-    zero_count,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer
+from nnfunc.optim._hparams import check_hparam, make_hparams
+from nnfunc.optim._slots import zero_count
 
 __all__ = ["ClipState", "clip_by_global_norm", "clip_by_value"]
 

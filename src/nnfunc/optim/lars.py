@@ -7,18 +7,10 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc._checks import check_bool
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    check_hparam,
-    current_lr,
-    is_zero,
-    leaf_norm,
-    make_hparams,
-    make_optimizer,
-    require_params,
-    zeros_slots,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer, require_params
+from nnfunc.optim._hparams import check_hparam, current_lr, is_zero, make_hparams
+from nnfunc.optim._slots import zeros_slots
+from nnfunc.optim._update import leaf_norm
 
 __all__ = ["LarsState", "lars"]
 

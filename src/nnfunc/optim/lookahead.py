@@ -10,12 +10,11 @@ from nnfunc.optim._base import (
     Optimizer,
     PyTree,
     check_optimizer,
-    int_hparam,
-    make_hparams,
     make_optimizer,
     require_params,
-    zero_count,
 )
+from nnfunc.optim._hparams import int_hparam, make_hparams
+from nnfunc.optim._slots import zero_count
 
 __all__ = ["LookaheadState", "lookahead"]
 

@@ -6,16 +6,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    broadcast_prefix,
-    check_optimizer,
-    holes,
-    make_optimizer,
-    split_by_labels,
-    zero_count,
-)
+from nnfunc.optim._base import Optimizer, PyTree, check_optimizer, make_optimizer
+from nnfunc.optim._labels import broadcast_prefix, holes, split_by_labels
+from nnfunc.optim._slots import zero_count
 
 __all__ = ["MaskedState", "masked"]
 

@@ -6,13 +6,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    make_hparams,
-    make_optimizer,
-    zero_count,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer
+from nnfunc.optim._hparams import make_hparams
+from nnfunc.optim._slots import zero_count
 
 __all__ = ["AddNoiseState", "add_noise"]
 

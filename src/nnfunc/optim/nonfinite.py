@@ -6,14 +6,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    check_optimizer,
-    make_optimizer,
-    select,
-    zero_count,
-)
+from nnfunc.optim._base import Optimizer, PyTree, check_optimizer, make_optimizer
+from nnfunc.optim._slots import zero_count
+from nnfunc.optim._update import select
 
 __all__ = ["SkipNonfiniteState", "skip_nonfinite"]
 

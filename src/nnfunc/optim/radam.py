@@ -7,19 +7,10 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc._checks import check_bool
-from nnfunc.optim._base import (
-    Betas,
-    Optimizer,
-    PyTree,
-    bias_corrections,
-    current_lr,
-    decay_hparams,
-    decay_split,
-    leafwise,
-    make_optimizer,
-    torch_step,
-    zeros_slots,
-)
+from nnfunc.optim._base import Betas, Optimizer, PyTree, make_optimizer
+from nnfunc.optim._hparams import current_lr, decay_hparams
+from nnfunc.optim._slots import zeros_slots
+from nnfunc.optim._update import bias_corrections, decay_split, leafwise, torch_step
 
 __all__ = ["RadamState", "radam"]
 

@@ -7,18 +7,10 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc._checks import check_bool
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    check_hparam,
-    coupled_decay,
-    current_lr,
-    decay_hparams,
-    lazy_slots,
-    leafwise,
-    make_optimizer,
-    zeros_slots,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer
+from nnfunc.optim._hparams import check_hparam, current_lr, decay_hparams
+from nnfunc.optim._slots import lazy_slots, zeros_slots
+from nnfunc.optim._update import coupled_decay, leafwise
 
 __all__ = ["RmspropState", "rmsprop"]
 

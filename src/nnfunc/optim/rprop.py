@@ -8,16 +8,10 @@ import jax.numpy as jnp
 
 from nnfunc._checks import is_traced
 from nnfunc._checks import check_pair
-from nnfunc.optim._base import (
-    Optimizer,
-    PyTree,
-    check_hparam,
-    current_lr,
-    leafwise,
-    make_hparams,
-    make_optimizer,
-    zeros_slots,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer
+from nnfunc.optim._hparams import check_hparam, current_lr, make_hparams
+from nnfunc.optim._slots import zeros_slots
+from nnfunc.optim._update import leafwise
 
 __all__ = ["RpropState", "rprop"]
 

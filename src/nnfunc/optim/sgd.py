@@ -9,18 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnfunc._checks import check_bool
-from nnfunc.optim._base import (
-    LazySlot,
-    Optimizer,
-    PyTree,
-    coupled_decay,
-    current_lr,
-    decay_hparams,
-    is_zero,
-    lazy_slots,
-    make_optimizer,
-    zeros_slots,
-)
+from nnfunc.optim._base import Optimizer, PyTree, make_optimizer
+from nnfunc.optim._hparams import current_lr, decay_hparams, is_zero
+from nnfunc.optim._slots import LazySlot, lazy_slots, zeros_slots
+from nnfunc.optim._update import coupled_decay
 
 __all__ = ["SgdState", "sgd", "momentum", "nesterov"]
 
