@@ -18,9 +18,9 @@ import pytest
 from hypothesis import strategies as st
 
 import nnfunc as nf
-from test_properties import (BAD_SETTINGS, INF, NAN, Arg, Entry, assert_finite, bad_kinds,
-                             boolean, check_bad, check_valid, choice, integer, prop, real,
-                             valid_settings)
+from _property_kit import (BAD_SETTINGS, INF, NAN, Arg, Entry, assert_finite, bad_kinds,
+                           boolean, check_bad, check_valid, choice, integer, prop, real,
+                           valid_settings)
 
 D = nf.data
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from nnfunc.data._checks import check_bool, check_int, check_pair, check_real
+from nnfunc._checks import check_bool, check_finite, check_int, check_pair
 
 __all__ = ["random_translate", "random_crop", "random_flip", "gaussian_noise", "compose"]
 
@@ -49,7 +49,7 @@ def _int_pair(name: str, value: Any) -> Tuple[int, int]:
     what = "an int >= 0 or a pair (dy, dx) of ints >= 0"
     is_pair = isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray)
                                                    and value.ndim == 1)
-    items = check_pair(name, value, what) if is_pair else (value, value)
+    items = check_pair(name, value, what, arrays=True) if is_pair else (value, value)
     try:
         return tuple(check_int(name, v, minimum=0) for v in items)     # type: ignore
     except ValueError:
@@ -72,7 +72,7 @@ def _image_shape_arg(image_shape: Any) -> Optional[Tuple[int, ...]]:
 
 
 def _fill_arg(fill: Any) -> float:
-    return check_real("fill", fill)
+    return check_finite("fill", fill)
 
 
 def _as_key(jax, key: Any) -> Any:
@@ -316,7 +316,7 @@ def gaussian_noise(stddev: float) -> Augment:
       >>> round(float(y.std()), 1), y.dtype.name
       (0.5, 'float32')
     """
-    stddev = check_real("stddev", stddev, low=0)
+    stddev = check_finite("stddev", stddev, low=0)
 
     def augment(key, x):
         jax, jnp, _ = _jax()

@@ -11,7 +11,7 @@ from typing import Iterator, Optional, Sequence, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nnfunc.data._checks import check_bool, check_int, is_real
+from nnfunc._checks import check_bool, check_int, is_real
 
 # An int, a sequence of ints (e.g. a raw uint32 JAX key) or a numpy Generator.
 SeedLike = Union[int, Sequence[int], np.ndarray, np.random.Generator]
@@ -118,7 +118,7 @@ def num_batches(n: int, batch_size: int, *, drop_last: bool = False) -> int:
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    n = check_int("n", n, minimum=0)
+    n = check_int("n", n, minimum=0, allowed="an int >= 0")
     return n // batch_size if drop_last else -(-n // batch_size)
 
 

@@ -156,15 +156,26 @@ def _payload_md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _verify_present(path: Path, sha256: str, payload_md5: Optional[str]) -> None:
+def verify_present(path: Path, sha256: str, payload_md5: Optional[str]) -> str:
     """Accept ``path`` if its archive SHA-256 matches, else if its decompressed bytes match
-    ``payload_md5`` (when given); otherwise raise ChecksumError naming the file."""
+    ``payload_md5`` (when given); otherwise raise ChecksumError naming the file.
+
+    A file that passed is remembered by its state (path, inode, size, times) and the
+    digests, and not hashed again until it changes. Internal API of this module (what
+    :func:`load_dataset` runs on each file already present).
+
+    Returns:
+      How the file was accepted: ``'memo'`` (passed before, unchanged since),
+      ``'archive'`` (its SHA-256) or ``'payload'`` (its decompressed MD5).
+    """
     key = _stat_key(path) + (sha256.lower(), (payload_md5 or "").lower())
     if key in _VERIFIED:
-        return
+        return "memo"
     got_sha = file_digest(path, "sha256")
     archive = f"sha256 mismatch: expected {sha256.lower()}, got {got_sha}"
+    how = "archive"
     if got_sha != sha256.lower():
+        how = "payload"
         if payload_md5 is None:
             raise ChecksumError(f"{path}: {archive}")
         archive = "archive " + archive
@@ -182,6 +193,7 @@ def _verify_present(path: Path, sha256: str, payload_md5: Optional[str]) -> None
     if _stat_key(path) == key[:-2]:
         with _VERIFIED_LOCK:
             _VERIFIED.add(key)
+    return how
 
 
 def load_dataset(name: str, split: str = "train", root: Optional[PathLike] = None,
@@ -255,7 +267,7 @@ def load_dataset(name: str, split: str = "train", root: Optional[PathLike] = Non
             if f in missing:
                 continue  # download_file has just verified it
             try:
-                _verify_present(root / f, info.sha256[f], (info.payload_md5 or {}).get(f))
+                verify_present(root / f, info.sha256[f], (info.payload_md5 or {}).get(f))
             except ChecksumError as err:
                 raise ChecksumError(f"{err}. The cached file is not the official {name} "
                                     f"file; delete it to download it again.") from None

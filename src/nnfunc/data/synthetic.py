@@ -14,7 +14,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from nnfunc.data._checks import check_bool, is_real
+from nnfunc._checks import check_bool, is_real
 
 __all__ = ["synthetic_mnist"]
 

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from nnfunc.data._checks import check_bool, check_pair, check_real
+from nnfunc._checks import check_bool, check_finite, check_pair
 
 __all__ = ["Standardization", "MinMax", "fit_standardize", "standardize", "unstandardize",
            "fit_min_max", "min_max_scale", "linear_scale", "log_scale", "clip", "one_hot"]
@@ -25,9 +25,9 @@ def _float(x: ArrayLike) -> np.ndarray:
 
 
 def _range(name: str, r: Sequence[float]) -> Tuple[float, float]:
-    pair = check_pair(name, r, "a pair (low, high) of finite numbers")
+    pair = check_pair(name, r, "a pair (low, high) of finite numbers", arrays=True)
     for i, v in enumerate(pair):
-        check_real(f"{name}[{i}]", v)
+        check_finite(f"{name}[{i}]", v)
     lo, hi = (float(v) for v in pair)
     if not lo < hi:
         raise ValueError(f"{name} must be (low, high) with low < high, got {tuple(r)}")
@@ -102,7 +102,7 @@ def fit_standardize(x: ArrayLike, *, axis: Axis = 0, eps: float = 1e-8) -> Stand
       >>> standardize(x, s).tolist()
       [[-1.0, 0.0], [1.0, 0.0]]
     """
-    check_real("eps", eps)              # a finite number, not a string
+    check_finite("eps", eps)              # a finite number, not a string
     if not eps >= 0:
         raise ValueError(f"eps must be >= 0, got {eps}")
     x = _float(x)
@@ -276,7 +276,7 @@ def log_scale(x: ArrayLike, *, offset: float = 1.0) -> np.ndarray:
       [0.0, 1.0]
     """
     x = _float(x)
-    check_real("offset", offset)
+    check_finite("offset", offset)
     if x.size and not (x + offset > 0).all():
         raise ValueError(f"log_scale needs x + offset > 0 everywhere; got min(x) = "
                          f"{x.min()} with offset = {offset}")
@@ -307,7 +307,7 @@ def clip(x: ArrayLike, *, low: Optional[float] = None, high: Optional[float] = N
         raise ValueError("clip needs low or high, got neither")
     for name, bound in (("low", low), ("high", high)):
         if bound is not None:
-            check_real(name, bound)
+            check_finite(name, bound)
     if low is not None and high is not None and low > high:
         raise ValueError(f"low must be <= high, got low={low}, high={high}")
     return np.clip(np.asarray(x), low, high)

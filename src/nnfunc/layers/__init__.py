@@ -6,8 +6,13 @@ convolution kernels HWIO. Parameters are dicts of named arrays: ``'w'`` for weig
 kernels and embedding tables, ``'b'`` for biases, ``'scale'``/``'bias'`` for the affine
 part of normalisation layers. Containers (``serial``, ``parallel``, ``residual``) hold a
 tuple with one entry per child.
+
+Writing your own container (a layer that runs other layers, as ``serial`` and the models
+do): ``split_key`` gives each child its key, ``infer_out_shape`` a child's output shape
+from the params its ``init`` built, and ``apply_child`` runs a child so that its errors
+name it and ``activation_stats``/``summary`` see inside it.
 """
-from nnfunc.layers._base import Layer, output_shape
+from nnfunc.layers._base import Layer, apply_child, infer_out_shape, output_shape, split_key
 from nnfunc.layers.activation import activation
 from nnfunc.layers.activity import ActivityPenalty, activity_regularizer
 from nnfunc.layers.combinators import parallel, residual, serial
@@ -23,7 +28,7 @@ from nnfunc.layers.pooling import avg_pool, max_pool
 from nnfunc.layers.reshape import flatten, reshape
 from nnfunc.layers.upsample import upsample
 
-__all__ = ["Layer", "output_shape", "dense", "conv2d", "max_pool", "avg_pool", "flatten",
+__all__ = ["Layer", "output_shape", "apply_child", "infer_out_shape", "split_key", "dense", "conv2d", "max_pool", "avg_pool", "flatten",
            "dropout", "batch_norm", "layer_norm", "embedding", "activation", "serial",
            "parallel", "residual", "activation_stats", "gaussian_noise", "masking_noise",
            "salt_and_pepper", "activity_regularizer", "ActivityPenalty",

@@ -11,12 +11,16 @@ contract (including one a user writes by hand) takes part in shape inference for
 A layer's display name and, for containers, its children are keyword-only metadata of
 the ``Layer`` (see :class:`Layer`).
 
-Internal API: the names below without an underscore and outside ``__all__``
-(``as_shape``, ``no_params_init``, ``require_key``, ``kernel_params``,
-``symmetric_uniform``, ``as_pair``, ``as_padding``, ``check_fits``, ``split_key``,
-``infer_out_shape``, ``apply_child``, ``layer_outputs``, ``layer_shapes``) are what the
-layer modules, ``nnfunc.models`` and ``nnfunc.train`` share; they are not part of the
-public contract.
+Public (``__all__``, re-exported by ``nnfunc.layers``): ``Layer``, ``output_shape`` and
+the three helpers for writing a container of your own (as ``serial`` and the models are
+written): ``split_key`` (one key per child), ``infer_out_shape`` (a child's output shape
+from its abstract params) and ``apply_child`` (run a child so that errors name it and
+``activation_stats`` sees inside it).
+
+Internal API of ``nnfunc.layers``: the other names without an underscore
+(``no_params_init``, ``require_key``, ``kernel_params``, ``symmetric_uniform``,
+``as_padding``, ``window_out``, ``check_fits``, ``layer_outputs``, ``layer_shapes``) are
+what the layer modules share; they are not part of the public contract.
 """
 from __future__ import annotations
 
@@ -33,14 +37,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnfunc import init as _init
-from nnfunc._checks import is_traced
+from nnfunc._checks import as_shape, is_traced
 
 Shape = tuple[int, ...]
 
-__all__ = ["Layer", "output_shape"]
-
-POSITIVE_INT = "a positive int"   # the wording of layer size errors
-
+__all__ = ["Layer", "output_shape", "infer_out_shape", "apply_child", "split_key"]
 
 class _Fields(NamedTuple):
     init: Callable[..., tuple[Any, Any]]
@@ -224,25 +225,34 @@ def output_shape(layer: Layer, input_shape: Sequence[int], *,
 
 def infer_out_shape(layer: Layer, params: Any, state: Any, shape: Shape,
                     dtype: Any = jnp.float32) -> Shape:
+    """The output shape (without the batch axis) of ``layer`` run with ``params`` and
+    ``state`` on ``shape`` inputs, by abstract evaluation (no arithmetic runs).
+
+    A container's ``init`` calls it after initialising one child, to learn the input
+    shape of the next; unlike :func:`output_shape` it reuses the params already built.
+
+    Args:
+      layer: the child ``Layer``.
+      params: its params (arrays or ``jax.ShapeDtypeStruct`` leaves).
+      state: its state, likewise.
+      shape: the input shape without the batch axis.
+      dtype: the input dtype to assume.
+
+    Returns:
+      The output shape, without the batch axis, as a tuple.
+
+    Example:
+      >>> import jax
+      >>> from nnfunc import layers
+      >>> child = layers.dense(4)
+      >>> params, state = child.init(jax.random.key(0), (3,))
+      >>> layers.infer_out_shape(child, params, state, (3,))
+      (4,)
+    """
     # A batch of 2 keeps any layer that needs more than one example per batch happy.
     x = jax.ShapeDtypeStruct((2,) + tuple(shape), dtype)
     y, _ = jax.eval_shape(lambda p, s, v: layer.apply(p, s, v), params, state, x)
     return tuple(int(d) for d in y.shape[1:])
-
-
-def as_shape(input_shape: Any, layer_name: str) -> Shape:
-    if isinstance(input_shape, int) and not isinstance(input_shape, bool):
-        input_shape = (input_shape,)        # a bare width means a 1-D input
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise ValueError(f"{layer_name}: input_shape must be a tuple of positive ints "
-                         f"(without the batch axis), got {input_shape!r}") from None
-    if not all(isinstance(d, (int,)) or hasattr(d, "__index__") for d in shape) or \
-            any(int(d) <= 0 for d in shape):
-        raise ValueError(f"{layer_name}: input_shape must be a tuple of positive ints "
-                         f"(without the batch axis), got {input_shape!r}")
-    return tuple(int(d) for d in shape)
 
 
 def no_params_init(layer_name: str) -> Callable[..., tuple[dict, dict]]:
@@ -258,24 +268,6 @@ def require_key(layer: str, key: Any) -> None:
     if key is None:
         raise ValueError(f"{layer} in train mode needs a random key: call "
                          f"apply(..., train=True, key=jax.random.key(...))")
-
-
-def as_pair(name: str, value: Any, *, minimum: int = 1) -> tuple[int, int]:
-    """An int or a pair of ints, as a validated pair of ints >= ``minimum`` (1: positive,
-    0: non-negative)."""
-    def is_int(v: Any) -> bool:     # Python and NumPy ints, not bools
-        return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
-    pair = (value, value) if is_int(value) else value
-    try:
-        pair = tuple(pair)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2 or not all(is_int(v) and v >= minimum for v in pair):
-        kind = "positive" if minimum == 1 else "non-negative" if minimum == 0 else \
-            f">= {minimum}"
-        raise ValueError(f"{name} must be a {kind} int or a pair of {kind} ints, "
-                         f"got {value!r}")
-    return tuple(int(v) for v in pair)
 
 
 def as_padding(value: Any) -> str | tuple[tuple[int, int], tuple[int, int]]:
@@ -302,7 +294,7 @@ def as_padding(value: Any) -> str | tuple[tuple[int, int], tuple[int, int]]:
                      f"ints or ((top, bottom), (left, right)), got {value!r}")
 
 
-def _window_out(size: int, window: int, stride: int, pad: Any, axis: int,
+def window_out(size: int, window: int, stride: int, pad: Any, axis: int,
                 dilation: int = 1) -> int:
     """Output length of one spatial axis; 0 or less means the window does not fit."""
     eff = (window - 1) * dilation + 1
@@ -316,6 +308,22 @@ def _window_out(size: int, window: int, stride: int, pad: Any, axis: int,
 
 
 def split_key(key: Any, n: int) -> list[Any]:
+    """``n`` keys for a container's children: ``jax.random.split(key, n)`` as a list, or
+    ``n`` times ``None`` when ``key`` is ``None`` (``apply`` outside training).
+
+    Args:
+      key: a random key or ``None``.
+      n: the number of children.
+
+    Returns:
+      A list of ``n`` keys (or ``None`` entries).
+
+    Example:
+      >>> import jax
+      >>> from nnfunc import layers
+      >>> len(layers.split_key(jax.random.key(0), 3)), layers.split_key(None, 2)
+      (3, [None, None])
+    """
     if key is None:
         return [None] * n
     return list(jax.random.split(key, n))
@@ -349,7 +357,7 @@ def _pad_desc(pad: Any) -> str:
 def check_fits(name: str, spatial: tuple[int, ...], window: tuple[int, int],
                strides: tuple[int, int], pad: Any, dilation: tuple[int, int] = (1, 1)) -> None:
     for axis, (size, k, s, d) in enumerate(zip(spatial, window, strides, dilation)):
-        if _window_out(int(size), k, s, pad, axis, d) < 1:
+        if window_out(int(size), k, s, pad, axis, d) < 1:
             eff = (k - 1) * d + 1
             raise ValueError(
                 f"{name}: window {window} (dilation {dilation}, effective size {eff} on axis "
@@ -370,9 +378,42 @@ _ABSTRACT: contextvars.ContextVar[bool] = contextvars.ContextVar("nnfunc_abstrac
 
 def apply_child(where: str, index: int | str, layer: Layer, params: Any, state: Any, x: Any,
                 *, train: bool, key: Any) -> tuple[Any, Any]:
-    """How a container runs a child: errors name the child (``where``, e.g. ``'serial:
-    layer 2'``), and inside :func:`layer_outputs` the output is recorded under the child's
-    path (``index``: its position in the params tuple, or its key in a params dict)."""
+    """Run a container's child: ``layer.apply(params, state, x, train=train, key=key)``.
+
+    A ``ValueError`` from the child is raised again prefixed with ``where`` and the
+    child's name, so the user sees which child failed; and while ``activation_stats``,
+    ``summary`` or :func:`layer_outputs` look inside a model, the child's output is
+    recorded under its path. A container of your own that runs its children through
+    this function is opened by those tools like ``serial`` is (give the ``Layer`` its
+    ``children`` too).
+
+    Args:
+      where: how errors name the child, e.g. ``'serial: layer 2'``.
+      index: the child's position in the params tuple, or its key in a params dict.
+      layer: the child ``Layer``.
+      params: the child's params.
+      state: the child's state.
+      x: the input batch.
+      train: training mode, passed on.
+      key: the child's random key (or ``None``), passed on.
+
+    Returns:
+      ``(y, state)``, the child's output and new state.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from nnfunc import layers
+      >>> child = layers.dense(2)
+      >>> params, state = child.init(jax.random.key(0), (3,))
+      >>> y, _ = layers.apply_child("mine: child 0", 0, child, params, state,
+      ...                           jnp.ones((4, 3)), train=False, key=None)
+      >>> y.shape
+      (4, 2)
+      >>> layers.apply_child("mine: child 0", 0, child, params, state, jnp.ones((4, 5)),
+      ...                    train=False, key=None)
+      Traceback (most recent call last):
+      ValueError: mine: child 0 (dense): ...
+    """
     tape = _TAPE.get()
     token = None if tape is None else _PATH.set(_PATH.get() + (index,))
     try:

@@ -14,7 +14,8 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from nnfunc.layers._base import Layer, as_shape
+from nnfunc._checks import as_shape
+from nnfunc.layers._base import Layer
 
 __all__ = ["ActivityPenalty", "activity_regularizer"]
 

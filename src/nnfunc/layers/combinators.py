@@ -6,7 +6,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc.layers._base import Layer, apply_child, as_shape, infer_out_shape, split_key
+from nnfunc._checks import as_shape
+from nnfunc.layers._base import Layer, apply_child, infer_out_shape, split_key
 
 __all__ = ["serial", "parallel", "residual"]
 

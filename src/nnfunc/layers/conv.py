@@ -5,29 +5,27 @@ XLA:CPU runs a convolution fast only in its canonical layout (batch first, featu
 last; kernel spatial, in, out), and it rewrites other layouts into that one only outside
 loops (jax issue #12868). JAX's own derivatives of an NHWC convolution are convolutions
 in other layouts, so inside a ``lax.scan`` (``nf.train.make_epoch``) the backward pass
-ran 5-10x slower than the same step called on its own. The rule below computes the same
+ran much slower than the same step called on its own. The rule below computes the same
 tangent with operands laid out so that both transposed convolutions (the input and the
 weight gradient) are canonical: values are bit-identical to JAX's, and forward mode,
 reverse mode, higher derivatives and ``vmap`` all still work. The transposed convolution
 (``conv_transpose2d``) gets the same kind of rule: its forward pass is a convolution of the
 input dilated by the stride, and its tangent is written so that both of its reverse-mode
 transposes (a strided convolution for the input gradient, a dilated one for the weight
-gradient) are canonical too. With JAX's own derivatives a scanned step of a small conv
-decoder ran about 2x slower than the same step alone; with the rule both run at the same
-speed, and the weight gradient (no window reversal any more) is faster outside loops as
-well. Its values equal JAX's up to rounding (the weight gradient sums in another order).
+gradient) are canonical too. With JAX's own derivatives a scanned step of a conv
+decoder ran slower than the same step alone; with the rule both run at the same speed,
+and the weight gradient (no window reversal any more) is faster outside loops as well. Its values equal JAX's up to rounding (the weight gradient sums in another order).
 
 On CPU a convolution with one input channel (the first layer on grayscale images) runs
-as ``kh * kw`` shifted multiply-adds instead (``_taps_conv``): XLA:CPU's convolution
-reaches about 2 GFLOP/s there, the fused sum 10-40x more (inference of LeNet on 10,000
-MNIST digits: 2.0 -> 0.63 s); its own rule makes the weight gradient one matmul. Values
-equal the convolution's up to rounding.
+as ``kh * kw`` shifted multiply-adds instead (``_taps_conv``): XLA:CPU's convolution is
+slow for a single input channel and the fused sum is not; its own rule makes the weight
+gradient one matmul. Values equal the convolution's up to rounding.
 
 Also on CPU, an unpadded convolution ('VALID', or 'SAME' with a 1x1 kernel) takes its
 weight gradient as one matmul per kernel tap (``_tap_matmuls``): XLA:CPU's
-weight-gradient convolution is 1.4-3.4x slower there in every unpadded shape measured.
-With both paths, the MNIST speedrun's CNN trains an epoch in 0.98-1.02x PyTorch's time on 2
-CPU cores (1.77x before; ``benchmarks/results/mnist-speedrun-cpu.md``).
+weight-gradient convolution is slower than the matmuls for unpadded convolutions. Both
+CPU paths exist so that a small CNN trains on CPU about as fast as PyTorch's (the
+``speedrun`` benchmark compares them).
 """
 from __future__ import annotations
 
@@ -39,9 +37,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from nnfunc._checks import check_bool, check_int
-from nnfunc.layers._base import (POSITIVE_INT, Layer, _window_out, as_pair, as_padding,
-                                 as_shape, check_fits, kernel_params, symmetric_uniform)
+from nnfunc._checks import POSITIVE_INT, as_pair, as_shape, check_bool, check_int
+from nnfunc.layers._base import (Layer, as_padding, check_fits, kernel_params,
+                                 symmetric_uniform, window_out)
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
@@ -64,8 +62,8 @@ def _conv(x, w, strides, pad, dil):
 
 def _by_taps(w) -> bool:
     # XLA:CPU's convolution runs a single input channel (grayscale images into the first
-    # layer) at about 2 GFLOP/s; the same sum as kh * kw shifted multiply-adds is one
-    # fused loop, 10-40x faster (LeNet's first layer on 1024 MNIST digits: 109 -> 9 ms).
+    # layer) slowly; the same sum as kh * kw shifted multiply-adds is one fused loop,
+    # many times faster.
     # GPUs' convolution libraries have no such gap: elsewhere the convolution stays.
     return w.shape[2] == 1 and jax.default_backend() == "cpu"
 
@@ -83,7 +81,7 @@ def _tap_slices(x, kernel, strides, pad, dil) -> list:
     (kh, kw), (sh, sw), (dh, dw) = kernel, strides, dil
     pad = _explicit_pads(x, kernel, strides, pad, dil)
     x = jnp.pad(x, ((0, 0), tuple(pad[0]), tuple(pad[1]), (0, 0)))
-    ho, wo = (_window_out(n, k, st, "VALID", 0, d)
+    ho, wo = (window_out(n, k, st, "VALID", 0, d)
               for n, k, st, d in zip(x.shape[1:3], kernel, strides, dil))
     return [lax.slice(x, (0, i * dh, j * dw, 0),
                       (x.shape[0], i * dh + (ho - 1) * sh + 1, j * dw + (wo - 1) * sw + 1,
@@ -114,10 +112,10 @@ def _taps_conv_jvp(strides, pad, dil, primals, tangents):
     x, w = primals
     dx, dw = tangents
     # d/dw as patches @ dw: its transpose, the weight gradient, is then one matmul over
-    # the batch rather than kh * kw separate reductions (4x slower on XLA:CPU). The
+    # the batch rather than kh * kw separate reductions (slower on XLA:CPU). The
     # patches are flattened to a matrix first: XLA:CPU runs the transposed 2-D product
-    # 3x faster than the same contraction over the (batch, height, width) axes of the
-    # 4-D arrays (first LeNet layer, 256 digits: 24 -> 7 ms).
+    # faster than the same contraction over the (batch, height, width) axes of the
+    # 4-D arrays.
     kh, kw, _, out = w.shape
     patches = jnp.concatenate(_tap_slices(x, (kh, kw), strides, pad, dil), axis=-1)
     t_w = (patches.reshape(-1, kh * kw) @ dw.reshape(kh * kw, out)).reshape(
@@ -153,17 +151,16 @@ def _canonical_jvp(strides, pad, dil, primals, tangents):
 
 def _weight_grad_by_taps(x, w, strides, pad, dil) -> bool:
     # XLA:CPU's weight-gradient convolution is slow when the convolution has no padding:
-    # in 10 unpadded shapes (3-128 channels, 3x3 to 5x5, strides 1-2) one matmul per
-    # kernel tap was 1.4-3.4x faster (3x3, 24 -> 32 channels on 256 12x12 maps: 16 ->
-    # 5 ms), while with 'SAME' padding the convolution won about as often as it lost.
-    # The kh * kw tap slices are copies that live together (5-110 MB in those ten): past
+    # one matmul per kernel tap is faster over a range of unpadded shapes (channels,
+    # kernel sizes, strides), while with 'SAME' padding the convolution wins about as
+    # often as it loses. The kh * kw tap slices are copies that live together: past
     # _TAP_BYTES of them the convolution (no copies) is kept, bounding the extra memory.
     if jax.default_backend() != "cpu":
         return False
     pad = _explicit_pads(x, w.shape[:2], strides, pad, dil)
     if any(tuple(p) != (0, 0) for p in pad):
         return False
-    ho, wo = (_window_out(n, k, s, "VALID", 0, d)
+    ho, wo = (window_out(n, k, s, "VALID", 0, d)
               for n, k, s, d in zip(x.shape[1:3], w.shape[:2], strides, dil))
     slices = w.shape[0] * w.shape[1] * x.shape[0] * ho * wo * x.shape[3]
     return slices * jnp.dtype(x.dtype).itemsize <= _TAP_BYTES

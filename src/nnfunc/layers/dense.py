@@ -6,8 +6,8 @@ from typing import Any, Callable, Optional
 import jax
 import jax.numpy as jnp
 
-from nnfunc._checks import check_bool, check_int
-from nnfunc.layers._base import Layer, as_shape, kernel_params, POSITIVE_INT
+from nnfunc._checks import POSITIVE_INT, as_shape, check_bool, check_int
+from nnfunc.layers._base import Layer, kernel_params
 
 __all__ = ["dense"]
 

@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 
 from nnfunc import init as _init
-from nnfunc._checks import check_int, is_traced
-from nnfunc.layers._base import Layer, as_shape, POSITIVE_INT
+from nnfunc._checks import POSITIVE_INT, as_shape, check_int, is_traced
+from nnfunc.layers._base import Layer
 
 __all__ = ["embedding"]
 

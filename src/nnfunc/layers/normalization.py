@@ -7,8 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from nnfunc._checks import is_real, is_traced
-from nnfunc.layers._base import Layer, as_shape
+from nnfunc._checks import as_shape, is_real, is_traced
+from nnfunc.layers._base import Layer
 
 __all__ = ["batch_norm", "layer_norm"]
 

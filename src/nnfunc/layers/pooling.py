@@ -1,4 +1,10 @@
-"""2-D max and average pooling over NHWC images."""
+"""2-D max and average pooling over NHWC images.
+
+Internal API (no underscore, outside ``__all__``; for tests and investigations that
+compare the max-pool's forms): ``max_pool_tiles`` (the stride = window path, with
+``walk=`` choosing the gradient mask), ``mask_by_walk`` (the mask the library picks for a
+backend and window), ``first_max_mask`` and ``first_max_mask_walk`` (the two masks).
+"""
 from __future__ import annotations
 
 import math
@@ -9,8 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from nnfunc._checks import check_bool
-from nnfunc.layers._base import Layer, as_shape, check_fits, as_padding, as_pair
+from nnfunc._checks import as_pair, as_shape, check_bool
+from nnfunc.layers._base import Layer, check_fits, as_padding
 
 __all__ = ["max_pool", "avg_pool"]
 
@@ -49,7 +55,7 @@ def _hits(t: jax.Array, y: jax.Array) -> jax.Array:
     return (t == y) | (jnp.isnan(t) & jnp.isnan(y))
 
 
-def _first_max_mask(t: jax.Array, y: jax.Array) -> jax.Array:
+def first_max_mask(t: jax.Array, y: jax.Array) -> jax.Array:
     """Of ``t`` (``(n, oh, kh, ow, kw, c)`` tiles) the first entry of each tile, in
     row-major window order, equal to its maximum ``y`` (a NaN maximum: the first NaN):
     where torch's and ``reduce_window``'s max-pool gradients go."""
@@ -60,15 +66,14 @@ def _first_max_mask(t: jax.Array, y: jax.Array) -> jax.Array:
     return hit & ~before_in_row & ~before_row
 
 
-def _first_max_mask_walk(t: jax.Array, y: jax.Array) -> jax.Array:
-    """:func:`_first_max_mask` built by walking the ``kh·kw`` window positions in order
+def first_max_mask_walk(t: jax.Array, y: jax.Array) -> jax.Array:
+    """:func:`first_max_mask` built by walking the ``kh·kw`` window positions in order
     (elementwise operations on slices, no cumsum).
 
     The GPU form: XLA:GPU fuses the cumsum's reduce-window with the select into the
-    next reduction (a convolution's bias gradient), one kernel that took 406 µs of an
-    880 µs CNN step at batch 1024 on an H200; with this mask the same step ran 1.185x
-    raw JAX + optax's (0.68x with the cumsum; ``gpu-profile-h200-pool-2026-11-29.md``).
-    On CPU the cumsum form is the faster one inside a scanned epoch (by 4 %)."""
+    next reduction (a convolution's bias gradient), one slow kernel that dominates a
+    small CNN's step; the walked mask avoids it. On CPU the cumsum form is the faster
+    one inside a scanned epoch."""
     hit = _hits(t, y)
     seen = jnp.zeros_like(hit[:, :, :1, :, :1])
     rows = []
@@ -100,34 +105,51 @@ def _tiled_max_with(mask: Any) -> Any:
     return tiled_max
 
 
-_tiled_max = _tiled_max_with(_first_max_mask)
-_tiled_max_walk = _tiled_max_with(_first_max_mask_walk)
+_tiled_max = _tiled_max_with(first_max_mask)
+_tiled_max_walk = _tiled_max_with(first_max_mask_walk)
 
 
-# The walked mask unrolls one step per window position: on a CPU, forced, the gradient of a
-# 14x14 max-pool compiled in 11.8 s and a 28x28 one in 285 s (8x8: 0.43 s, 2x2: 0.09 s).
+# The walked mask unrolls one step per window position, so its compile time grows quickly
+# with the window (a 28x28 window's gradient takes minutes to compile): small windows only.
 _MAX_WALK_POSITIONS = 16
 
 
-def _mask_by_walk(kh: int, kw: int) -> bool:
-    """Whether the max-pool's gradient mask is :func:`_first_max_mask_walk`: for windows of
-    at most ``_MAX_WALK_POSITIONS`` positions in a program traced for a GPU or TPU (not a
-    CPU). Read when the layer is applied, outside the ``custom_vjp``, so that no trace
-    cache carries one backend's form to another."""
-    return kh * kw <= _MAX_WALK_POSITIONS and jax.default_backend() != "cpu"
+def mask_by_walk(kh: int, kw: int, backend: str) -> bool:
+    """Whether the max-pool's gradient mask is :func:`first_max_mask_walk`: for windows of
+    at most ``_MAX_WALK_POSITIONS`` positions in a program traced for ``backend`` a GPU or
+    TPU (not ``'cpu'``).
+
+    Example:
+      >>> mask_by_walk(2, 2, "gpu"), mask_by_walk(2, 2, "cpu"), mask_by_walk(5, 5, "gpu")
+      (True, False, False)
+    """
+    return kh * kw <= _MAX_WALK_POSITIONS and backend != "cpu"
 
 
-def _max_pool_tiles(x: jax.Array, kh: int, kw: int) -> jax.Array:
+def max_pool_tiles(x: jax.Array, kh: int, kw: int, *, walk: bool | None = None) -> jax.Array:
     """Max pooling with stride = window and no padding as a max over reshaped tiles.
 
     The same values and gradients as ``reduce_window`` (the gradient goes to the first
     maximum of each window), but the backward pass is one elementwise select instead of
     XLA's ``select_and_scatter``, which is several times slower on CPU.
+
+    ``walk`` picks the gradient mask: ``True`` :func:`first_max_mask_walk`, ``False``
+    :func:`first_max_mask`, ``None`` (the layer's choice) :func:`mask_by_walk` for the
+    default backend, read here, when the layer is applied, outside the ``custom_vjp``, so
+    that no trace cache carries one backend's form to another.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> x = jnp.arange(16.).reshape(1, 4, 4, 1)
+      >>> max_pool_tiles(x, 2, 2, walk=True)[0, :, :, 0].tolist()
+      [[5.0, 7.0], [13.0, 15.0]]
     """
+    if walk is None:
+        walk = mask_by_walk(kh, kw, jax.default_backend())
     n, h, w, c = x.shape
     oh, ow = h // kh, w // kw
     tiles = x[:, :oh * kh, :ow * kw, :].reshape(n, oh, kh, ow, kw, c)
-    tiled_max = _tiled_max_walk if _mask_by_walk(kh, kw) else _tiled_max
+    tiled_max = _tiled_max_walk if walk else _tiled_max
     return tiled_max(tiles).reshape(n, oh, ow, c)
 
 
@@ -163,7 +185,7 @@ def max_pool(window: int | tuple[int, int], stride: Optional[int | tuple[int, in
               key: Any = None) -> tuple[jax.Array, dict]:
         check(x)
         if tiled and jnp.issubdtype(x.dtype, jnp.floating):
-            return _max_pool_tiles(x, dims[1], dims[2]), state
+            return max_pool_tiles(x, dims[1], dims[2]), state
         y = lax.reduce_window(x, -jnp.inf, lax.max, dims, strides, pad)
         return y, state
 

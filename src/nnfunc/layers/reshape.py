@@ -6,7 +6,8 @@ from typing import Any, Sequence
 
 import jax
 
-from nnfunc.layers._base import Layer, as_shape, no_params_init
+from nnfunc._checks import as_shape
+from nnfunc.layers._base import Layer, no_params_init
 
 __all__ = ["reshape", "flatten"]
 

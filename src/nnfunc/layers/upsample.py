@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc._checks import check_choice
-from nnfunc.layers._base import Layer, as_pair, as_shape
+from nnfunc._checks import as_pair, as_shape, check_choice
+from nnfunc.layers._base import Layer
 
 __all__ = ["upsample"]
 

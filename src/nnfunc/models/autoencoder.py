@@ -13,10 +13,10 @@ from typing import Any, Callable, Optional, Sequence
 import jax
 
 from nnfunc import activations as _act
-from nnfunc.layers import (Layer, activation as _activation, conv2d, conv_transpose2d, dense,
-                           flatten, reshape, serial)
-from nnfunc._checks import check_int
-from nnfunc.layers._base import apply_child, as_shape, infer_out_shape, split_key
+from nnfunc._checks import as_shape, check_int
+from nnfunc.layers import (Layer, activation as _activation, apply_child, conv2d,
+                           conv_transpose2d, dense, flatten, infer_out_shape, reshape, serial,
+                           split_key)
 
 __all__ = ["autoencoder", "dense_autoencoder", "conv_autoencoder"]
 

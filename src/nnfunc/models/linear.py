@@ -14,8 +14,7 @@ import jax.numpy as jnp
 from nnfunc import activations as _act
 from nnfunc import init as _init
 from nnfunc.layers import Layer, dense
-from nnfunc._checks import check_bool, check_int, is_traced
-from nnfunc.layers._base import as_shape, POSITIVE_INT
+from nnfunc._checks import POSITIVE_INT, as_shape, check_bool, check_int, is_traced
 
 __all__ = ["perceptron", "perceptron_update", "fit_perceptron", "linear_regression",
            "linear_regression_closed_form", "linear_regression_gd", "logistic_regression",

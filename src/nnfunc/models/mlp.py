@@ -8,8 +8,7 @@ import jax
 from nnfunc import activations as _act
 from nnfunc.layers import (Layer, activation as _activation, batch_norm as _batch_norm,
                            conv2d, dense, dropout as _dropout, flatten, max_pool, serial)
-from nnfunc._checks import check_bool, check_int
-from nnfunc.layers._base import as_shape, POSITIVE_INT
+from nnfunc._checks import POSITIVE_INT, as_shape, check_bool, check_int
 
 __all__ = ["mlp", "cnn"]
 

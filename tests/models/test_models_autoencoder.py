@@ -124,3 +124,11 @@ def test_unsupervised_data_errors():
     with pytest.raises(ValueError, match="cannot be applied to data X"):
         nf.train.fit(model, nf.optim.sgd(0.1), nf.losses.mse, X[:, :5], progress=False,
                      state=nf.train.init_state(model, nf.optim.sgd(0.1), 0, (12,)))
+
+
+def test_conv_autoencoder_without_channel_axis_says_how_to_add_it():
+    with pytest.raises(ValueError, match=r"conv_autoencoder: input_shape must be \(height, "
+                                         r"width, channels\), got \(28, 28\): add the channel "
+                                         r"axis to grayscale images, x\[\.\.\., None\] "
+                                         r"\(input_shape \(28, 28, 1\)\)"):
+        nf.models.conv_autoencoder((28, 28))

@@ -69,7 +69,7 @@ def test_container_parameters_get_their_own_row():
         return {"inner": p, "bias": jnp.zeros(2)}, s
 
     def apply(params, state, x, *, train=False, key=None):
-        from nnfunc.layers._base import apply_child
+        from nnfunc.layers import apply_child
         y, state = apply_child("wrap", "inner", inner, params["inner"], state, x,
                                train=train, key=key)
         return y + params["bias"], state
