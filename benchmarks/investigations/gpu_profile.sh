@@ -1,26 +1,27 @@
 #!/usr/bin/env bash
-# The second H200 call of 2026-11-29 (issue 15): where nnfunc's fused epoch loses to raw
-# JAX + optax (benchmarks/gpu_profile.py: full-epoch A/B, per-kernel traces, XLA
+# One device call: where nnfunc's fused epoch loses to raw JAX + optax
+# (benchmarks/investigations/gpu_profile.py: full-epoch A/B, per-kernel traces, XLA
 # command-buffer and scan-unroll variants), then the sweeps against their bound with the
-# bandwidth probe that cancels a call's fixed cost. About 4 minutes; every file lands in
-# $OUT (profile.tar.gz holds the compiled HLO of each program).
+# bandwidth probe that cancels a call's fixed cost (sweep_roofline.py). About 4 minutes;
+# every file lands in $OUT (profile.tar.gz holds the compiled HLO of each program).
 #
-#     run(command="bash benchmarks/gpu_profile.sh", timeout_s=300)
-#     bash benchmarks/gpu_profile.sh --cpu-check     # the same steps, tiny, on this CPU
+#     run(command="bash benchmarks/investigations/gpu_profile.sh", timeout_s=300)
+#     bash benchmarks/investigations/gpu_profile.sh --cpu-check   # the same steps, tiny, here
 set -u -o pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 export PYTHONPATH="$ROOT/src:$ROOT/benchmarks${PYTHONPATH:+:$PYTHONPATH}"
 export XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 if [ "${1:-}" = "--cpu-check" ]; then
-  PY="${PYTHON:-.venv/bin/python}"; OUT="${OUT:-/tmp/gpu-profile-out}"
-  PROFILE=(benchmarks/gpu_profile.py --device cpu --quick --cases mlp128
+  PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
+  OUT="${OUT:-/tmp/gpu-profile-out}"
+  PROFILE=(benchmarks/investigations/gpu_profile.py --device cpu --quick --cases mlp128
            --variants "default,scan unroll 2" --variant-cases mlp128)
-  SWEEP=(benchmarks/sweep_roofline.py --device cpu --quick)
+  SWEEP=(benchmarks/investigations/sweep_roofline.py --device cpu --quick)
 else
   PY="${PYTHON:-python3}"; OUT="${OUT:?OUT is unset: run this on the device, or --cpu-check}"
-  PROFILE=(benchmarks/gpu_profile.py --device gpu)
-  SWEEP=(benchmarks/sweep_roofline.py --device gpu)
+  PROFILE=(benchmarks/investigations/gpu_profile.py --device gpu)
+  SWEEP=(benchmarks/investigations/sweep_roofline.py --device gpu)
 fi
 mkdir -p "$OUT/w"
 exec > >(tee -a "$OUT/profile.log") 2>&1

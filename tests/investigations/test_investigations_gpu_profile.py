@@ -1,16 +1,18 @@
-"""benchmarks/gpu_profile.py (the GPU A/B of nnfunc's fused epoch against raw JAX, per
-kernel): a tiny run on the CPU writes the A/B, the kernel table and a variant; trace names
-line up between programs; the max-pool forms it compares are the ones it says."""
+"""benchmarks/investigations/gpu_profile.py (the GPU A/B of nnfunc's fused epoch against
+raw JAX, per kernel): a tiny run on the CPU writes the A/B, the kernel table and a variant;
+trace names line up between programs; the max-pool forms and the stacked bias corrections
+it compares are the ones it says, with the library's numerics."""
 import json
 import pathlib
 import sys
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "benchmarks" / "investigations"), str(ROOT / "benchmarks")]
 
 
 @pytest.fixture(scope="module")
@@ -50,37 +52,68 @@ def test_op_names_lose_their_instance_numbers():
 
 @pytest.mark.parametrize("form,has_reduce_window,has_cumsum", [
     ("tiles", False, True), ("tiles-unrolled", False, False), ("reduce-window", True, False)])
-def test_max_pool_forms(form, has_reduce_window, has_cumsum, monkeypatch):
+def test_max_pool_forms(form, has_reduce_window, has_cumsum):
     import gpu_profile as G
     import nnfunc as nf
-    from nnfunc.layers import pooling
-    for name in ("_mask_by_walk", "_max_pool_tiles"):
-        monkeypatch.setattr(pooling, name, getattr(pooling, name))   # undone after the test
-    G._set_pool(form)
-    layer = nf.layers.max_pool(2)
+    layer = G.pool_layer(form)
     x = jax.random.normal(jax.random.key(0), (2, 4, 4, 3))
     jaxpr = str(jax.make_jaxpr(jax.grad(lambda v: layer.apply({}, {}, v)[0].sum()))(x))
     assert ("reduce_window_max" in jaxpr or "select_and_scatter_add" in jaxpr) \
         == has_reduce_window
     assert ("cumsum" in jaxpr) == has_cumsum
+    # every form is the library's max-pool: the same values and gradients
+    ref = nf.layers.max_pool(2)
+    np.testing.assert_array_equal(layer.apply({}, {}, x)[0], ref.apply({}, {}, x)[0])
+    grad = lambda lay: jax.grad(lambda v: (lay.apply({}, {}, v)[0] ** 2).sum())(x)  # noqa: E731
+    np.testing.assert_array_equal(grad(layer), grad(ref))
 
 
-def test_bias_corrections_variant_switches_the_library_form(monkeypatch):
+def test_the_cnn_with_another_max_pool_is_the_suites_cnn_around_it():
     import gpu_profile as G
-    from nnfunc.optim import _base
-    monkeypatch.setattr(_base, "_STACKED_BIAS_CORRECTIONS", False)    # undone after the test
-    t, b1, b2 = jnp.float32(3.0), jnp.float32(0.9), jnp.float32(0.999)
-    jaxprs = {}
-    for form in ("scalar", "stacked"):
-        G._set_bias_corrections(form)
-        assert _base._STACKED_BIAS_CORRECTIONS == (form == "stacked")
-        # a new function each time: make_jaxpr caches traces by function
-        jaxprs[form] = str(jax.make_jaxpr(lambda *a: _base.bias_corrections(*a))(t, b1, b2))
+    from common.nnfunc_bench import model_and_shape
+    assert G.model("cnn") is model_and_shape("cnn", G.MLP)[0]
+    assert G.model("mlp", "tiles") is model_and_shape("mlp", G.MLP)[0]
+    suite, other = G.model("cnn"), G.model("cnn", "reduce-window")
+    p1, s1 = suite.init(jax.random.key(3), (12, 12, 1))     # small images: a fast check
+    p2, s2 = other.init(jax.random.key(3), (12, 12, 1))
+    for a, b in zip(jax.tree.leaves((p1, s1)), jax.tree.leaves((p2, s2)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    x = jax.random.normal(jax.random.key(4), (2, 12, 12, 1))
+    run = lambda net: jax.jit(lambda x: net.apply(p1, s1, x)[0])(x)   # noqa: E731
+    np.testing.assert_allclose(run(other), run(suite), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="form"):
+        G.pool_layer("default")
+
+
+def test_stacked_bias_corrections_are_adam_to_the_bit_in_one_vector_power():
+    import gpu_profile as G
+    import nnfunc as nf
+    ref, stacked = G.optimizer("scalar"), G.optimizer("stacked")
+    p = {"w": jax.random.normal(jax.random.key(0), (5, 3)), "b": jnp.zeros(3)}
+    sr, ss = ref.init(p), stacked.init(p)
+    assert type(ss) is nf.optim.AdamState
+    assert jax.tree.structure(ss) == jax.tree.structure(sr)     # hparams and slots alike
+    for k in range(4):
+        g = jax.tree.map(lambda a: jax.random.normal(jax.random.key(10 + k), a.shape), p)
+        ur, sr = ref.update(g, sr, p)
+        us, ss = stacked.update(g, ss, p)
+        for a, b in zip(jax.tree.leaves((ur, sr)), jax.tree.leaves((us, ss)), strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # one vector power instead of two scalar ones (new functions: make_jaxpr caches)
+    jaxprs = {name: str(jax.make_jaxpr(lambda g, s, o=o: o.update(g, s, p))(g, s))
+              for name, o, s in (("scalar", ref, sr), ("stacked", stacked, ss))}
     stacks = {f: "stack[" in j or "concatenate" in j for f, j in jaxprs.items()}
     assert stacks == {"scalar": False, "stacked": True}
+    with pytest.raises(ValueError, match="bias"):
+        G.optimizer("vector")
+
+
+def test_variants_name_their_forms():
+    import gpu_profile as G
     assert G.VARIANTS["adam bias corrections stacked"].bias == "stacked"
     assert all(v.bias == "scalar" for k, v in G.VARIANTS.items() if "bias" not in k)
     cublas = {k: v for k, v in G.VARIANTS.items() if "cublas" in k}
     assert len(cublas) == 2 and all(v.flags == "--xla_gpu_enable_triton_gemm=false"
                                      for v in cublas.values())
     assert [v.bias for v in cublas.values()] == ["scalar", "stacked"]
+    assert {v.pool for v in G.VARIANTS.values()} == set(G.POOLS)
