@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# One prepared GPU session (issue 15), what is still unmeasured first: the sweeps against
-# their roofline bound in both of nf.train.sweep's layouts (runs first, and runs inside:
-# nnfunc.train._runs_inside), the autoencoders' GPU row, the full-epoch A/B against raw JAX
-# (benchmarks/gpu_profile.py, no traces; the MLP again with Adam's bias corrections as one
-# vector power, optim._base.bias_corrections, with cuBLAS instead of Triton GEMMs, and
-# both), then the throughput suite on the GPU (its torch.compile peer last, so that the
-# suite's time budget drops it before anything else),
-# the MNIST speedrun with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and over 2)
-# and word2vec's GPU row, in about 8 minutes, everything written under $OUT. (The first
-# H200 run, 2026-11-29, took 258 s for the last four and the sweeps in one layout.)
+# One prepared GPU session, what is still unmeasured first: the sweeps against their
+# roofline bound in both of nf.train.sweep's layouts (layout='runs_first' and
+# 'runs_inside'; benchmarks/investigations/sweep_roofline.py), the autoencoders suite's GPU
+# row, the full-epoch A/B against raw JAX (benchmarks/investigations/gpu_profile.py, no
+# traces; the MLP again with Adam's bias corrections as one vector power, with cuBLAS
+# instead of Triton GEMMs, and both), then the throughput suite on the GPU (its
+# torch.compile peer last, so that the suite's time budget drops it before anything
+# else), the MNIST speedrun with 10 seeds (nnfunc vs PyTorch, one-cycle over 1 epoch and
+# over 2) and word2vec's GPU row, in about 8 minutes, everything written under $OUT. The
+# suites run as `python benchmarks/run.py NAME ...`. (On an H200 the last four and the
+# sweeps in one layout took 258 s.)
 #
 # 1. On the development machine, once, in the repository root (copies MNIST and the
 #    word2vec corpus into .gpu-data/, downloads the gensim + smart_open wheels for the
@@ -29,8 +30,10 @@
 # 3. Back here: the files land under the reply's files_at: session.log, bundle.tar.gz
 #    (every JSON and report), suite.md, mnist-speedrun-gpu.md, mnist-speedrun-gpu-e2.md,
 #    sweep-roofline-gpu.md, word2vec-gpu.md, autoencoders-gpu.md (at most 8 files come
-#    back, none deeper than 2 folders). Unpack the bundle into benchmarks/results/ (the
-#    names there are the ones to commit).
+#    back, none deeper than 2 folders). Unpack the bundle: each suite's files into
+#    benchmarks/results/<suite>/ (throughput, speedrun, word2vec, autoencoders), the
+#    sweeps and the A/B into benchmarks/results/investigations/ (the names there are the
+#    ones to commit).
 #
 # Other modes, for this machine (no GPU needed):
 #    bash benchmarks/gpu_session.sh --dry-run    # print the plan, check files and imports
@@ -79,37 +82,39 @@ if [ "$MODE" = "prepare" ]; then
 fi
 
 # --------------------------------------------------------------------------- settings
-# The A/B's variants (benchmarks/gpu_profile.py VARIANTS), each in a fresh process.
+# The A/B's variants (benchmarks/investigations/gpu_profile.py VARIANTS), each in a fresh
+# process.
 AB_VARIANTS="adam bias corrections stacked,cublas gemms,cublas gemms + adam bias corrections stacked"
 if [ "$MODE" = "gpu" ]; then
   PY="${PYTHON:-python3}"                      # the image's python3 holds torch and JAX
   OUT="${OUT:?OUT is unset: this mode runs on the device machine (or use --cpu-check)}"
   BUDGET="${GPU_SESSION_BUDGET_S:-500}"
-  SUITE=(benchmarks/run.py --quick --backends gpu --max-minutes 2.8 --tag auto)
-  SPEED=(benchmarks/mnist_speedrun.py --device gpu --seeds 10 --profile)
-  SPEED_E2=(benchmarks/mnist_speedrun.py --device gpu --seeds 10 --epochs 2)
-  SWEEP=(benchmarks/sweep_roofline.py --device gpu --runs-inside)
-  W2V=(benchmarks/word2vec.py --corpus head500.noblanks.cor --epochs 5 --seeds 0
+  SUITE=(benchmarks/run.py throughput --quick --backends gpu --max-minutes 2.8 --tag auto)
+  SPEED=(benchmarks/run.py speedrun --device gpu --seeds 10 --profile)
+  SPEED_E2=(benchmarks/run.py speedrun --device gpu --seeds 10 --epochs 2)
+  SWEEP=(benchmarks/investigations/sweep_roofline.py --device gpu --runs-inside)
+  W2V=(benchmarks/run.py word2vec --corpus head500.noblanks.cor --epochs 5 --seeds 0
        --workers 16 --note "H200 machine (16 cores): nnfunc on the GPU, gensim on the CPU")
-  AE=(benchmarks/autoencoders.py)
-  AB=(benchmarks/gpu_profile.py --device gpu --no-traces --variant-cases mlp128,mlp1024
-      --variants "$AB_VARIANTS")
+  AE=(benchmarks/run.py autoencoders)
+  AB=(benchmarks/investigations/gpu_profile.py --device gpu --no-traces
+      --variant-cases mlp128,mlp1024 --variants "$AB_VARIANTS")
   # seconds: sweep, autoencoders, A/B, suite, speedrun, e2, w2v
   SHARE=(80 90 170 160 75 55 60)
 else
   PY="${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
   OUT="${OUT:-/tmp/gpu-session-out}"
   BUDGET="${GPU_SESSION_BUDGET_S:-900}"
-  SUITE=(benchmarks/run.py --tiny --backends cpu --torch-compile reduce-overhead --tag auto)
-  SPEED=(benchmarks/mnist_speedrun.py --device cpu --quick --profile)
-  SPEED_E2=(benchmarks/mnist_speedrun.py --device cpu --quick --seeds 1 --epochs 1
+  SUITE=(benchmarks/run.py throughput --tiny --backends cpu --torch-compile reduce-overhead
+         --tag auto)
+  SPEED=(benchmarks/run.py speedrun --device cpu --quick --profile)
+  SPEED_E2=(benchmarks/run.py speedrun --device cpu --quick --seeds 1 --epochs 1
             --frameworks nnfunc)
-  SWEEP=(benchmarks/sweep_roofline.py --device cpu --quick --runs-inside)
-  W2V=(benchmarks/word2vec.py --corpus lee_background.cor --epochs 1 --seeds 0
+  SWEEP=(benchmarks/investigations/sweep_roofline.py --device cpu --quick --runs-inside)
+  W2V=(benchmarks/run.py word2vec --corpus lee_background.cor --epochs 1 --seeds 0
        --workers 2 --note "gpu_session.sh --cpu-check")
-  AE=(benchmarks/autoencoders.py --train 2000 --epochs-scale 0.05 --repeats 2)
-  AB=(benchmarks/gpu_profile.py --device cpu --quick --cases mlp128 --no-traces
-      --variants "$AB_VARIANTS" --variant-cases mlp128)
+  AE=(benchmarks/run.py autoencoders --train 2000 --epochs-scale 0.05 --repeats 2)
+  AB=(benchmarks/investigations/gpu_profile.py --device cpu --quick --cases mlp128
+      --no-traces --variants "$AB_VARIANTS" --variant-cases mlp128)
   SHARE=(150 300 150 200 200 150 300)
 fi
 # The data: the carried copy on the device; here the carried copy if prepared, else shared.

@@ -8,23 +8,26 @@ sizes ``train_word2vec`` caps them to. The batch semantics do not depend on the 
 (a GPU only sums a step's duplicate rows in another order), so the accelerators' batch
 sizes are measured here on the CPU. Same corpus and settings as benchmarks/word2vec.py.
 
-    python benchmarks/word2vec_batches.py        # writes benchmarks/results/word2vec-batches-cpu.*
+    python benchmarks/investigations/word2vec_batches.py
+        # writes benchmarks/results/investigations/word2vec-batches-cpu.*
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import pathlib
 import sys
 
 import numpy as np
 
-import nnfunc as nf
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent.parent / "src"), str(HERE.parent)]   # nnfunc, the suites
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import nnfunc as nf  # noqa: E402
 import word2vec as bench  # noqa: E402  (benchmarks/word2vec.py: settings, runs, quality)
 
-w2v = bench.w2v_module
+w2v = importlib.import_module("nnfunc.text.word2vec")   # its batch sizing, internal
 
 # Batch sizes per model, in focus positions, beside the defaults (measured on 331k words).
 EXTRA = {("skipgram", "negative"): [2270], ("skipgram", "hierarchical"): [400, 820]}
@@ -79,7 +82,8 @@ def render(res: dict) -> str:
         f"means over seeds {seeds} for both libraries (gensim with workers="
         f"{res['workers']}). The accelerators' batch sizes are measured here: a batch means "
         "the same on every backend.", "",
-        f"Command: `python benchmarks/word2vec_batches.py --seeds {seeds}`.", "",
+        f"Command: `python benchmarks/investigations/word2vec_batches.py --seeds {seeds}`.",
+        "",
         "Spearman ρ on word pairs, accuracy on analogies; nnfunc's mean minus gensim's in "
         "brackets.", "",
         "| model | batch (positions) | which | WordSim-353 ρ | SimLex-999 ρ | analogies |",
@@ -103,7 +107,8 @@ def main(argv=None) -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", default=str(bench.HERE / "results" / "word2vec-batches-cpu"))
+    ap.add_argument("--out", default=str(HERE.parent / "results" / "investigations"
+                                          / "word2vec-batches-cpu"))
     args = ap.parse_args(argv)
     print(render(run(args.corpus, args.epochs, args.seeds, args.workers,
                      pathlib.Path(args.out))))

@@ -1,4 +1,4 @@
-"""Sweeps against their bound (issue 15, target 3): R runs in one program vs one run.
+"""Sweeps against their bound: R runs in one program vs one run.
 
 Each row times one fused epoch of a single run (``nf.train.make_epoch``) and one epoch of
 the same program ``vmap``-ped over R runs that differ in their learning rate (the
@@ -23,9 +23,10 @@ fraction of its bound is ``T(R) / measured time per step``. On a GPU the small M
 step is mostly ``t_over`` (launch-bound), so many runs fit into it; on a CPU the step
 is compute-bound already and sweeps gain little.
 
-    python benchmarks/sweep_roofline.py                     # CPU rows, writes results/
-    python benchmarks/sweep_roofline.py --device gpu --out benchmarks/results/sweep-roofline-gpu
-    python benchmarks/sweep_roofline.py --quick --out /tmp/sweep   # seconds, for tests
+    python benchmarks/investigations/sweep_roofline.py     # CPU rows, in results/investigations
+    python benchmarks/investigations/sweep_roofline.py --device gpu \
+        --out benchmarks/results/investigations/sweep-roofline-gpu
+    python benchmarks/investigations/sweep_roofline.py --quick --out /tmp/sweep  # seconds
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE.parent.parent / "src"), str(HERE.parent)]   # nnfunc, common
 
 import nnfunc as nf                                        # noqa: E402
 from common.nnfunc_bench import build_epoch, build_sweep  # noqa: E402
@@ -48,7 +49,7 @@ from common.pages import run_meta                          # noqa: E402
 from common.timing import interleaved, jax_sync, matmul_ceiling  # noqa: E402
 
 BATCH = 128
-ROWS = (  # name, layer sizes, runs; the targets of issue 15 (GPU)
+ROWS = (  # name, layer sizes, runs, the target set for the GPU
     ("MLP 784-100-10", (784, 100, 10), 64, ">= 20x one run (GPU)"),
     ("MLP 784-100-10", (784, 100, 10), 8, "(reference)"),
     ("MLP 784-1024-1024-10", (784, 1024, 1024, 10), 8, ">= 0.85 of the bound (GPU)"),
@@ -68,14 +69,14 @@ def step_cost(sizes, batch: int = BATCH) -> dict:
 EXTRA_PASSES = 8
 
 
-def _passes(k: int):
+def passes(k: int):
     """``x -> x * 2 + 1`` applied ``k`` times, each pass its own kernel: the iterations
     of a loop are not fused with each other (a chain of ``k`` passes in one function
     would be fused into a single pass)."""
     return jax.jit(lambda x: jax.lax.fori_loop(0, k, lambda i, x: x * 2 + 1, x))
 
 
-def bandwidth(device, n_bytes: int, reps: int) -> float:
+def bandwidth(device, n_bytes: int, reps: int, *, timer=interleaved) -> float:
     """Bytes/s of ``x * 2 + 1`` over ``n_bytes`` of float32 (one read, one write per pass),
     as rows of 1024 (XLA:CPU splits a 2-D loop across its threads, a 1-D one not always).
 
@@ -83,14 +84,15 @@ def bandwidth(device, n_bytes: int, reps: int) -> float:
     so that a call's fixed cost cancels: dispatch, the sync and the output allocation cost
     0.1-0.4 ms on an H200, more than a 78 MiB pass (~40 µs). Timing one pass per call
     (this probe's first version) gave 374 GB/s at 78 MiB there, which made the bound
-    slower than the sweeps it bounds."""
+    slower than the sweeps it bounds. ``timer``: how the two loops are timed
+    (``common.timing.interleaved``'s signature and result)."""
     rows = max(1, n_bytes // 4096)
     with jax.default_device(device):
         x = jax.device_put(jnp.ones((rows, 1024), jnp.float32), device)
-        few, many = _passes(2), _passes(2 + EXTRA_PASSES).lower(x).compile()
+        few, many = passes(2), passes(2 + EXTRA_PASSES).lower(x).compile()
         if "while" not in many.as_text():
             raise RuntimeError("XLA unrolled the bandwidth probe's loop: its passes fuse")
-        med = interleaved({"few": lambda: jax_sync(few(x)),
+        med = timer({"few": lambda: jax_sync(few(x)),
                            "many": lambda: jax_sync(many(x))}, reps)
     return EXTRA_PASSES * 2 * 4096 * rows / max(med["many"] - med["few"], 1e-9)
 
@@ -164,7 +166,7 @@ def render(res: dict) -> str:
     inside = [r for r in res["rows"] if "inside_step_us" in r]
     if inside:
         lines += ["", "The same sweeps with `nf.train.sweep`'s runs-inside layout "
-                  "(`nnfunc.train._runs_inside`: weights whose input the runs share carried "
+                  "(`layout='runs_inside'`: weights whose input the runs share carried "
                   "as (in, runs, out), a scan of the vmapped step), timed in the same "
                   "round-robin:", "",
                   "| model | runs | runs first µs/step | runs inside µs/step | runs inside "
@@ -183,14 +185,15 @@ def render(res: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(prog="benchmarks/sweep_roofline.py")
+    ap = argparse.ArgumentParser(prog="benchmarks/investigations/sweep_roofline.py")
     ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     ap.add_argument("--samples", type=int, default=None,
                     help="training samples (default 8192 on CPU, 60000 on GPU)")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--quick", action="store_true",
                     help="1024 samples, 2 repeats, small bandwidth/matmul probes")
-    ap.add_argument("--out", default=str(HERE / "results" / "sweep-roofline-cpu"))
+    ap.add_argument("--out", default=str(HERE.parent / "results" / "investigations"
+                                          / "sweep-roofline-cpu"))
     ap.add_argument("--runs-inside", action="store_true",
                     help="also time the sweeps in nf.train.sweep's runs-inside layout")
     args = ap.parse_args(argv)
@@ -214,7 +217,7 @@ def main(argv=None) -> dict:
               flush=True)
         rows.append(row)
     res = {"backend": args.device, "device": device.device_kind,
-           **run_meta("sweep_roofline.py", argv), "samples": samples, "reps": reps,
+           **run_meta("investigations/sweep_roofline.py", argv), "samples": samples, "reps": reps,
            "cpu_count": os.cpu_count(), "machine": machine, "rows": rows}
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

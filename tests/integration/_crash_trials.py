@@ -1,6 +1,9 @@
 """Crash trials: kill a training run at random moments, resume it from its newest
 checkpoint, and check that it ends bit-identical to a run that was never interrupted.
 
+The driver of ``test_integration_crash.py`` and, run with ``--worker``, the process it
+kills.
+
 Each trial starts a worker process (``fit`` of an MLP with ``Checkpoint(every=1)``, 24
 short epochs), ``SIGKILL``s it at a random moment of its training, checks that every
 checkpoint file in the folder loads, restarts it (the worker resumes from
@@ -9,8 +12,8 @@ must equal the uninterrupted run's exactly. Kills land anywhere: during start-up
 compilation, an epoch or a checkpoint write (a write interrupted mid-way leaves only its
 hidden temporary file, counted below).
 
-    python benchmarks/crash_trials.py --trials 50   # writes benchmarks/results/crash-trials.*
-    python benchmarks/crash_trials.py --trials 5 --out /tmp/crash
+    python tests/integration/_crash_trials.py --trials 50   # a longer soak: prints the table
+    python tests/integration/_crash_trials.py --trials 5 --out /tmp/crash   # and writes it
 """
 from __future__ import annotations
 
@@ -29,7 +32,6 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
 EPOCHS, BATCH, N, SIZES = 24, 64, 4096, (64, 256, 256, 10)
 
 
@@ -160,7 +162,7 @@ def run_trials(trials: int, seed: int = 0, kills: int = 2) -> dict:
 def render(res: dict) -> str:
     return "\n".join([
         "# Crash trials", "",
-        f"Command: `python benchmarks/crash_trials.py --trials {res['trials']} --seed "
+        f"Command: `python tests/integration/_crash_trials.py --trials {res['trials']} --seed "
         f"{res['seed']}`. Worker: `fit` of an MLP {'-'.join(map(str, SIZES))} with adam, "
         f"{EPOCHS} epochs of {N // BATCH} steps, `Checkpoint(every=1, keep=2)`; an "
         f"epoch takes {1000 * res['epoch_s']:.0f} ms with its checkpoint write. Each trial "
@@ -181,15 +183,16 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kills", type=int, default=2, help="SIGKILLs per trial")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
-    ap.add_argument("--out", default=str(HERE / "results" / "crash-trials"))
+    ap.add_argument("--out", default=None, help="also write OUT.json and OUT.md")
     args = ap.parse_args(argv)
     if args.worker:
         return worker(args.worker)
     res = run_trials(args.trials, args.seed, args.kills)
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(render(res))
+    if args.out:
+        out = pathlib.Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(json.dumps(res, indent=1))
+        out.with_suffix(".md").write_text(render(res))
     print(render(res))
     if res["identical"] != res["trials"]:
         sys.exit(1)

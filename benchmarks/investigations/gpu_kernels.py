@@ -2,9 +2,9 @@
 """What one training step costs on an H100 or H200, read off XLA's compiled program: no GPU.
 
     pip install "jax[cuda13]==$(python -c 'import jax; print(jax.__version__)')"
-    python benchmarks/gpu_kernels.py [--target h100|h200] [--batch-sizes 128,1024]
-        [--mlp-sizes 784,100,10 --runs 64] [--out DIR] [--show]
-    python benchmarks/gpu_kernels.py --target h200 --word2vec CORPUS   # word2vec's loop
+    python benchmarks/investigations/gpu_kernels.py [--target h100|h200]
+        [--batch-sizes 128,1024] [--mlp-sizes 784,100,10 --runs 64] [--out DIR] [--show]
+    python benchmarks/investigations/gpu_kernels.py --target h200 --word2vec CORPUS
 
 XLA compiles for a GPU without one when it is given the device's description (JAX's
 deviceless ahead-of-time compilation: ``topologies.get_topology_desc(platform='cuda',
@@ -20,13 +20,15 @@ Without autotuning XLA picks its GEMM tilings by heuristics, so kernel choices m
 a little from a real GPU's; the kernel count and the bytes moved are what the program
 structure decides. The estimate's constants (``--launch-us``, ``--bandwidth``,
 ``--tflops``) are round numbers for an H100 that the suite's H100 run agrees with (see
-``benchmarks/results/gpu-kernels-h100.md``); the H200's bandwidth default is scaled to its
-HBM3e. Writes DIR/gpu-kernels-<target>[-mlp<sizes>].{json,table.md}.
+``benchmarks/results/investigations/gpu-kernels-h100.md``); the H200's bandwidth default
+is scaled to its HBM3e. Writes DIR/gpu-kernels-<target>[-mlp<sizes>].{json,table.md}
+(default DIR: benchmarks/results/investigations).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import math
 import os
@@ -36,7 +38,8 @@ import sys
 from collections import Counter
 
 _HERE = pathlib.Path(__file__).resolve().parent
-for p in (_HERE, _HERE.parent / "src"):      # common, and nnfunc from a checkout
+_BENCH = _HERE.parent
+for p in (_BENCH, _BENCH.parent / "src"):    # common, and nnfunc from a checkout
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
@@ -48,6 +51,8 @@ import nnfunc as nf  # noqa: E402
 from common import jax_peer, nnfunc_bench  # noqa: E402
 from common.config import MLP_SIZES  # noqa: E402
 import word2vec as w2v_bench  # noqa: E402  (benchmarks/word2vec.py: settings, models)
+
+LOSS = nf.losses.softmax_cross_entropy_with_integer_labels   # the suite's loss
 
 # The H100 SXM 80GB as XLA:GPU describes it (GpuTargetConfigProto).
 H100 = """
@@ -174,7 +179,8 @@ def estimate_us(kernels: list[dict], launch_us: float, bandwidth: float, tflops:
 # ---------------------------------------------------------------------------------------
 # the programs, compiled for the H100
 
-def _sharding(target: str = "h100"):
+def target_sharding(target: str = "h100"):
+    """One deviceless device of ``target`` (a 1x1x1 topology) as a replicated sharding."""
     topo = topologies.get_topology_desc(platform="cuda", target_config=TARGETS[target][0],
                                         topology="1x1x1")
     mesh = topologies.make_mesh(topo=topo, mesh_shape=(1,), axis_names=("x",))
@@ -209,7 +215,7 @@ def programs(model_name: str, batch_size: int, n_samples: int, runs: int,
 
 
 def _programs(model_name, batch_size, n_samples, runs, target, mlp_sizes) -> dict[str, str]:
-    sh = _sharding(target)
+    sh = target_sharding(target)
     mlp_sizes = tuple(mlp_sizes)
     model, shape = nnfunc_bench.model_and_shape(model_name, mlp_sizes)
 
@@ -218,7 +224,7 @@ def _programs(model_name, batch_size, n_samples, runs, target, mlp_sizes) -> dic
                 jax.ShapeDtypeStruct((n,), jnp.int32, sharding=sh))
     opt, sweep_epoch = nnfunc_bench.sweep_epoch_program(model_name, mlp_sizes, batch_size)
     ts = jax.eval_shape(lambda: nf.train.init_state(model, opt, jax.random.key(0), shape))
-    epoch = nf.train.make_epoch(model, opt, nnfunc_bench._loss(), batch_size, donate=True)
+    epoch = nf.train.make_epoch(model, opt, LOSS, batch_size, donate=True)
     out = {"nnfunc fused epoch": epoch.lower(_spec(ts, sh), *data(n_samples))}
     stacked = _spec(ts, sh, (runs,))._replace(key=_spec(ts.key, sh))
     out[f"nnfunc sweep of {runs} runs"] = sweep_epoch.lower(stacked, *data(n_samples // runs))
@@ -243,10 +249,10 @@ def word2vec_program(corpus: str, target: str = "h100", architecture: str = "ski
     import time
 
     import numpy as np
-    w2v = w2v_bench.w2v_module
+    w2v = importlib.import_module("nnfunc.text.word2vec")   # its internals
     sents = list(nf.text.read_corpus(corpus))
     vocab = nf.text.Vocab.build(sents, min_count=w2v_bench.SETTINGS["min_count"])
-    sh = _sharding(target) if sharding is None else sharding
+    sh = target_sharding(target) if sharding is None else sharding
     with _traced_as_gpu():
         model = w2v_bench.make_model(vocab, architecture, output)
         tokens, _ = w2v.encode_corpus(vocab, sents)
@@ -303,7 +309,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bandwidth", type=float, default=None,
                     help="bytes/s (default ~90 %% of the target's peak)")
     ap.add_argument("--tflops", type=float, default=300.0, help="TF32 GEMM TFLOP/s")
-    ap.add_argument("--out", default=str(_HERE / "results"))
+    ap.add_argument("--out", default=str(_BENCH / "results" / "investigations"))
     ap.add_argument("--show", action="store_true", help="print every kernel")
     ap.add_argument("--word2vec", default=None, metavar="CORPUS",
                     help="instead: train_word2vec's epoch loop on this corpus, 4 models")
@@ -366,7 +372,7 @@ def _write_word2vec(args, device: str, rows: list[dict]) -> int:
     lines = [f"word2vec's epoch loop compiled for the {device} without one (jax "
              f"{jax.__version__}), corpus `{meta['corpus']}`, benchmarks/word2vec.py's "
              "settings at the accelerators' default batch. Command: `python benchmarks/"
-             f"gpu_kernels.py --target {args.target} --word2vec CORPUS`. A step is estimated "
+             f"investigations/gpu_kernels.py --target {args.target} --word2vec CORPUS`. A step is estimated "
              f"as Σ max({args.launch_us:g} µs, bytes / {args.bandwidth / 1e12:.1f} TB/s) over "
              "its kernels (the while loop's own per-iteration cost is not modelled); steps "
              "per epoch at the expected share of kept tokens.", "",

@@ -1,9 +1,9 @@
-"""Where nnfunc's fused epoch loses to raw JAX + optax on a GPU (issue 15, target 1).
+"""Where nnfunc's fused epoch loses to raw JAX + optax on a GPU.
 
-The quick suite on the H200 (``results/nvidia-h200-2026-11-29.md``) put nnfunc's fused
-epoch at 0.88x raw JAX for the MLP at batch 128 and 0.74x for the CNN at batch 1024,
-although XLA's deviceless compile gives both programs the same kernel count (MLP) or
-fewer for nnfunc (CNN). This script answers why, on the device, in one call:
+The throughput suite's first H200 run put nnfunc's fused epoch at 0.88x raw JAX for the
+MLP at batch 128 and 0.74x for the CNN at batch 1024, although XLA's deviceless compile
+gives both programs the same kernel count (MLP) or fewer for nnfunc (CNN). This script
+answers why, on the device, in one call:
 
 1. **A/B on the full 60k epoch.** Each case's nnfunc fused epoch (``nf.train.make_epoch``,
    as the suite builds it) and raw JAX + optax scan epoch (the suite's peer), timed
@@ -15,13 +15,14 @@ fewer for nnfunc (CNN). This script answers why, on the device, in one call:
    ``sweep_roofline.py`` are traced too.
 3. **Variants.** The A/B again in fresh processes with XLA's command buffers off, with
    the whole scan loop captured (``WHILE``), with ``lax.scan(unroll=k)``, with nnfunc's
-   max-pool forms, with Adam's bias corrections as one vector power, and with cuBLAS
-   instead of Triton GEMMs.
+   max-pool forms (:func:`pool_layer`), with Adam's bias corrections as one vector power
+   (:func:`adam_stacked_bias_corrections`), and with cuBLAS instead of Triton GEMMs.
 
-    python benchmarks/gpu_profile.py --device gpu --out DIR     # on the device
-    python benchmarks/gpu_profile.py --device cpu --quick --out /tmp/p   # a CPU check
+    python benchmarks/investigations/gpu_profile.py --device gpu --out DIR   # the device
+    python benchmarks/investigations/gpu_profile.py --device cpu --quick --out /tmp/p
 
-Writes ``DIR/gpu-profile.{md,json}`` and ``DIR/hlo/*.txt`` (each compiled program).
+Writes ``DIR/gpu-profile.{md,json}`` and ``DIR/hlo/*.txt`` (each compiled program;
+default DIR: benchmarks/results/investigations/gpu-profile).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ import time
 from typing import NamedTuple
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
+sys.path[:0] = [str(HERE.parent.parent / "src"), str(HERE.parent)]    # nnfunc, common
 
 import jax                                                 # noqa: E402
 import jax.numpy as jnp                                    # noqa: E402
@@ -60,8 +61,8 @@ class Variant(NamedTuple):
     """One A/B variant, run in a fresh process."""
     flags: str = ""              # added to XLA_FLAGS
     unroll: int = 1              # lax.scan's unroll
-    pool: str = "default"        # the max-pool form (_set_pool)
-    bias: str = "scalar"         # Adam's bias corrections (_set_bias_corrections)
+    pool: str = "default"        # nnfunc's max-pool form (pool_layer)
+    bias: str = "scalar"         # Adam's bias corrections (optimizer)
 
 
 VARIANTS = {
@@ -81,35 +82,135 @@ VARIANTS = {
     "cublas gemms + adam bias corrections stacked": Variant(flags=_CUBLAS, bias="stacked"),
 }
 POOLS = ("default", "tiles", "tiles-unrolled", "reduce-window")
+BIAS_CORRECTIONS = ("scalar", "stacked")
 
 
-def _set_pool(form: str) -> None:
-    """nnfunc's max-pool for this process: the library's choice (``default``), the max
-    over reshaped tiles with the cumsum first-max mask (``tiles``, the CPU's form) or the
-    walked mask (``tiles-unrolled``, the GPU's form since 2026-11-29), or XLA's
-    ``reduce_window`` (``reduce-window``, as the raw JAX peer)."""
+def pool_layer(form: str):
+    """A 2x2 max-pool layer (stride 2, no padding) of ``form``: the max over reshaped tiles
+    with the cumsum first-max mask (``tiles``, the library's CPU form) or the walked mask
+    (``tiles-unrolled``, its GPU form), or XLA's ``reduce_window`` (``reduce-window``, as
+    the raw JAX peer). The tile forms are ``nnfunc.layers.pooling``'s own tiled maxima
+    (internals), chosen here by name instead of by the backend."""
+    import nnfunc as nf
     from jax import lax
     from nnfunc.layers import pooling
-    if form in ("tiles", "tiles-unrolled"):
-        pooling._mask_by_walk = lambda kh, kw: form == "tiles-unrolled"
-    elif form == "reduce-window":
-        pooling._max_pool_tiles = lambda x, kh, kw: lax.reduce_window(
-            x, -jnp.inf, lax.max, (1, kh, kw, 1), (1, kh, kw, 1), "VALID")
+    if form not in POOLS[1:]:
+        raise ValueError(f"pool_layer: form must be one of {POOLS[1:]}, got {form!r}")
+    tiled_max = pooling._tiled_max_walk if form == "tiles-unrolled" else pooling._tiled_max
+
+    def apply(params, state, x, *, train=False, key=None):
+        if form == "reduce-window":
+            win = (1, 2, 2, 1)
+            return lax.reduce_window(x, -jnp.inf, lax.max, win, win, "VALID"), state
+        n, h, w, c = x.shape
+        tiles = x[:, :h // 2 * 2, :w // 2 * 2, :].reshape(n, h // 2, 2, w // 2, 2, c)
+        return tiled_max(tiles).reshape(n, h // 2, w // 2, c), state
+
+    return nf.layers.Layer(nf.layers.max_pool(2).init, apply, name="max_pool")
 
 
-def _set_bias_corrections(form: str) -> None:
-    """Adam's bias corrections for this process: two scalar powers (``scalar``, the
-    library's default) or one vector power (``stacked``, ``optim._base.bias_corrections``);
-    nnfunc's program only (optax computes its own)."""
-    from nnfunc.optim import _base
-    _base._STACKED_BIAS_CORRECTIONS = form == "stacked"
+@functools.lru_cache(maxsize=None)
+def model(name: str, pool: str = "default"):
+    """The suite's model ``name`` (``common.nnfunc_bench.model_and_shape``); for the CNN
+    with another ``pool`` form, the same layers (``nf.models.cnn(10)``'s, in its order, so
+    the same initial parameters) around :func:`pool_layer` ``(pool)``."""
+    import nnfunc as nf
+    from common.nnfunc_bench import model_and_shape
+    if name != "cnn" or pool == "default":
+        return model_and_shape(name, MLP)[0]
+    L, act, p = nf.layers, nf.layers.activation(nf.activations.relu), pool_layer(pool)
+    return L.serial(L.conv2d(6, 5, padding=2), act, p, L.conv2d(16, 5, padding="VALID"),
+                    act, p, L.flatten(), L.dense(120), act, L.dense(84), act, L.dense(10))
+
+
+def adam_stacked_bias_corrections(learning_rate: float = 1e-3, betas=(0.9, 0.999),
+                                  eps: float = 1e-8):
+    """``nf.optim.adam(learning_rate, betas, eps)`` (no weight decay, no amsgrad) with its
+    two bias corrections ``1 − βᵢᵗ`` computed as one vector power ``1 − [β₁, β₂]ᵗ``
+    instead of two scalar ones (``nnfunc.optim``'s ``bias_corrections`` math), built with
+    nf.optim's extension API: the same state (``nf.optim.AdamState``), the same bits.
+    XLA does not fuse a scalar ``power`` into large consumers, so on a GPU each scalar
+    correction can be a kernel of its own every step; the vector is one kernel."""
+    import nnfunc as nf
+    hparams0 = {**nf.optim.make_hparams(learning_rate=learning_rate, betas=betas, eps=eps),
+                "weight_decay": None}          # compiled out, as adam's zero weight decay
+
+    def init(params):
+        return nf.optim.AdamState(jnp.zeros((), jnp.int32), dict(hparams0),
+                                  nf.optim.zeros_slots(params),
+                                  nf.optim.zeros_slots(params), None)
+
+    def update(grads, state, params=None):
+        lr, hp = nf.optim.current_lr(learning_rate, state.hparams, state.count)
+        b1, b2 = hp["betas"]
+        t = (state.count + 1).astype(lr.dtype)          # torch's 1-based step
+        dtype = jnp.result_type(t, b1, b2)
+        bc = 1 - jnp.stack([jnp.asarray(b1, dtype), jnp.asarray(b2, dtype)]) ** t.astype(dtype)
+        step_size, inv_sqrt_bc2 = lr / bc[0], 1 / jnp.sqrt(bc[1])
+
+        def leaf(g, m, v):
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            u = -step_size * m / (jnp.sqrt(v) * inv_sqrt_bc2 + hp["eps"])
+            return u.astype(g.dtype), m.astype(g.dtype), v.astype(g.dtype)
+        leaves, treedef = jax.tree_util.tree_flatten(grads)
+        outs = [leaf(*a) for a in zip(leaves, treedef.flatten_up_to(state.exp_avg),
+                                      treedef.flatten_up_to(state.exp_avg_sq))]
+        u, m, v = (treedef.unflatten([o[i] for o in outs]) for i in range(3))
+        return u, nf.optim.AdamState(state.count + 1, hp, m, v, None)
+
+    return nf.optim.make_optimizer(init, update)
+
+
+@functools.lru_cache(maxsize=None)
+def optimizer(bias: str = "scalar"):
+    """Adam at the suite's 1e-3 with ``bias`` corrections: ``scalar`` (``nf.optim.adam``)
+    or ``stacked`` (:func:`adam_stacked_bias_corrections`); nnfunc's program only (optax
+    computes its own)."""
+    import nnfunc as nf
+    if bias not in BIAS_CORRECTIONS:
+        raise ValueError(f"optimizer: bias must be one of {BIAS_CORRECTIONS}, got {bias!r}")
+    return (nf.optim.adam(learning_rate=1e-3) if bias == "scalar"
+            else adam_stacked_bias_corrections(1e-3))
 
 
 def _unroll_scan(k: int) -> None:
     """Every ``lax.scan`` traced from now on unrolls ``k`` steps per loop iteration (both
-    programs alike: nnfunc and the raw peer call ``jax.lax.scan``)."""
+    programs alike: nnfunc and the raw peer call ``jax.lax.scan``). JAX's function, not
+    nnfunc's, replaced in this variant's own process only."""
     if k > 1:
         jax.lax.scan = functools.partial(jax.lax.scan, unroll=k)
+
+
+def nnfunc_epoch(model_name: str, batch: int, X, Y, device, pool: str = "default",
+                 bias: str = "scalar"):
+    """``(runner, epoch, fresh)``: the suite's fused-epoch runner (as
+    ``common.nnfunc_bench.build_epoch``: ``nf.train.make_epoch``, donated, seed 0) of
+    :func:`model` ``(model_name, pool)`` with :func:`optimizer` ``(bias)``, its epoch
+    program, and ``fresh()``, a new initial state on ``device`` (to lower the program)."""
+    import nnfunc as nf
+    from common.nnfunc_bench import model_and_shape
+    from common.runner import EpochRunner, repeat_epochs
+    from common.timing import jax_sync
+    net, opt = model(model_name, pool), optimizer(bias)
+    shape = model_and_shape(model_name, MLP)[1]
+    epoch = nf.train.make_epoch(net, opt, nf.losses.softmax_cross_entropy_with_integer_labels,
+                                batch, donate=True)
+    init = jax.jit(lambda key: nf.train.init_state(net, opt, key, shape))
+
+    def fresh():
+        with jax.default_device(device):
+            return jax.device_put(init(jax.random.key(0)), device)
+    state = {"ts": fresh(), "m": None}
+
+    def run_epoch():
+        state["ts"], state["m"] = epoch(state["ts"], X, Y)
+        return state["ts"]
+
+    runner = EpochRunner(warmup=repeat_epochs(run_epoch, 1), run_epoch=run_epoch,
+                         sync=jax_sync, samples=(X.shape[0] // batch) * batch,
+                         last_loss=lambda: float(state["m"]["loss"]))
+    return runner, epoch, fresh
 
 
 def _data(model: str, n: int, device):
@@ -120,23 +221,24 @@ def _data(model: str, n: int, device):
 
 
 @functools.lru_cache(maxsize=None)
-def _case(case: str, n: int, device) -> tuple:
-    """``(X, Y, {'nnfunc': runner, 'raw': runner})`` of ``case``, built once: the A/B and
-    the traces share the data and the compiled epochs."""
+def _case(case: str, n: int, device, pool: str = "default", bias: str = "scalar") -> tuple:
+    """``(X, Y, {'nnfunc': runner, 'raw': runner}, nnfunc's (epoch, fresh))`` of ``case``
+    (nnfunc's with the ``pool`` and ``bias`` variants), built once: the A/B and the traces
+    share the data and the compiled epochs."""
     from common import jax_peer
-    from common.nnfunc_bench import build_epoch
-    model, batch = CASES[case]
-    X, Y = _data(model, n, device)
-    return X, Y, {"nnfunc": build_epoch(model, MLP, batch, X, Y, device),
-                  "raw": jax_peer.build(model, MLP, batch, X, Y, device)}
+    model_name, batch = CASES[case]
+    X, Y = _data(model_name, n, device)
+    runner, epoch, fresh = nnfunc_epoch(model_name, batch, X, Y, device, pool, bias)
+    return X, Y, {"nnfunc": runner,
+                  "raw": jax_peer.build(model_name, MLP, batch, X, Y, device)}, (epoch, fresh)
 
 
-def ab(cases, n: int, reps: int, device) -> dict:
+def ab(cases, n: int, reps: int, device, pool: str = "default", bias: str = "scalar") -> dict:
     """``{case: {'nnfunc': s, 'raw': s, 'steps': k}}``: median epoch seconds, round-robin."""
     from common.timing import interleaved
     out = {}
     for case in cases:
-        _, _, rs = _case(case, n, device)
+        _, _, rs, _ = _case(case, n, device, pool, bias)
         # interleaved's first call of each runner compiles it and runs an untimed epoch
         med = interleaved({k: lambda r=r: r.sync(r.run_epoch()) for k, r in rs.items()},
                           reps)
@@ -200,16 +302,13 @@ def trace_epoch(run, sync) -> dict:
             "ops": {k: {"ns": v[0], "n": v[1]} for k, v in ops.items()}}
 
 
-def _hlo_text(case: str, X, Y, device) -> dict:
-    """The compiled (optimized) HLO of both programs of ``case``."""
-    import nnfunc as nf
+def _hlo_text(case: str, X, Y, device, nnfunc_program) -> dict:
+    """The compiled (optimized) HLO of both programs of ``case`` (``nnfunc_program``:
+    ``(epoch, fresh)`` from :func:`nnfunc_epoch`)."""
     from common import jax_peer
-    from common.nnfunc_bench import _adam, _init, _loss, model_and_shape
     model_name, batch = CASES[case]
-    model, shape = model_and_shape(model_name, MLP)
-    opt = _adam(1e-3)
-    epoch = nf.train.make_epoch(model, opt, _loss(), batch, donate=True)
-    ts = _init(model, opt, 0, shape, device)
+    epoch, fresh = nnfunc_program
+    ts = fresh()
     init, tx, raw = jax_peer.epoch_program(model_name, MLP, batch, X.shape[0])
     with jax.default_device(device):
         p = init(jax.random.key(0))
@@ -218,17 +317,20 @@ def _hlo_text(case: str, X, Y, device) -> dict:
             "raw": raw.lower(*args).compile().as_text()}
 
 
-def traces(cases, sweeps, n: int, device, hlo_dir) -> dict:
+def traces(cases, sweeps, n: int, device, hlo_dir, pool: str = "default",
+           bias: str = "scalar") -> dict:
+    """Per case, one traced epoch of each program (:func:`trace_epoch`) and their HLO in
+    ``hlo_dir``; then one run against a sweep of ``runs`` for each of ``sweeps``."""
     from common.nnfunc_bench import build_epoch, build_sweep
     out = {}
     for case in cases:
         try:
-            X, Y, rs = _case(case, n, device)
+            X, Y, rs, program = _case(case, n, device, pool, bias)
             for name, r in rs.items():       # trace_epoch runs (and compiles) it once first
                 out[f"{case}/{name}"] = {**trace_epoch(r.run_epoch, r.sync),
                                          "steps": n // CASES[case][1]}
             if hlo_dir is not None:
-                for name, text in _hlo_text(case, X, Y, device).items():
+                for name, text in _hlo_text(case, X, Y, device, program).items():
                     (hlo_dir / f"{case}-{name}.txt").write_text(text)
         except Exception as e:                      # noqa: BLE001 - keep the other cases
             out[f"{case}/error"] = f"{type(e).__name__}: {e}"
@@ -348,44 +450,47 @@ def render(res: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(prog="benchmarks/gpu_profile.py")
+    ap = argparse.ArgumentParser(prog="benchmarks/investigations/gpu_profile.py")
     ap.add_argument("--device", choices=("cpu", "gpu"), default="gpu")
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--samples", type=int, default=None)
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--unroll", type=int, default=1)
-    ap.add_argument("--pool", choices=POOLS, default="default")
-    ap.add_argument("--bias-corrections", choices=("scalar", "stacked"), default="scalar")
+    ap.add_argument("--pool", choices=POOLS, default="default",
+                    help="nnfunc's max-pool form (pool_layer)")
+    ap.add_argument("--bias-corrections", choices=BIAS_CORRECTIONS, default="scalar",
+                    help="Adam's bias corrections in nnfunc's program (optimizer)")
     ap.add_argument("--no-traces", action="store_true")
     ap.add_argument("--ab-only", action="store_true", help="print the A/B as JSON (variants)")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--variant-cases", default="mlp128,cnn1024")
     ap.add_argument("--quick", action="store_true", help="small CPU check")
-    ap.add_argument("--out", default="/tmp/gpu-profile")
+    ap.add_argument("--out", default=str(HERE.parent / "results" / "investigations"
+                                          / "gpu-profile"))
     args = ap.parse_args(argv)
     _unroll_scan(args.unroll)
-    _set_pool(args.pool)
-    _set_bias_corrections(args.bias_corrections)
+    forms = {"pool": args.pool, "bias": args.bias_corrections}
     device = jax.devices(args.device)[0]
     n = args.samples or (2048 if args.quick else 60000)
     reps = args.reps or (2 if args.quick else 7)
     cases = [c for c in args.cases.split(",") if c]
     if args.ab_only:
-        print(json.dumps(ab(cases, n, reps, device)))
+        print(json.dumps(ab(cases, n, reps, device, **forms)))
         return {}
     out = pathlib.Path(args.out)
     (out / "hlo").mkdir(parents=True, exist_ok=True)
-    res = {"device": device.device_kind, **run_meta("gpu_profile.py", argv),
+    res = {"device": device.device_kind, **run_meta("investigations/gpu_profile.py", argv),
            "samples": n, "reps": reps, "cases": cases}
 
     def save():
         (out / "gpu-profile.json").write_text(json.dumps(res, indent=1))
         (out / "gpu-profile.md").write_text(render(res))
 
-    res["ab"] = ab(cases, n, reps, device)
+    res["ab"] = ab(cases, n, reps, device, **forms)
     save()
     if not args.no_traces:
-        res["traces"] = traces(cases, {} if args.quick else SWEEPS, n, device, out / "hlo")
+        res["traces"] = traces(cases, {} if args.quick else SWEEPS, n, device, out / "hlo",
+                               **forms)
         save()
     vcases = [c for c in args.variant_cases.split(",") if c]
     res["variant_cases"] = vcases

@@ -1,14 +1,14 @@
-"""benchmarks/sweep_roofline.py: the step-cost arithmetic against a hand count, the bound
+"""benchmarks/investigations/sweep_roofline.py: the step-cost arithmetic against a hand count, the bound
 algebra on a quick run's rows, and the report (the full CPU numbers are in
-benchmarks/results/sweep-roofline-cpu.md; the GPU ones come from gpu_session.sh)."""
+benchmarks/results/investigations/sweep-roofline-cpu.md; the GPU ones come from gpu_session.sh)."""
 import json
 import pathlib
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks" / "investigations"))
 
 
 def test_step_cost_counts_adam_bytes_activations_and_flops():
@@ -73,17 +73,17 @@ def test_bandwidth_probe_runs_every_pass_as_its_own_loop_iteration():
     import sweep_roofline as S
     x = jnp.arange(8192, dtype=jnp.float32).reshape(8, 1024) / 8192
     for k in (2, 2 + S.EXTRA_PASSES):
-        np.testing.assert_allclose(np.asarray(S._passes(k)(x)),
+        np.testing.assert_allclose(np.asarray(S.passes(k)(x)),
                                    np.asarray(x) * 2.0 ** k + 2.0 ** k - 1, rtol=1e-6)
-    assert "while" in S._passes(2 + S.EXTRA_PASSES).lower(x).compile().as_text()
+    assert "while" in S.passes(2 + S.EXTRA_PASSES).lower(x).compile().as_text()
 
 
-def test_bandwidth_is_the_extra_passes_bytes_over_the_time_difference(monkeypatch):
+def test_bandwidth_is_the_extra_passes_bytes_over_the_time_difference():
     """A call's fixed cost (dispatch, sync, allocation) cancels: only the time the extra
     passes add counts, each pass reading and writing the buffer once."""
     import jax
     import sweep_roofline as S
-    monkeypatch.setattr(S, "interleaved", lambda fns, reps: {"few": 0.25, "many": 0.75})
     n = 4 * 2**20
-    got = S.bandwidth(jax.devices("cpu")[0], n, reps=1)
+    got = S.bandwidth(jax.devices("cpu")[0], n, reps=1,
+                      timer=lambda fns, reps: {"few": 0.25, "many": 0.75})
     assert got == pytest.approx(S.EXTRA_PASSES * 2 * n / 0.5)

@@ -1,4 +1,4 @@
-"""Where a sweep's runs axis goes in its first-layer weight (issue 15, target 3).
+"""Where a sweep's runs axis goes in its first-layer weight.
 
 ``nf.train.sweep`` vmaps the whole scanned epoch over a leading runs axis. The runs share
 their data, so XLA computes the first layer of ``R`` runs as one matmul
@@ -17,12 +17,12 @@ data shared by the runs, one permutation per epoch) so that only the layout diff
 It checks that both train alike (same parameters after an epoch, up to float rounding)
 and times them round-robin, or, with ``--compile-only``, reads the kernels and bytes of
 one step off XLA's H200 program (needs a CUDA jaxlib; no GPU). On the 2-core CPU the runs
-inside are slower (0.80x, ``results/sweep-layout-cpu.md``). The library's version of the
-layout, for any model, is ``nnfunc.train._runs_inside`` (``sweep_roofline.py
---runs-inside`` times it)::
+inside are slower (``benchmarks/results/investigations/sweep-layout-cpu.md``). The
+library's version of the layout, for any model, is ``nf.train.sweep(...,
+layout='runs_inside')`` (``sweep_roofline.py --runs-inside`` times it)::
 
-    python benchmarks/sweep_layout.py --device gpu --out DIR/sweep-layout-gpu
-    python benchmarks/sweep_layout.py --compile-only --target h200
+    python benchmarks/investigations/sweep_layout.py --device gpu --out DIR/sweep-layout-gpu
+    python benchmarks/investigations/sweep_layout.py --compile-only --target h200
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ import numpy as np
 from jax import lax
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
+sys.path[:0] = [str(HERE.parent.parent / "src"), str(HERE.parent), str(HERE)]
 
 from common.jax_peer import apply_mlp, init_mlp           # noqa: E402
 from common.pages import header, run_meta                  # noqa: E402
@@ -116,7 +116,7 @@ def to_first(state):
     return _move_first_weight(state, 1, 0)
 
 
-def _max_rel_diff(a, b) -> float:
+def max_rel_diff(a, b) -> float:
     """Largest ``|a - b| / max|b|`` over the leaves of two states."""
     return max(float(jnp.max(jnp.abs(x - y)) / jnp.maximum(jnp.max(jnp.abs(y)), 1e-30))
                for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
@@ -136,7 +136,7 @@ def measure(sizes, runs: int, n: int, reps: int, device) -> dict:
         s0 = init_state(sizes, runs, jax.random.key(0))
     first = progs["runs first"](jax.tree.map(jnp.copy, s0), X, Y, idx)
     inside = to_first(progs["runs inside"](to_inside(s0), X, Y, idx))
-    agree = _max_rel_diff(inside[0], first[0])
+    agree = max_rel_diff(inside[0], first[0])
     states = {"runs first": first, "runs inside": to_inside(inside)}
 
     def runner(name):
@@ -155,7 +155,7 @@ def measure(sizes, runs: int, n: int, reps: int, device) -> dict:
 def compile_only(sizes, runs: int, n: int, target: str) -> dict:
     """Kernels, bytes and estimated µs per step of both layouts, deviceless."""
     import gpu_kernels as G
-    sh = G._sharding(target)
+    sh = G.target_sharding(target)
     spec = lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sh)   # noqa: E731
     s0 = jax.eval_shape(lambda: init_state(sizes, runs, jax.random.key(0)))
     data = (jax.ShapeDtypeStruct((n, sizes[0]), jnp.float32, sharding=sh),
@@ -199,14 +199,15 @@ def render(res: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(prog="benchmarks/sweep_layout.py")
+    ap = argparse.ArgumentParser(prog="benchmarks/investigations/sweep_layout.py")
     ap.add_argument("--device", choices=("cpu", "gpu"), default="gpu")
     ap.add_argument("--compile-only", action="store_true")
     ap.add_argument("--target", choices=("h100", "h200"), default="h200")
     ap.add_argument("--samples", type=int, default=60000)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--runs", type=int, default=None, help="one runs count for every row")
-    ap.add_argument("--out", default="/tmp/sweep-layout")
+    ap.add_argument("--out", default=str(HERE.parent / "results" / "investigations"
+                                          / "sweep-layout-gpu"))
     args = ap.parse_args(argv)
     rows_cfg = [(s, args.runs or r) for s, r in ROWS]
     if args.compile_only:
@@ -223,7 +224,7 @@ def main(argv=None) -> dict:
                   f"differ by {rows[-1]['params_max_rel_diff']:.1e}", flush=True)
         device = dev.device_kind
     res = {"mode": "compile-only" if args.compile_only else "timed", "device": device,
-           **run_meta("sweep_layout.py", argv), "samples": args.samples,
+           **run_meta("investigations/sweep_layout.py", argv), "samples": args.samples,
            "reps": args.reps, "rows": rows}
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
