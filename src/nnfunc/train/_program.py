@@ -19,7 +19,8 @@ from nnfunc.layers.activity import total_penalty
 from nnfunc.optim import Optimizer, apply_updates, get_hparams
 from nnfunc.train.metrics import accuracy, is_classification
 from nnfunc.train.state import TrainState
-from nnfunc.train._validate import check_data_shapes, model_misfit
+from nnfunc.train._forward import forward
+from nnfunc.train._validate import check_data_shapes
 
 PyTree = Any
 
@@ -45,19 +46,6 @@ def cached(builder: Callable) -> Callable:
         except TypeError:
             return builder(*args)
     return get
-
-
-def forward(model: Layer, params: PyTree, model_state: PyTree, x: jax.Array, *,
-            train: bool, key: Any, mixed_precision: bool) -> tuple[jax.Array, PyTree]:
-    """``model.apply``; with mixed precision, params and inputs are cast to bfloat16 for
-    the computation while the float32 master copy is what gets differentiated (the cast
-    is part of the graph), and outputs and model state come back in their own dtypes."""
-    if not mixed_precision:
-        return model.apply(params, model_state, x, train=train, key=key)
-    y, new_state = model.apply(_tree.cast(params, jnp.bfloat16), model_state,
-                               _tree.cast(x, jnp.bfloat16), train=train, key=key)
-    new_state = jax.tree_util.tree_map(lambda n, o: n.astype(o.dtype), new_state, model_state)
-    return _tree.cast(y, jnp.float32), new_state
 
 
 def learning_rate(opt_state: Any) -> jax.Array:
@@ -361,41 +349,6 @@ def jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics=()):
         return eval_means(metrics, totals, n)
 
     return jax.jit(ev)
-
-
-def output_spec(model: Layer, ts: TrainState, x: jax.Array, mixed_precision: bool) -> Any:
-    """The model's output (shape and dtype) for two examples of ``x``, traced abstractly."""
-    return jax.eval_shape(lambda p, s, v: forward(
-        model, p, s, v, train=False, key=None, mixed_precision=mixed_precision)[0],
-        ts.params, ts.model_state, x[:2])
-
-
-def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array,
-                     y: Optional[jax.Array], name: str, mixed_precision: bool) -> None:
-    """Shape-check model and loss abstractly; check label ranges for classification.
-    ``y=None``: unsupervised, the inputs are the targets."""
-    y = x if y is None else y
-    xs, ys = x[:2], y[:2]
-    try:
-        logits = output_spec(model, ts, xs, mixed_precision)
-    except Exception as err:  # the model's own message says what is wrong
-        raise model_misfit(name, x.shape[1:], err) from err
-    try:
-        per_example = jax.eval_shape(loss_fn, logits, ys)
-    except Exception as err:
-        raise ValueError(f"the model's output shape {tuple(logits.shape[1:])} (per example) "
-                         f"does not fit loss_fn with {name} Y of example shape "
-                         f"{tuple(y.shape[1:])}: {err}") from err
-    if tuple(per_example.shape) != (xs.shape[0],):
-        raise ValueError(f"loss_fn must return one loss per example, shape ({xs.shape[0]},), "
-                         f"got {tuple(per_example.shape)} for model output shape "
-                         f"{tuple(logits.shape)}; use reduction='none'")
-    if is_classification(logits, ys) and not isinstance(y, jax.core.Tracer):
-        classes = logits.shape[-1]
-        lo, hi = int(jnp.min(y)), int(jnp.max(y))
-        if lo < 0 or hi >= classes:
-            raise ValueError(f"{name} labels must be in [0, {classes}) for a model with "
-                             f"{classes} outputs, got values in [{lo}, {hi}]")
 
 
 @jax.jit

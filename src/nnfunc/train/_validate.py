@@ -5,7 +5,7 @@ Internal API of ``nnfunc.train`` (names without an underscore, not exported by t
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +15,8 @@ from nnfunc import tree as _tree
 from nnfunc._checks import check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
+from nnfunc.train._forward import output_spec
+from nnfunc.train.metrics import is_classification
 
 
 def check_builder_args(model: Any, opt: Any, loss_fn: Any, regularizer: Any) -> None:
@@ -104,6 +106,34 @@ def model_misfit(name: str, input_shape: tuple, err: Exception) -> ValueError:
     """The error for data the model cannot take: its own message says what it expects."""
     return ValueError(f"the model cannot be applied to {name} X of example shape "
                       f"{tuple(input_shape)}: {err}")
+
+
+def check_model_fits(model: Layer, loss_fn: Callable, ts: Any, x: jax.Array,
+                     y: Optional[jax.Array], name: str, mixed_precision: bool) -> None:
+    """Shape-check model and loss abstractly; check label ranges for classification.
+    ``y=None``: unsupervised, the inputs are the targets."""
+    y = x if y is None else y
+    xs, ys = x[:2], y[:2]
+    try:
+        logits = output_spec(model, ts, xs, mixed_precision)
+    except Exception as err:  # the model's own message says what is wrong
+        raise model_misfit(name, x.shape[1:], err) from err
+    try:
+        per_example = jax.eval_shape(loss_fn, logits, ys)
+    except Exception as err:
+        raise ValueError(f"the model's output shape {tuple(logits.shape[1:])} (per example) "
+                         f"does not fit loss_fn with {name} Y of example shape "
+                         f"{tuple(y.shape[1:])}: {err}") from err
+    if tuple(per_example.shape) != (xs.shape[0],):
+        raise ValueError(f"loss_fn must return one loss per example, shape ({xs.shape[0]},), "
+                         f"got {tuple(per_example.shape)} for model output shape "
+                         f"{tuple(logits.shape)}; use reduction='none'")
+    if is_classification(logits, ys) and not isinstance(y, jax.core.Tracer):
+        classes = logits.shape[-1]
+        lo, hi = int(jnp.min(y)), int(jnp.max(y))
+        if lo < 0 or hi >= classes:
+            raise ValueError(f"{name} labels must be in [0, {classes}) for a model with "
+                             f"{classes} outputs, got values in [{lo}, {hi}]")
 
 
 def check_state_fits(model: Layer, ts: Any, input_shape: tuple, name: str) -> None:
@@ -215,7 +245,6 @@ def with_accuracy(metrics: tuple, model: Layer, ts: Any, x: Any, y: Any, ev: Any
     """``metrics`` checked against the model's outputs and the labels of the data and
     the evaluation data, plus ``accuracy`` for one-hot float labels (integer labels get
     it from the step itself)."""
-    from nnfunc.train._program import output_spec
     logits = output_spec(model, ts, x, mixed_precision)
     for name, pair in (("data", (x, y)), ("eval_data", ev)):
         if pair is not None:

@@ -16,10 +16,11 @@ from typing import Any, Callable, Optional, Sequence
 from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
-from nnfunc.train._program import (LossFn, Regularizer, check_model_fits, jitted_epoch,
-                                   jitted_eval, jitted_eval_sums, output_spec)
+from nnfunc.train._program import (LossFn, Regularizer, jitted_epoch,
+                                   jitted_eval, jitted_eval_sums)
+from nnfunc.train._forward import output_spec
 from nnfunc.train._stream import Stream, evaluate_stream, is_batches
-from nnfunc.train._validate import (as_metrics, check_batch_size, check_builder_args,
+from nnfunc.train._validate import (check_model_fits, as_metrics, check_batch_size, check_builder_args,
                                     check_data_shapes, check_finite, check_metrics,
                                     check_state_fits, split_data)
 from nnfunc.train.parallel import make_mesh, replicate

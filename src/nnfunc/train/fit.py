@@ -17,17 +17,18 @@ from nnfunc.layers.diagnostics import dead_relu_fraction
 from nnfunc.optim import Optimizer, SkipNonfiniteState
 from nnfunc.optim import get_hparams
 from nnfunc.optim._base import hparams_of, iter_states
-from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
+from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached,
                                    epoch_parts, jitted_epoch, jitted_eval,
                                    jitted_eval_sums, jitted_stacked)
 from nnfunc.train._stream import evaluate_stream, resolve_data, summarizer
 from nnfunc.train._stream import train_epoch as stream_epoch
-from nnfunc.train._validate import (as_metrics, check_augment,
+from nnfunc.train._validate import (check_model_fits, as_metrics, check_augment,
                                     check_batch_size, check_builder_args,
                                     check_state_fits, model_misfit, with_accuracy)
 from nnfunc.train.callbacks import Callback, Checkpoint, Run, callback_key, checkpoint_files
 from nnfunc.train.checkpoint import load_run
 from nnfunc.train.parallel import make_mesh, replicate
+from nnfunc.train.results import FitResult, NonFiniteLossError
 from nnfunc.train.state import TrainState, copy_state, init_state
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit"]
@@ -36,18 +37,6 @@ __all__ = ["FitResult", "NonFiniteLossError", "fit"]
 # progress bar is on (one scan otherwise).
 _PROGRESS_CHUNKS = 10
 _HOOKS = ("on_train_begin", "on_epoch_end", "on_train_end")
-
-
-class FitResult(NamedTuple):
-    """What :func:`fit` returns: the final ``state`` (a ``TrainState``) and ``history``
-    (``{name: [one float per epoch]}``)."""
-
-    state: TrainState
-    history: dict
-
-
-class NonFiniteLossError(FloatingPointError, ValueError):
-    """The training loss became NaN or infinite; the message names the epoch and step."""
 
 
 class _Plan(NamedTuple):

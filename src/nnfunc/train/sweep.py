@@ -23,14 +23,15 @@ from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
 from nnfunc.train import _runs_inside
-from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
+from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached,
                                    epoch_parts, eval_means, jitted_eval, jitted_eval_sums,
                                    jitted_stacked, step_body)
 from nnfunc.train._stream import Stream, evaluate_stream, resolve_data, summarizer
 from nnfunc.train._stream import train_epoch as stream_epoch
-from nnfunc.train._validate import (as_metrics, check_augment,
+from nnfunc.train._validate import (check_model_fits, as_metrics, check_augment,
                                     check_batch_size, check_builder_args, model_misfit,
                                     with_accuracy)
+from nnfunc.train.results import SweepResult
 from nnfunc.train.state import TrainState, as_key, init_state
 
 __all__ = ["SweepResult", "sweep"]
@@ -47,27 +48,6 @@ _SCAN_FLOPS = 1e8
 # it moves 214 instead of 314 MB per step (64 runs of an MLP 784-100-10), and on the
 # 2-core CPU it is slower (0.80x); ``benchmarks/gpu_session.sh`` measures both layouts.
 _RUNS_INSIDE = False
-
-
-class SweepResult(NamedTuple):
-    """What :func:`sweep` returns; every array has a leading run axis of length R.
-
-    Attributes:
-      state: the final ``TrainState`` of every run (each leaf ``(R, ...)``).
-      history: ``{name: np.ndarray (R, epochs)}``: ``loss``, ``lr``,
-        ``accuracy`` (classification), ``eval_loss``/``eval_accuracy`` (with eval data),
-        ``nonfinite_step`` (first step of the epoch with a non-finite loss, -1 if none).
-      hparams: ``{name: np.ndarray (R,)}``, the values each run used.
-      seeds: ``np.ndarray (R,)`` of the seeds, or ``None``.
-      diverged: ``np.ndarray (R,) bool``: the run met a non-finite loss or ended with
-        non-finite parameters (its results should be discarded).
-    """
-
-    state: TrainState
-    history: dict
-    hparams: dict
-    seeds: Optional[np.ndarray]
-    diverged: np.ndarray
 
 
 def _runs(hparams: Mapping[str, Any], seeds: Optional[Sequence[int]]) -> tuple[dict, Any, int]:
