@@ -5,7 +5,6 @@ import math
 import os
 import sys
 import time
-import warnings
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
@@ -15,16 +14,16 @@ from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.layers.diagnostics import dead_relu_fraction
 from nnfunc.optim import Optimizer, SkipNonfiniteState
-from nnfunc.optim import get_hparams
-from nnfunc.optim._base import hparams_of, iter_states
 from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached,
                                    epoch_parts, jitted_epoch, jitted_eval,
                                    jitted_eval_sums, jitted_stacked)
 from nnfunc.train._stream import evaluate_stream, resolve_data, summarizer
 from nnfunc.train._stream import train_epoch as stream_epoch
-from nnfunc.train._validate import (check_model_fits, as_metrics, check_augment,
-                                    check_batch_size, check_builder_args,
-                                    check_state_fits, model_misfit, with_accuracy)
+from nnfunc.train._validate import (as_metrics, check_augment, check_batch_size,
+                                    check_builder_args, check_callbacks, check_model_fits,
+                                    check_monitor_names, check_monitors, check_records_lr,
+                                    check_state_fits, model_misfit, warn_raw_pixels,
+                                    with_accuracy)
 from nnfunc.train.callbacks import Callback, Checkpoint, Run, callback_key, checkpoint_files
 from nnfunc.train.checkpoint import load_run
 from nnfunc.train.parallel import make_mesh, replicate
@@ -36,7 +35,6 @@ __all__ = ["FitResult", "NonFiniteLossError", "fit"]
 # Batch-progress granularity: an epoch runs as this many compiled scans when the
 # progress bar is on (one scan otherwise).
 _PROGRESS_CHUNKS = 10
-_HOOKS = ("on_train_begin", "on_epoch_end", "on_train_end")
 
 
 class _Plan(NamedTuple):
@@ -66,18 +64,15 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
     batch_size = check_batch_size(batch_size)
     eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1,
                                 allowed="an int >= 1")
-    for cb in callbacks:
-        if not any(hasattr(cb, h) for h in _HOOKS):
-            raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
-                             f"hooks (subclass nf.train.Callback), got {cb!r}")
+    check_callbacks(callbacks)
     if steps_per_epoch is not None:
         steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1,
                                     allowed="None or an int >= 1")
     x, y, batch_size, ev, stream, ev_stream = resolve_data(
         data, eval_data, batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch)
     steps = x.shape[0] // batch_size if stream is None else stream.length
-    _check_monitors(callbacks, ev)
-    _warn_raw_pixels(x)
+    check_monitors(callbacks, ev)
+    warn_raw_pixels(x)
     mixed_precision = check_bool("mixed_precision", mixed_precision)
     diagnostics = check_bool("diagnostics", diagnostics)
     if resume is not None and state is not None:
@@ -87,14 +82,14 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
     resumed = None
     if resume is not None:
         resumed = _load_resume(resume, ts, steps or 1)
-        _check_state_fits(model, opt, resumed.state, tuple(x.shape[1:]))
+        check_state_fits(model, resumed.state, tuple(x.shape[1:]), "state", opt=opt)
         ts = resumed.state
     check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
     if ev is not None:
         check_model_fits(model, loss_fn, ts, *ev, "eval_data", mixed_precision)
     metrics = with_accuracy(as_metrics(metrics), model, ts, x, y, ev, mixed_precision)
     check_augment(augment, x, batch_size)
-    records_lr = _records_lr(ts.opt_state)
+    records_lr = check_records_lr(ts.opt_state)
 
     mesh = place = None
     if devices is not None:
@@ -147,38 +142,6 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
                  resumed, history_names, records_lr)
 
 
-def _warn_raw_pixels(x: jax.Array) -> None:
-    """uint8 inputs are almost always raw 0..255 pixels, which train poorly unscaled."""
-    if x.dtype == jnp.uint8:
-        warnings.warn(
-            "fit: the inputs X are uint8 (raw pixel values 0..255?); networks train badly "
-            "on unscaled pixels. Scale them to floats first, e.g. nf.data.mnist(normalize="
-            "True), X / 255.0 or nf.data.min_max_scale / nf.data.standardize",
-            UserWarning, stacklevel=4)
-
-
-def _records_lr(opt_state: Any) -> bool:
-    """Whether the history can record the learning rate: the state keeps it as a
-    hyperparameter. A state without any convention-following optimizer state in it
-    (a NamedTuple with an ``hparams`` dict) is an error, since ``lr`` would be NaN and
-    ``set_hparams``/``ReduceLROnPlateau`` could not work; optax's own states are let
-    through (optax keeps the rate in the state only with ``inject_hyperparams``)."""
-    if any(True for _ in iter_states(opt_state)):
-        return "learning_rate" in get_hparams(opt_state)
-    kinds = {type(s).__module__.split(".")[0] for s in jax.tree_util.tree_leaves(
-        opt_state, is_leaf=lambda s: isinstance(s, tuple) and hasattr(s, "_fields"))
-        if isinstance(s, tuple) and hasattr(s, "_fields")}
-    if "optax" in kinds:
-        return False
-    raise ValueError(
-        f"opt's state ({type(opt_state).__name__}) does not follow nnfunc's optimizer state "
-        f"convention: nf.optim.get_hparams finds no hyperparameters in it, so the history's "
-        f"lr, set_hparams and ReduceLROnPlateau cannot work. Make the state a NamedTuple "
-        f"with fields count, hparams (a dict from nf.optim.make_hparams, holding "
-        f"learning_rate), then the slots; read the rate with nf.optim.current_lr (README: "
-        f"'Write your own layer, optimizer or schedule')")
-
-
 def _starting_state(model, opt, key, x, state) -> TrainState:
     if state is None:
         try:
@@ -187,25 +150,8 @@ def _starting_state(model, opt, key, x, state) -> TrainState:
             raise model_misfit("data", x.shape[1:], err) from err
     if not isinstance(state, TrainState):
         raise ValueError(f"state must be a TrainState, got {type(state).__name__}")
-    _check_state_fits(model, opt, state, tuple(x.shape[1:]))
+    check_state_fits(model, state, tuple(x.shape[1:]), "state", opt=opt)
     return copy_state(state)  # never consume the caller's
-
-
-def _check_state_fits(model, opt, ts: TrainState, input_shape: tuple) -> None:
-    """``ts`` must have been built for this model (params and model state: same tree
-    structure and leaf shapes as ``model.init``'s, checked abstractly) and by an optimizer
-    of ``opt``'s kind (same state types and hyperparameter names). Its hyperparameter
-    values win over ``opt``'s (torch's ``load_state_dict`` rule, which also keeps a rate
-    that ``ReduceLROnPlateau`` lowered or ``set_hparams`` set: no warning, since setting
-    them in the state is the way to change them)."""
-    check_state_fits(model, ts, input_shape, "state")
-    fresh = opt.init(jax.tree_util.tree_map(lambda p: jnp.zeros((1,) * jnp.ndim(p), p.dtype),
-                                            ts.params))
-    kinds = lambda s: [(type(o).__name__, sorted(hparams_of(o))) for o in iter_states(s)]  # noqa
-    if kinds(fresh) != kinds(ts.opt_state):
-        raise ValueError(f"state.opt_state was made by another optimizer than opt "
-                         f"({kinds(ts.opt_state)} vs {kinds(fresh)}); to switch optimizers, "
-                         f"pass state=state._replace(opt_state=opt.init(state.params))")
 
 
 def _skips_nonfinite(opt_state: Any) -> bool:
@@ -215,33 +161,6 @@ def _skips_nonfinite(opt_state: Any) -> bool:
     found = jax.tree_util.tree_leaves(
         opt_state, is_leaf=lambda s: isinstance(s, SkipNonfiniteState))
     return any(isinstance(s, SkipNonfiniteState) for s in found)
-
-
-def _check_monitors(callbacks, ev) -> None:
-    """A callback watching an ``eval_*`` entry needs ``eval_data``: fail before anything
-    is built or compiled (callbacks name what they watch in ``monitor``)."""
-    if ev is not None:
-        return
-    for cb in callbacks:
-        mon = getattr(cb, "monitor", None)
-        if isinstance(mon, str) and mon.startswith("eval_"):
-            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which only "
-                             f"exists with eval_data=(X, Y); pass eval_data or monitor a "
-                             f"training entry such as 'loss'")
-
-
-def _check_monitor_names(callbacks, plan: _Plan) -> None:
-    """Every callback's ``monitor`` must be a name the history will have (found by
-    tracing one epoch abstractly, no compilation): a typo fails before epoch 0."""
-    monitors = [(cb, cb.monitor) for cb in callbacks
-                if isinstance(getattr(cb, "monitor", None), str)]
-    if not monitors:
-        return
-    names = plan.history_names()
-    for cb, mon in monitors:
-        if mon not in names:
-            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which is not "
-                             f"in the history; available: {sorted(names)}")
 
 
 def _resume_file(resume: Any) -> str:
@@ -573,7 +492,7 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
                     mixed_precision=mixed_precision, diagnostics=diagnostics,
                     eval_batch_size=eval_batch_size, resume=resume, metrics=metrics,
                     augment=augment, steps_per_epoch=steps_per_epoch)
-    _check_monitor_names(callbacks, plan)
+    check_monitor_names(callbacks, plan.history_names)
     # Checkpoints last: the file then holds every callback's state after the epoch.
     ordered = ([cb for cb in callbacks if not isinstance(cb, Checkpoint)]
                + [cb for cb in callbacks if isinstance(cb, Checkpoint)])

@@ -13,7 +13,7 @@ Above ``_SCAN_FLOPS`` per run step the program therefore scans over the runs
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
