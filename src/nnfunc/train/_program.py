@@ -180,7 +180,7 @@ def jitted_step(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, 
     return jax.jit(body, donate_argnums=(0,) if donate else ())
 
 
-def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, jax.Array]:
+def epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, jax.Array]:
     """Advance the key and draw this epoch's batches: indices of shape (N // B, B)."""
     key, perm_key = jax.random.split(ts.key)
     steps = n // batch_size
@@ -210,7 +210,7 @@ def _scan_steps(body: Callable, ts: TrainState, xs: Any, batch: Callable
     return ts, per_step
 
 
-def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: Optional[jax.Array],
+def run_batches(body: Callable, ts: TrainState, x: jax.Array, y: Optional[jax.Array],
                  idx: jax.Array) -> tuple[TrainState, dict]:
     """The steps over the batches ``x[idx[j]]``. With ``y=None`` the batch of inputs is
     its own target: one gather, one copy of the data."""
@@ -250,10 +250,10 @@ def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, d
 
     def start(ts, x, y=None):
         check_data_shapes(x, y, batch_size)
-        return _epoch_start(ts, x.shape[0], batch_size)
+        return epoch_start(ts, x.shape[0], batch_size)
 
     def run(ts, x, y, idx):
-        return _run_batches(body, ts, x, y, idx)
+        return run_batches(body, ts, x, y, idx)
 
     def epoch(ts, x, y=None):
         ts, idx = start(ts, x, y)

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc.train._program import _epoch_start, _run_batches, summarize
+from nnfunc.train._program import epoch_start, run_batches, summarize
 from nnfunc.train.state import TrainState
 
 # Primitives whose sub-program takes exactly the equation's operands, so that what is
@@ -189,12 +189,12 @@ def epoch(body: Callable, axes: TrainState, key_axis: Optional[int], batch_size:
     vbody = jax.vmap(body, in_axes=(vaxes, data_axis, data_axis), out_axes=(vaxes, 0))
 
     def run_epoch(ts, x, y=None):
-        start = jax.vmap(lambda t: _epoch_start(t, x.shape[0], batch_size),
+        start = jax.vmap(lambda t: epoch_start(t, x.shape[0], batch_size),
                          in_axes=(vaxes,), out_axes=(vaxes, key_axis))
         ts, idx = start(ts)
         if key_axis is not None:
             idx = jnp.swapaxes(idx, 0, 1)            # (steps, R, B): one step per scan
-        ts, per_step = _run_batches(vbody, ts, x, y, idx)
+        ts, per_step = run_batches(vbody, ts, x, y, idx)
         m = jax.vmap(lambda p, o: summarize(p, o, metrics),
                      in_axes=(1, vaxes.opt_state))(per_step, ts.opt_state)
         return ts, m
