@@ -40,11 +40,11 @@ def cached(builder: Callable) -> Callable:
     cached = functools.lru_cache(maxsize=64)(builder)
 
     @functools.wraps(builder)
-    def get(*args):
+    def get(*args, **kwargs):
         try:
-            return cached(*args)
+            return cached(*args, **kwargs)
         except TypeError:
-            return builder(*args)
+            return builder(*args, **kwargs)
     return get
 
 
