@@ -8,7 +8,7 @@ import pytest
 
 import nnfunc as nf
 from nnfunc.train import _runs_inside as RI
-from nnfunc.train._program import step_body
+from nnfunc.train._program import ProgramSpec, step_body
 
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
 L = nf.layers
@@ -16,8 +16,7 @@ L = nf.layers
 
 def _axes(model, shape, *, opt=None, loss=CE, labels=True, key_axis=None, **kw):
     opt = opt or nf.optim.adam(1e-3)
-    body = step_body(model, opt, loss, regularizer=None, mixed_precision=False,
-                     diagnostics=False, mesh=None, **kw)
+    body = step_body(ProgramSpec(model, opt, loss, **kw))
     ts = nf.train.init_state(model, opt, jax.random.key(0), shape)
     x = jax.ShapeDtypeStruct((4,) + shape, jnp.float32)
     y = jax.ShapeDtypeStruct((4,), jnp.int32) if labels else None
@@ -55,8 +54,7 @@ def test_a_per_run_augmentation_is_run_specific_input_but_a_shared_one_is_not():
 def test_an_embedding_table_is_gathered_not_multiplied_and_stays():
     model = L.serial(L.embedding(10, 4), L.flatten(), L.dense(3))
     opt = nf.optim.sgd(0.1)
-    body = step_body(model, opt, CE, regularizer=None, mixed_precision=False,
-                     diagnostics=False, mesh=None)
+    body = step_body(ProgramSpec(model, opt, CE))
     ts = nf.train.init_state(model, opt, jax.random.key(0), (2,))
     axes = RI.weight_axes(body, ts, jax.ShapeDtypeStruct((4, 2), jnp.int32),
                           jax.ShapeDtypeStruct((4,), jnp.int32), None)
@@ -75,8 +73,7 @@ def test_a_convolution_kernel_on_the_data_moves_before_its_output_channels(monke
 def test_mixed_precision_casts_keep_the_weight_recognised():
     model = nf.models.mlp([6, 5, 3])
     opt = nf.optim.adam(1e-3)
-    body = step_body(model, opt, CE, regularizer=None, mixed_precision=True,
-                     diagnostics=False, mesh=None)
+    body = step_body(ProgramSpec(model, opt, CE, mixed_precision=True))
     ts = nf.train.init_state(model, opt, jax.random.key(0), (6,))
     axes = RI.weight_axes(body, ts, jax.ShapeDtypeStruct((4, 6), jnp.float32),
                           jax.ShapeDtypeStruct((4,), jnp.int32), None)
@@ -146,9 +143,9 @@ def _weights_move(kw):
     arguments: ``_runs_inside.layout`` (what the sweep asks) finds a weight to move."""
     data = kw["data"]
     x, y = data if isinstance(data, tuple) else (data, None)
-    body = step_body(kw["model"], kw["opt"], kw["loss_fn"], regularizer=None,
-                     mixed_precision=kw.get("mixed_precision", False), diagnostics=False,
-                     mesh=None, augment=kw.get("augment"))
+    body = step_body(ProgramSpec(kw["model"], kw["opt"], kw["loss_fn"],
+                                 mixed_precision=kw.get("mixed_precision", False),
+                                 augment=kw.get("augment")))
     runs = len(next(iter(kw.get("hparams", {}).values()), kw.get("seeds")))
     one = jax.eval_shape(lambda: nf.train.init_state(kw["model"], kw["opt"], 0,
                                                      x.shape[1:]))

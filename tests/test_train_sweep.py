@@ -8,6 +8,7 @@ import pytest
 
 import nnfunc as nf
 from conftest import blobs
+from nnfunc.train._program import ProgramSpec
 
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
 X = jax.random.normal(jax.random.key(0), (100, 8))
@@ -24,7 +25,7 @@ def test_sweep_scanned_runs_equal_separate_fits():
     sweep_mod = sys.modules["nnfunc.train.sweep"]
     model, adam = nf.models.mlp([8, 16, 2]), nf.optim.adam(1e-3)
     # with a threshold of 0 FLOPs, layout='auto' would scan on CPU
-    assert sweep_mod._scan_runs(model, adam, CE, 25, None, False, (8,), jnp.dtype("float32"),
+    assert sweep_mod._scan_runs(ProgramSpec(model, adam, CE), 25, (8,), jnp.dtype("float32"),
                                 (), jnp.dtype("int32"),
                                 scan_flops=0.0) == (jax.default_backend() == "cpu")
     lrs = [0.003, 0.03]
@@ -56,10 +57,10 @@ def test_sweep_picks_scan_only_for_large_steps():
     sweep_mod = sys.modules["nnfunc.train.sweep"]
     f32, i32 = jnp.dtype("float32"), jnp.dtype("int32")
     adam = nf.optim.adam(1e-3)
-    small = sweep_mod._scan_runs(nf.models.mlp([784, 32, 10]), adam, CE, 128, None, False,
+    small = sweep_mod._scan_runs(ProgramSpec(nf.models.mlp([784, 32, 10]), adam, CE), 128,
                                  (784,), f32, (), i32)
-    large = sweep_mod._scan_runs(nf.models.mlp([784, 1024, 1024, 10]), adam, CE, 128, None,
-                                 False, (784,), f32, (), i32)
+    large = sweep_mod._scan_runs(ProgramSpec(nf.models.mlp([784, 1024, 1024, 10]), adam, CE),
+                                 128, (784,), f32, (), i32)
     assert (small, large) == (False, jax.default_backend() == "cpu")
 
 

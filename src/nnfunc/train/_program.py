@@ -7,7 +7,7 @@ Internal API of ``nnfunc.train`` (names without an underscore, not exported by t
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,38 @@ Regularizer = Optional[Callable[[Any], jax.Array]]
 
 
 Metrics = tuple     # ((name, nnfunc.metrics.Metric), ...): hashable, for the caches
+
+
+class EvalSpec(NamedTuple):
+    """What an evaluation program is built from (hashable: the builders' cache key)."""
+
+    model: Layer
+    loss_fn: LossFn
+    mixed_precision: bool = False
+    metrics: Metrics = ()
+
+
+class ProgramSpec(NamedTuple):
+    """What a training step, and the epochs and sweeps built from it, are made of
+    (hashable: the builders' cache key; an unhashable field skips the cache).
+
+    ``metrics`` is ``((name, Metric), ...)``; ``augment(key, x) -> x`` runs on every
+    batch first; ``mesh`` shards every batch over its ``'data'`` axis."""
+
+    model: Layer
+    opt: Optimizer
+    loss_fn: LossFn
+    regularizer: Regularizer = None
+    mixed_precision: bool = False
+    diagnostics: bool = False
+    mesh: Optional[Mesh] = None
+    metrics: Metrics = ()
+    augment: Optional[Callable] = None
+
+    @property
+    def eval(self) -> EvalSpec:
+        """The evaluation of this training's model, loss and metrics."""
+        return EvalSpec(self.model, self.loss_fn, self.mixed_precision, self.metrics)
 
 
 def cached(builder: Callable) -> Callable:
@@ -105,17 +137,15 @@ def finalize(metrics: Metrics, totals: dict) -> dict:
     return {name: jnp.asarray(m.finalize(totals[name]), jnp.float32) for name, m in metrics}
 
 
-def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Regularizer,
-              mixed_precision: bool, diagnostics: bool, mesh: Optional[Mesh],
-              with_grad_norm: Optional[bool] = None, metrics: Metrics = (),
-              augment: Optional[Callable] = None) -> Callable:
+def step_body(spec: ProgramSpec, *, with_grad_norm: Optional[bool] = None) -> Callable:
     """The un-jitted step ``(ts, x, y) -> (ts, metrics)`` shared by step, epoch and sweep.
 
-    ``with_grad_norm`` (default: ``diagnostics``) adds ``grad_norm``: a pass over every
-    gradient, about nine more GPU kernels per step, so the fused epoch reports it only on
-    request while the single step always does. ``metrics`` (``((name, Metric), ...)``)
-    adds ``'stats'``: each metric's statistics of the batch. ``augment(key, x) -> x`` runs
-    on the batch first (with ``y=None`` the augmented inputs are the targets)."""
+    ``with_grad_norm`` (default: ``spec.diagnostics``) adds ``grad_norm``: a pass over
+    every gradient, about nine more GPU kernels per step, so the fused epoch reports it
+    only on request while the single step always does. ``spec.metrics`` adds
+    ``'stats'``: each metric's statistics of the batch. ``spec.augment(key, x) -> x``
+    runs on the batch first (with ``y=None`` the augmented inputs are the targets)."""
+    model, opt, loss_fn, regularizer, mixed_precision, diagnostics, mesh, metrics, augment = spec
     if with_grad_norm is None:
         with_grad_norm = diagnostics
     batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("data"))
@@ -173,10 +203,9 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
 
 
 @cached
-def jitted_step(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, donate):
-    body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=None,
-                     with_grad_norm=True)
+def jitted_step(spec: ProgramSpec, donate: bool) -> Callable:
+    """The jitted single step (``grad_norm`` always reported)."""
+    body = step_body(spec, with_grad_norm=True)
     return jax.jit(body, donate_argnums=(0,) if donate else ())
 
 
@@ -241,12 +270,9 @@ def summarize(per_step: dict, opt_state: Any, metrics: Metrics = (),
 
 
 @cached
-def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                mesh, metrics=(), augment=None):
+def epoch_parts(spec: ProgramSpec, batch_size: int) -> tuple[Callable, Callable, Callable]:
     """The un-jitted pieces of an epoch: (start, run_batches, whole_epoch)."""
-    body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh,
-                     metrics=metrics, augment=augment)
+    body = step_body(spec)
 
     def start(ts, x, y=None):
         check_data_shapes(x, y, batch_size)
@@ -258,28 +284,24 @@ def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, d
     def epoch(ts, x, y=None):
         ts, idx = start(ts, x, y)
         ts, per_step = run(ts, x, y, idx)
-        return ts, summarize(per_step, ts.opt_state, metrics)
+        return ts, summarize(per_step, ts.opt_state, spec.metrics)
 
     return start, run, epoch
 
 
 @cached
-def jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                 mesh, donate, metrics=(), augment=None):
-    epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                        diagnostics, mesh, metrics, augment)[2]
+def jitted_epoch(spec: ProgramSpec, batch_size: int, donate: bool) -> Callable:
+    """The jitted whole epoch ``(ts, x, y=None) -> (ts, metrics)``."""
+    epoch = epoch_parts(spec, batch_size)[2]
     return jax.jit(epoch, donate_argnums=(0,) if donate else ())
 
 
 @cached
-def jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, mesh,
-                   metrics=(), augment=None, runs=False):
+def jitted_stacked(spec: ProgramSpec, runs: bool = False) -> Callable:
     """``(ts, xs, ys) -> (ts, per_step)``: the steps over a chunk of batches stacked on a
     leading axis (``ys=None``: the inputs are the targets), for data from an iterable;
     with ``runs=True``, ``vmap``-ped over the runs of a sweep (leading axis of ``ts``)."""
-    body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh,
-                     metrics=metrics, augment=augment)
+    body = step_body(spec)
 
     def run(ts, xs, ys=None):
         if ys is None:
@@ -290,11 +312,11 @@ def jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, diagnostic
     return jax.jit(run, donate_argnums=(0,))
 
 
-def eval_sums(model: Layer, loss_fn: LossFn, mixed_precision: bool,
-              metrics: Metrics) -> Callable:
+def eval_sums(spec: EvalSpec) -> Callable:
     """``(params, model_state, xb, yb) -> sums``: the batch's summed loss (and hits, unless
     a metric is named ``accuracy``), and each metric's statistics; summed over batches,
     :func:`eval_means` makes the results."""
+    model, loss_fn, mixed_precision, metrics = spec
     accuracy_too = "accuracy" not in {name for name, _ in metrics}
 
     def sums(params, model_state, xb, yb):
@@ -311,8 +333,8 @@ def eval_sums(model: Layer, loss_fn: LossFn, mixed_precision: bool,
 
 
 @cached
-def jitted_eval_sums(model, loss_fn, mixed_precision, metrics=()):
-    return jax.jit(eval_sums(model, loss_fn, mixed_precision, metrics))
+def jitted_eval_sums(spec: EvalSpec) -> Callable:
+    return jax.jit(eval_sums(spec))
 
 
 def eval_means(metrics: Metrics, totals: dict, n: Any) -> dict:
@@ -324,10 +346,11 @@ def eval_means(metrics: Metrics, totals: dict, n: Any) -> dict:
 
 
 @cached
-def jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics=()):
+def jitted_eval(spec: EvalSpec, batch_size: int) -> Callable:
     """Loss, accuracy and metrics over a whole dataset: a scan over its full batches,
     then the remaining examples as one smaller batch (every example counts once)."""
-    sums = eval_sums(model, loss_fn, mixed_precision, metrics)
+    sums = eval_sums(spec)
+    metrics = spec.metrics
 
     def ev(params, model_state, x, y=None):
         n = x.shape[0]

@@ -14,7 +14,7 @@ from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.layers.diagnostics import dead_relu_fraction
 from nnfunc.optim import Optimizer, SkipNonfiniteState
-from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached,
+from nnfunc.train._program import (LossFn, ProgramSpec, Regularizer, all_finite, cached,
                                    epoch_parts, jitted_epoch, jitted_eval,
                                    jitted_eval_sums, jitted_stacked)
 from nnfunc.train._stream import evaluate_stream, resolve_data, summarizer
@@ -102,27 +102,28 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
         # committed like the data, and an uncommitted starting state would make the
         # second epoch a different program (compiled again) when the data is committed.
         ts = jax.device_put(ts, x.sharding)
-    args = (model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics, mesh)
+    spec = ProgramSpec(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, mesh,
+                       metrics, augment)
     if stream is not None:
-        run_chunk = jitted_stacked(*args[:3], *args[4:], metrics, augment)
+        run_chunk = jitted_stacked(spec)
         summarize_chunks = summarizer(metrics)
 
         def run_epoch(ts, bar, epoch):
             return stream_epoch(run_chunk, summarize_chunks, ts, stream, epoch, bar, place)
     elif progress and _interactive():      # batch bars: the epoch in chunks
-        parts = _progress_parts(*args, metrics, augment)
+        parts = _progress_parts(spec, batch_size)
 
         def run_epoch(ts, bar, epoch):
             return _chunked_epoch(parts, ts, x, y, bar) + (steps * batch_size,)
     else:
-        epoch_fn = jitted_epoch(*args, True, metrics, augment)
+        epoch_fn = jitted_epoch(spec, batch_size, True)
 
         def run_epoch(ts, bar, epoch):
             return epoch_fn(ts, x, y) + (steps * batch_size,)
     probe = (ev[0] if ev is not None else x)[:1000] if diagnostics else None
-    evaluate_arrays = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision, metrics)
+    evaluate_arrays = jitted_eval(spec.eval, eval_batch_size)
     if ev_stream is not None:
-        sums = jitted_eval_sums(model, loss_fn, mixed_precision, metrics)
+        sums = jitted_eval_sums(spec.eval)
         evaluate = lambda p, s: evaluate_stream(sums, metrics, p, s, ev_stream)  # noqa: E731
     elif ev is not None:
         evaluate = lambda p, s: evaluate_arrays(p, s, *ev)  # noqa: E731
@@ -130,7 +131,7 @@ def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, c
         evaluate = None
 
     def history_names() -> set:
-        epoch = epoch_parts(*args, metrics, augment)[2]
+        epoch = epoch_parts(spec, batch_size)[2]
         names = set(jax.eval_shape(epoch, ts, x, y)[1]) - {"nonfinite_step"}
         names |= {"seconds", "samples_per_s"} | ({"dead_relu"} if diagnostics else set())
         if ev is not None:
@@ -219,12 +220,10 @@ def _restore_callbacks(callbacks: Sequence[Callback], resumed: _Resumed,
 # one epoch: train, check, evaluate
 
 @cached
-def _progress_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                    diagnostics, mesh, metrics=(), augment=None):
-    start, run, _ = epoch_parts(model, opt, loss_fn, batch_size, regularizer,
-                                mixed_precision, diagnostics, mesh, metrics, augment)
+def _progress_parts(spec: ProgramSpec, batch_size: int):
+    start, run, _ = epoch_parts(spec, batch_size)
     return (jax.jit(start, donate_argnums=(0,)), jax.jit(run, donate_argnums=(0,)),
-            summarizer(metrics))
+            summarizer(spec.metrics))
 
 
 def _chunked_epoch(parts, ts, x, y, bar):

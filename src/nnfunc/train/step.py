@@ -6,7 +6,7 @@ from typing import Callable
 from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
-from nnfunc.train._program import LossFn, Regularizer, jitted_step
+from nnfunc.train._program import LossFn, ProgramSpec, Regularizer, jitted_step
 from nnfunc.train._validate import check_builder_args
 
 __all__ = ["make_step"]
@@ -63,5 +63,5 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
     """
     check_builder_args(model, opt, loss_fn, regularizer)
     mixed_precision = check_bool("mixed_precision", mixed_precision)
-    return jitted_step(model, opt, loss_fn, regularizer, mixed_precision,
-                       bool(diagnostics), bool(donate))
+    return jitted_step(ProgramSpec(model, opt, loss_fn, regularizer, mixed_precision,
+                                   bool(diagnostics)), bool(donate))

@@ -22,7 +22,7 @@ work differ.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -32,7 +32,7 @@ from nnfunc._checks import check_bool, check_choice, check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
 from nnfunc.train import _runs_inside
-from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached,
+from nnfunc.train._program import (LossFn, ProgramSpec, Regularizer, all_finite, cached,
                                    epoch_parts, eval_means, jitted_eval, jitted_eval_sums,
                                    jitted_stacked, step_body)
 from nnfunc.train._stream import Stream, evaluate_stream, resolve_data, summarizer
@@ -79,13 +79,25 @@ def _runs(hparams: Mapping[str, Any], seeds: Optional[Sequence[int]]) -> tuple[d
     return values, seed_arr, lengths.pop()
 
 
-def _step_flops(model, opt, loss_fn, batch_size, regularizer, mixed_precision, input_shape,
-                x_dtype, y_shape, y_dtype) -> Optional[float]:
+class _Runs(NamedTuple):
+    """What a sweep's program is built from besides its step (hashable: a cache key)."""
+
+    batch_size: int
+    eval_batch_size: int
+    epochs: int
+    input_shape: tuple
+    key_axis: Optional[int]     # 0: a key per run; None: one key for all
+    runs: int
+    layout: str                 # 'runs_first', 'runs_inside' or 'sequential'
+
+
+def _step_flops(spec: ProgramSpec, batch_size, input_shape, x_dtype, y_shape, y_dtype
+                ) -> Optional[float]:
     """XLA's FLOP count of one run's training step (from the lowered, uncompiled program;
     ``None`` where the backend gives none)."""
-    body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=False, mesh=None)
-    ts = jax.eval_shape(lambda: init_state(model, opt, jax.random.key(0), input_shape))
+    body = step_body(spec)
+    ts = jax.eval_shape(lambda: init_state(spec.model, spec.opt, jax.random.key(0),
+                                           input_shape))
     xb = jax.ShapeDtypeStruct((batch_size,) + input_shape, x_dtype)
     yb = None if y_shape is None else jax.ShapeDtypeStruct((batch_size,) + y_shape, y_dtype)
     cost = jax.jit(body).lower(ts, xb, yb).cost_analysis()
@@ -101,8 +113,8 @@ def _target_spec(y: Optional[jax.Array]) -> tuple[Optional[tuple], Any]:
 
 
 @cached
-def _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision, input_shape,
-               x_dtype, y_shape, y_dtype, *, scan_flops: float = 1e8) -> bool:
+def _scan_runs(spec: ProgramSpec, batch_size, input_shape, x_dtype, y_shape, y_dtype, *,
+               scan_flops: float = 1e8) -> bool:
     """Whether ``layout='auto'`` scans over the runs instead of vmapping them: on CPU,
     when one run's step costs at least ``scan_flops`` FLOPs (XLA's count; the default is
     about where vmapped runs stop beating runs one after the other on a few-core CPU: an
@@ -110,8 +122,7 @@ def _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision, in
     the module notes."""
     if jax.default_backend() != "cpu":
         return False
-    flops = _step_flops(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                        input_shape, x_dtype, y_shape, y_dtype)
+    flops = _step_flops(spec, batch_size, input_shape, x_dtype, y_shape, y_dtype)
     return flops is not None and flops >= scan_flops
 
 
@@ -130,18 +141,17 @@ def _init_run(model, opt, input_shape, run_key, hp) -> TrainState:
 
 
 @cached
-def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                   eval_batch_size, epochs, input_shape, key_axis, runs, scan, metrics=(),
-                   augment=None, inside=False):
-    """The jitted program of all runs: ``vmap`` of whole runs, or (``scan``) ``lax.map``
-    over them, or (``inside``) a scan of the ``vmap``-ped step on the runs-inside state
-    (cached: repeated sweeps reuse the compilation)."""
-    epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                        False, None, metrics, augment)[2]
-    evaluate = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision, metrics)
+def _sweep_program(spec: ProgramSpec, r: _Runs):
+    """The jitted program of all runs: ``vmap`` of whole runs (``'runs_first'``), or
+    ``lax.map`` over them (``'sequential'``), or a scan of the ``vmap``-ped step on the
+    runs-inside state (``'runs_inside'``); cached: repeated sweeps reuse the compilation."""
+    epoch = epoch_parts(spec, r.batch_size)[2]
+    evaluate = jitted_eval(spec.eval, r.eval_batch_size)
+    init_run = lambda k, hp: _init_run(spec.model, spec.opt, r.input_shape, k, hp)  # noqa: E731
+    key_axis, runs, epochs = r.key_axis, r.runs, r.epochs
 
     def one_run(run_key, hp, x, y, ev):
-        ts = _init_run(model, opt, input_shape, run_key, hp)
+        ts = init_run(run_key, hp)
 
         def epoch_body(ts, _):
             ts, m = epoch(ts, x, y)
@@ -152,17 +162,13 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
         ts, history = jax.lax.scan(epoch_body, ts, None, length=epochs)
         return ts, history, all_finite(ts.params)
 
-    if not scan:
+    if r.layout != "sequential":
         runs_first = jax.vmap(one_run, in_axes=(key_axis, 0, None, None, None),
                               axis_size=runs)
-        if not inside:
+        if r.layout == "runs_first":
             return jax.jit(runs_first)
-        body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                         mixed_precision=mixed_precision, diagnostics=False, mesh=None,
-                         metrics=metrics, augment=augment)
-        return jax.jit(_inside_sweep(
-            runs_first, lambda k, hp: _init_run(model, opt, input_shape, k, hp), body,
-            evaluate, epochs, batch_size, key_axis, runs, metrics))
+        return jax.jit(_inside_sweep(runs_first, init_run, step_body(spec), evaluate, r,
+                                     spec.metrics))
 
     def all_runs(run_keys, hp, x, y, ev):
         def run_i(i):
@@ -172,10 +178,11 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
     return jax.jit(all_runs)
 
 
-def _inside_sweep(runs_first, init_run, body, evaluate, epochs, batch_size, key_axis, runs,
-                  metrics):
+def _inside_sweep(runs_first, init_run, body, evaluate, r: _Runs, metrics):
     """``runs_first``'s program on the runs-inside state (``_runs_inside``), or
     ``runs_first`` itself when no weight has an input the runs share."""
+    batch_size, epochs, key_axis, runs = r.batch_size, r.epochs, r.key_axis, r.runs
+
     def all_runs(run_keys, hp, x, y, ev):
         ts = jax.vmap(init_run, in_axes=(key_axis, 0), axis_size=runs)(run_keys, hp)
         axes = _runs_inside.layout(body, ts, x, y, batch_size, key_axis)
@@ -200,35 +207,31 @@ def _inside_sweep(runs_first, init_run, body, evaluate, epochs, batch_size, key_
     return all_runs
 
 
-def _sweep_stream(model, opt, loss_fn, regularizer, mixed_precision, eval_batch_size, epochs,
-                  input_shape, key_axis, runs, metrics, augment, run_keys, hp, train, ev):
+def _sweep_stream(spec: ProgramSpec, r: _Runs, run_keys, hp, train, ev):
     """The sweep when the training or evaluation data is an iterable of batches: every
     chunk of batches goes through all runs at once (one ``vmap``-ped scan of steps), then
     each run's epoch metrics and evaluation; ``train`` is a :class:`Stream` or
     ``(X, Y, batch_size)``, ``ev`` a :class:`Stream`, ``(X, Y)`` or ``None``."""
-    init_run = lambda k, hp: _init_run(model, opt, input_shape, k, hp)   # noqa: E731
-    ts = jax.jit(jax.vmap(init_run, in_axes=(key_axis, 0), axis_size=runs))(run_keys, hp)
+    metrics = spec.metrics
+    init_run = lambda k, hp: _init_run(spec.model, spec.opt, r.input_shape, k, hp)  # noqa: E731
+    ts = jax.jit(jax.vmap(init_run, in_axes=(r.key_axis, 0), axis_size=r.runs))(run_keys, hp)
     if isinstance(train, Stream):
-        run_chunk = jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, False,
-                                   None, metrics, augment, True)
+        run_chunk = jitted_stacked(spec, True)
         summarize_chunks = summarizer(metrics, True)     # for each run
     else:
-        epoch = jax.jit(jax.vmap(epoch_parts(
-            model, opt, loss_fn, train[2], regularizer, mixed_precision, False, None,
-            metrics, augment)[2], in_axes=(0, None, None)), donate_argnums=(0,))
+        epoch = jax.jit(jax.vmap(epoch_parts(spec, train[2])[2], in_axes=(0, None, None)),
+                        donate_argnums=(0,))
     if isinstance(ev, Stream):
-        sums = jax.jit(jax.vmap(jitted_eval_sums(model, loss_fn, mixed_precision, metrics),
-                                in_axes=(0, 0, None, None)))
+        sums = jax.jit(jax.vmap(jitted_eval_sums(spec.eval), in_axes=(0, 0, None, None)))
         evaluate = lambda p, s: evaluate_stream(  # noqa: E731
             sums, metrics, p, s, ev, means=jax.vmap(lambda t, n: eval_means(metrics, t, n),
                                                       in_axes=(0, None)))
     elif ev is not None:
-        ev_arrays = jax.jit(jax.vmap(jitted_eval(model, loss_fn, eval_batch_size,
-                                                 mixed_precision, metrics),
+        ev_arrays = jax.jit(jax.vmap(jitted_eval(spec.eval, r.eval_batch_size),
                                      in_axes=(0, 0, None, None)))
         evaluate = lambda p, s: ev_arrays(p, s, *ev)  # noqa: E731
     history: dict = {}
-    for e in range(epochs):
+    for e in range(r.epochs):
         if isinstance(train, Stream):
             ts, m, _ = stream_epoch(run_chunk, summarize_chunks, ts, train, e, None)
         else:
@@ -342,10 +345,12 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
         run_keys = jax.vmap(lambda s: jax.random.fold_in(base_key, s))(
             jnp.asarray(seed_arr, jnp.uint32))
         key_axis = 0
+    spec = ProgramSpec(model, opt, loss_fn, regularizer, mixed_precision, False, None,
+                       metrics, augment)
     if stream is not None or ev_stream is not None:
         ts, history = _sweep_stream(
-            model, opt, loss_fn, regularizer, mixed_precision, eval_batch_size, epochs,
-            input_shape, key_axis, runs, metrics, augment, run_keys, hp_arrays,
+            spec, _Runs(batch_size, eval_batch_size, epochs, input_shape, key_axis, runs,
+                        "runs_first"), run_keys, hp_arrays,
             stream if stream is not None else (x, y, batch_size),
             ev_stream if ev_stream is not None else ev)
         finite = jax.vmap(all_finite)(ts.params)
@@ -353,12 +358,10 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
         return SweepResult(ts, history, {k: np.asarray(v) for k, v in values.items()},
                            seed_arr, diverged)
     layout = _resolve_layout(layout, lambda: _scan_runs(
-        model, opt, loss_fn, batch_size, regularizer, mixed_precision, input_shape,
-        jnp.dtype(x.dtype), *_target_spec(y)))
-    program = _sweep_program(model, opt, loss_fn, batch_size, regularizer,
-                             mixed_precision, eval_batch_size, epochs, input_shape,
-                             key_axis, runs, layout == "sequential", metrics, augment,
-                             layout == "runs_inside")
+        ProgramSpec(model, opt, loss_fn, regularizer, mixed_precision), batch_size,
+        input_shape, jnp.dtype(x.dtype), *_target_spec(y)))
+    program = _sweep_program(spec, _Runs(batch_size, eval_batch_size, epochs, input_shape,
+                                         key_axis, runs, layout))
     ts, history, finite = program(run_keys, hp_arrays, x, y, ev)
     history = {k: np.asarray(v) for k, v in jax.device_get(history).items()}
     diverged = np.any(history["nonfinite_step"] >= 0, axis=1) | ~np.asarray(finite)
