@@ -69,15 +69,15 @@ def test_fit_history_learns_and_progress_bar_is_same_computation(capsys, monkeyp
     assert r.history["eval_accuracy"][-1] > 0.9
     assert int(r.state.step) == 12 and r.history["lr"] == pytest.approx([0.01] * 3)
     # the chunked epochs behind the batch bar are the same steps: identical results
-    fit_module = sys.modules["nnfunc.train.fit"]
-    monkeypatch.setattr(fit_module, "_interactive", lambda: True)    # a terminal
+    progress_module = sys.modules["nnfunc.train._progress"]
+    monkeypatch.setattr(progress_module, "interactive", lambda: True)    # a terminal
     rp = _fit(epochs=3, eval_data=(XV, YV), progress=True)
     _assert_same(r.state, rp.state)
     assert rp.history["loss"] == r.history["loss"]
     err = capsys.readouterr().err
     assert "epoch" in err and "batch" in err
     # in a log file: one line per epoch, no bar redraws
-    monkeypatch.setattr(fit_module, "_interactive", lambda: False)
+    monkeypatch.setattr(progress_module, "interactive", lambda: False)
     rl = _fit(epochs=3, eval_data=(XV, YV), progress=True)
     _assert_same(r.state, rl.state)
     lines = capsys.readouterr().err.strip().splitlines()
