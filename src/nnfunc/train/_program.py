@@ -16,8 +16,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from nnfunc import tree as _tree
 from nnfunc.layers import Layer
 from nnfunc.layers.activity import total_penalty
+from nnfunc.metrics import accuracy
 from nnfunc.optim import Optimizer, apply_updates, get_hparams
-from nnfunc.train.metrics import accuracy, is_classification
+from nnfunc.train.metrics import is_classification
 from nnfunc.train.state import TrainState
 from nnfunc.train._forward import forward
 from nnfunc.train._validate import check_data_shapes
