@@ -18,7 +18,7 @@ SGD = nf.optim.sgd(learning_rate=0.1)
 ADAM = nf.optim.adam(learning_rate=0.01)
 
 
-XB, YB = blobs(100)       # three classes, as in test_train_core
+XB, YB = blobs(100)       # three classes, as in test_train_step
 
 
 def test_sweep_scanned_runs_equal_separate_fits():
