@@ -15,8 +15,7 @@ from nnfunc import metrics as _metrics
 from nnfunc import tree as _tree
 from nnfunc._checks import check_int
 from nnfunc.layers import Layer
-from nnfunc.optim import Optimizer, get_hparams
-from nnfunc.optim._base import hparams_of, iter_states
+from nnfunc.optim import Optimizer, get_hparams, hparams_of, iter_states
 from nnfunc.train._forward import output_spec
 from nnfunc.train.metrics import is_classification
 
