@@ -106,8 +106,8 @@ def no_programs():
     """Building a compiled program (training epoch, sweep, evaluation, inference) fails."""
     def boom(*args, **kwargs):
         raise AssertionError("a program was compiled before the bad argument was rejected")
-    targets = ["nnfunc.train.fit.jitted_epoch", "nnfunc.train.fit._progress_parts",
-               "nnfunc.train.fit.jitted_eval", "nnfunc.train.sweep._sweep_program",
+    targets = ["nnfunc.train._setup.jitted_epoch", "nnfunc.train._setup.progress_parts",
+               "nnfunc.train._setup.jitted_eval", "nnfunc.train.sweep._sweep_program",
                "nnfunc.train.sweep._scan_runs", "nnfunc.train.epoch.jitted_eval",
                "nnfunc.train.inference._batch_program", "jax.jit"]
     with contextlib.ExitStack() as stack:

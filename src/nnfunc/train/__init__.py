@@ -23,9 +23,10 @@ from nnfunc.train.parallel import make_mesh, replicate
 from nnfunc.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from nnfunc.train.callbacks import (Callback, Checkpoint, EarlyStopping, LambdaCallback,
                                     LearningRateLogger, LivePlot, ReduceLROnPlateau, Run)
-from nnfunc.train.fit import FitResult, NonFiniteLossError, fit
+from nnfunc.train.results import FitResult, NonFiniteLossError, SweepResult
+from nnfunc.train.fit import fit
 from nnfunc.train.inference import load_model, predict, save_model
-from nnfunc.train.sweep import SweepResult, sweep
+from nnfunc.train.sweep import sweep
 
 __all__ = ["TrainState", "init_state", "make_step", "make_epoch", "evaluate", "fit",
            "FitResult", "NonFiniteLossError", "sweep", "SweepResult", "save_checkpoint",

@@ -7,7 +7,7 @@ Internal API of ``nnfunc.train`` (names without an underscore, not exported by t
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -16,10 +16,12 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from nnfunc import tree as _tree
 from nnfunc.layers import Layer
 from nnfunc.layers.activity import total_penalty
+from nnfunc.metrics import accuracy
 from nnfunc.optim import Optimizer, apply_updates, get_hparams
-from nnfunc.train.metrics import accuracy, is_classification
+from nnfunc.train.metrics import is_classification
 from nnfunc.train.state import TrainState
-from nnfunc.train._validate import check_data_shapes, model_misfit
+from nnfunc.train._forward import forward
+from nnfunc.train._validate import check_data_shapes
 
 PyTree = Any
 
@@ -33,31 +35,50 @@ Regularizer = Optional[Callable[[Any], jax.Array]]
 Metrics = tuple     # ((name, nnfunc.metrics.Metric), ...): hashable, for the caches
 
 
+class EvalSpec(NamedTuple):
+    """What an evaluation program is built from (hashable: the builders' cache key)."""
+
+    model: Layer
+    loss_fn: LossFn
+    mixed_precision: bool = False
+    metrics: Metrics = ()
+
+
+class ProgramSpec(NamedTuple):
+    """What a training step, and the epochs and sweeps built from it, are made of
+    (hashable: the builders' cache key; an unhashable field skips the cache).
+
+    ``metrics`` is ``((name, Metric), ...)``; ``augment(key, x) -> x`` runs on every
+    batch first; ``mesh`` shards every batch over its ``'data'`` axis."""
+
+    model: Layer
+    opt: Optimizer
+    loss_fn: LossFn
+    regularizer: Regularizer = None
+    mixed_precision: bool = False
+    diagnostics: bool = False
+    mesh: Optional[Mesh] = None
+    metrics: Metrics = ()
+    augment: Optional[Callable] = None
+
+    @property
+    def eval(self) -> EvalSpec:
+        """The evaluation of this training's model, loss and metrics."""
+        return EvalSpec(self.model, self.loss_fn, self.mixed_precision, self.metrics)
+
+
 def cached(builder: Callable) -> Callable:
     """Memoise a builder of jitted functions so that equal arguments reuse one compiled
     program (``jax.jit`` caches by function identity); unhashable arguments skip the cache."""
     cached = functools.lru_cache(maxsize=64)(builder)
 
     @functools.wraps(builder)
-    def get(*args):
+    def get(*args, **kwargs):
         try:
-            return cached(*args)
+            return cached(*args, **kwargs)
         except TypeError:
-            return builder(*args)
+            return builder(*args, **kwargs)
     return get
-
-
-def forward(model: Layer, params: PyTree, model_state: PyTree, x: jax.Array, *,
-            train: bool, key: Any, mixed_precision: bool) -> tuple[jax.Array, PyTree]:
-    """``model.apply``; with mixed precision, params and inputs are cast to bfloat16 for
-    the computation while the float32 master copy is what gets differentiated (the cast
-    is part of the graph), and outputs and model state come back in their own dtypes."""
-    if not mixed_precision:
-        return model.apply(params, model_state, x, train=train, key=key)
-    y, new_state = model.apply(_tree.cast(params, jnp.bfloat16), model_state,
-                               _tree.cast(x, jnp.bfloat16), train=train, key=key)
-    new_state = jax.tree_util.tree_map(lambda n, o: n.astype(o.dtype), new_state, model_state)
-    return _tree.cast(y, jnp.float32), new_state
 
 
 def learning_rate(opt_state: Any) -> jax.Array:
@@ -117,17 +138,15 @@ def finalize(metrics: Metrics, totals: dict) -> dict:
     return {name: jnp.asarray(m.finalize(totals[name]), jnp.float32) for name, m in metrics}
 
 
-def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Regularizer,
-              mixed_precision: bool, diagnostics: bool, mesh: Optional[Mesh],
-              with_grad_norm: Optional[bool] = None, metrics: Metrics = (),
-              augment: Optional[Callable] = None) -> Callable:
+def step_body(spec: ProgramSpec, *, with_grad_norm: Optional[bool] = None) -> Callable:
     """The un-jitted step ``(ts, x, y) -> (ts, metrics)`` shared by step, epoch and sweep.
 
-    ``with_grad_norm`` (default: ``diagnostics``) adds ``grad_norm``: a pass over every
-    gradient, about nine more GPU kernels per step, so the fused epoch reports it only on
-    request while the single step always does. ``metrics`` (``((name, Metric), ...)``)
-    adds ``'stats'``: each metric's statistics of the batch. ``augment(key, x) -> x`` runs
-    on the batch first (with ``y=None`` the augmented inputs are the targets)."""
+    ``with_grad_norm`` (default: ``spec.diagnostics``) adds ``grad_norm``: a pass over
+    every gradient, about nine more GPU kernels per step, so the fused epoch reports it
+    only on request while the single step always does. ``spec.metrics`` adds
+    ``'stats'``: each metric's statistics of the batch. ``spec.augment(key, x) -> x``
+    runs on the batch first (with ``y=None`` the augmented inputs are the targets)."""
+    model, opt, loss_fn, regularizer, mixed_precision, diagnostics, mesh, metrics, augment = spec
     if with_grad_norm is None:
         with_grad_norm = diagnostics
     batch_sharding = None if mesh is None else NamedSharding(mesh, PartitionSpec("data"))
@@ -185,14 +204,13 @@ def step_body(model: Layer, opt: Optimizer, loss_fn: LossFn, *, regularizer: Reg
 
 
 @cached
-def jitted_step(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, donate):
-    body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=None,
-                     with_grad_norm=True)
+def jitted_step(spec: ProgramSpec, donate: bool) -> Callable:
+    """The jitted single step (``grad_norm`` always reported)."""
+    body = step_body(spec, with_grad_norm=True)
     return jax.jit(body, donate_argnums=(0,) if donate else ())
 
 
-def _epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, jax.Array]:
+def epoch_start(ts: TrainState, n: int, batch_size: int) -> tuple[TrainState, jax.Array]:
     """Advance the key and draw this epoch's batches: indices of shape (N // B, B)."""
     key, perm_key = jax.random.split(ts.key)
     steps = n // batch_size
@@ -222,7 +240,7 @@ def _scan_steps(body: Callable, ts: TrainState, xs: Any, batch: Callable
     return ts, per_step
 
 
-def _run_batches(body: Callable, ts: TrainState, x: jax.Array, y: Optional[jax.Array],
+def run_batches(body: Callable, ts: TrainState, x: jax.Array, y: Optional[jax.Array],
                  idx: jax.Array) -> tuple[TrainState, dict]:
     """The steps over the batches ``x[idx[j]]``. With ``y=None`` the batch of inputs is
     its own target: one gather, one copy of the data."""
@@ -253,45 +271,38 @@ def summarize(per_step: dict, opt_state: Any, metrics: Metrics = (),
 
 
 @cached
-def epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                mesh, metrics=(), augment=None):
+def epoch_parts(spec: ProgramSpec, batch_size: int) -> tuple[Callable, Callable, Callable]:
     """The un-jitted pieces of an epoch: (start, run_batches, whole_epoch)."""
-    body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh,
-                     metrics=metrics, augment=augment)
+    body = step_body(spec)
 
     def start(ts, x, y=None):
         check_data_shapes(x, y, batch_size)
-        return _epoch_start(ts, x.shape[0], batch_size)
+        return epoch_start(ts, x.shape[0], batch_size)
 
     def run(ts, x, y, idx):
-        return _run_batches(body, ts, x, y, idx)
+        return run_batches(body, ts, x, y, idx)
 
     def epoch(ts, x, y=None):
         ts, idx = start(ts, x, y)
         ts, per_step = run(ts, x, y, idx)
-        return ts, summarize(per_step, ts.opt_state, metrics)
+        return ts, summarize(per_step, ts.opt_state, spec.metrics)
 
     return start, run, epoch
 
 
 @cached
-def jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics,
-                 mesh, donate, metrics=(), augment=None):
-    epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                        diagnostics, mesh, metrics, augment)[2]
+def jitted_epoch(spec: ProgramSpec, batch_size: int, donate: bool) -> Callable:
+    """The jitted whole epoch ``(ts, x, y=None) -> (ts, metrics)``."""
+    epoch = epoch_parts(spec, batch_size)[2]
     return jax.jit(epoch, donate_argnums=(0,) if donate else ())
 
 
 @cached
-def jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, diagnostics, mesh,
-                   metrics=(), augment=None, runs=False):
+def jitted_stacked(spec: ProgramSpec, runs: bool = False) -> Callable:
     """``(ts, xs, ys) -> (ts, per_step)``: the steps over a chunk of batches stacked on a
     leading axis (``ys=None``: the inputs are the targets), for data from an iterable;
     with ``runs=True``, ``vmap``-ped over the runs of a sweep (leading axis of ``ts``)."""
-    body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=diagnostics, mesh=mesh,
-                     metrics=metrics, augment=augment)
+    body = step_body(spec)
 
     def run(ts, xs, ys=None):
         if ys is None:
@@ -302,11 +313,11 @@ def jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, diagnostic
     return jax.jit(run, donate_argnums=(0,))
 
 
-def eval_sums(model: Layer, loss_fn: LossFn, mixed_precision: bool,
-              metrics: Metrics) -> Callable:
+def eval_sums(spec: EvalSpec) -> Callable:
     """``(params, model_state, xb, yb) -> sums``: the batch's summed loss (and hits, unless
     a metric is named ``accuracy``), and each metric's statistics; summed over batches,
     :func:`eval_means` makes the results."""
+    model, loss_fn, mixed_precision, metrics = spec
     accuracy_too = "accuracy" not in {name for name, _ in metrics}
 
     def sums(params, model_state, xb, yb):
@@ -323,8 +334,8 @@ def eval_sums(model: Layer, loss_fn: LossFn, mixed_precision: bool,
 
 
 @cached
-def jitted_eval_sums(model, loss_fn, mixed_precision, metrics=()):
-    return jax.jit(eval_sums(model, loss_fn, mixed_precision, metrics))
+def jitted_eval_sums(spec: EvalSpec) -> Callable:
+    return jax.jit(eval_sums(spec))
 
 
 def eval_means(metrics: Metrics, totals: dict, n: Any) -> dict:
@@ -336,10 +347,11 @@ def eval_means(metrics: Metrics, totals: dict, n: Any) -> dict:
 
 
 @cached
-def jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics=()):
+def jitted_eval(spec: EvalSpec, batch_size: int) -> Callable:
     """Loss, accuracy and metrics over a whole dataset: a scan over its full batches,
     then the remaining examples as one smaller batch (every example counts once)."""
-    sums = eval_sums(model, loss_fn, mixed_precision, metrics)
+    sums = eval_sums(spec)
+    metrics = spec.metrics
 
     def ev(params, model_state, x, y=None):
         n = x.shape[0]
@@ -361,41 +373,6 @@ def jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics=()):
         return eval_means(metrics, totals, n)
 
     return jax.jit(ev)
-
-
-def output_spec(model: Layer, ts: TrainState, x: jax.Array, mixed_precision: bool) -> Any:
-    """The model's output (shape and dtype) for two examples of ``x``, traced abstractly."""
-    return jax.eval_shape(lambda p, s, v: forward(
-        model, p, s, v, train=False, key=None, mixed_precision=mixed_precision)[0],
-        ts.params, ts.model_state, x[:2])
-
-
-def check_model_fits(model: Layer, loss_fn: LossFn, ts: TrainState, x: jax.Array,
-                     y: Optional[jax.Array], name: str, mixed_precision: bool) -> None:
-    """Shape-check model and loss abstractly; check label ranges for classification.
-    ``y=None``: unsupervised, the inputs are the targets."""
-    y = x if y is None else y
-    xs, ys = x[:2], y[:2]
-    try:
-        logits = output_spec(model, ts, xs, mixed_precision)
-    except Exception as err:  # the model's own message says what is wrong
-        raise model_misfit(name, x.shape[1:], err) from err
-    try:
-        per_example = jax.eval_shape(loss_fn, logits, ys)
-    except Exception as err:
-        raise ValueError(f"the model's output shape {tuple(logits.shape[1:])} (per example) "
-                         f"does not fit loss_fn with {name} Y of example shape "
-                         f"{tuple(y.shape[1:])}: {err}") from err
-    if tuple(per_example.shape) != (xs.shape[0],):
-        raise ValueError(f"loss_fn must return one loss per example, shape ({xs.shape[0]},), "
-                         f"got {tuple(per_example.shape)} for model output shape "
-                         f"{tuple(logits.shape)}; use reduction='none'")
-    if is_classification(logits, ys) and not isinstance(y, jax.core.Tracer):
-        classes = logits.shape[-1]
-        lo, hi = int(jnp.min(y)), int(jnp.max(y))
-        if lo < 0 or hi >= classes:
-            raise ValueError(f"{name} labels must be in [0, {classes}) for a model with "
-                             f"{classes} outputs, got values in [{lo}, {hi}]")
 
 
 @jax.jit

@@ -7,14 +7,14 @@ for it every step, and the weight's gradient comes back as ``(in, R·out)``, whi
 the optimizer's update of it into transposing kernels. Carried as ``(in, R, out)`` (the
 runs axis just before the weight's output axis) the weight, its gradient and its
 optimizer slots need no transpose; the runs are then ``vmap``-ped inside the step, which
-a ``lax.scan`` of steps carries. For 64 runs of an MLP 784-100-10 compiled for an H200
-(without a GPU) that is 214 MB per step instead of 314 MB
-(``benchmarks/results/sweep-layout-h200-deviceless.md``); on a 2-core CPU the same
-program is slower (0.80x, ``sweep-layout-cpu.md``), so ``sweep`` uses it only when
-``nnfunc.train.sweep._RUNS_INSIDE`` is set.
+a ``lax.scan`` of steps carries. That moves less memory per step, but adds layout work
+that a CPU pays for, so ``sweep`` uses it with ``layout='runs_inside'`` (see
+:mod:`nnfunc.train.sweep` for what ``'auto'`` picks).
 
 Which weights share their input is read off one run's step (:func:`weight_axes`); the
 choice changes only the layout, never the arithmetic.
+
+Internal API of ``nnfunc.train`` (names without an underscore, not exported by the package).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc.train._program import _epoch_start, _run_batches, summarize
+from nnfunc.train._program import epoch_start, run_batches, summarize
 from nnfunc.train.state import TrainState
 
 # Primitives whose sub-program takes exactly the equation's operands, so that what is
@@ -189,12 +189,12 @@ def epoch(body: Callable, axes: TrainState, key_axis: Optional[int], batch_size:
     vbody = jax.vmap(body, in_axes=(vaxes, data_axis, data_axis), out_axes=(vaxes, 0))
 
     def run_epoch(ts, x, y=None):
-        start = jax.vmap(lambda t: _epoch_start(t, x.shape[0], batch_size),
+        start = jax.vmap(lambda t: epoch_start(t, x.shape[0], batch_size),
                          in_axes=(vaxes,), out_axes=(vaxes, key_axis))
         ts, idx = start(ts)
         if key_axis is not None:
             idx = jnp.swapaxes(idx, 0, 1)            # (steps, R, B): one step per scan
-        ts, per_step = _run_batches(vbody, ts, x, y, idx)
+        ts, per_step = run_batches(vbody, ts, x, y, idx)
         m = jax.vmap(lambda p, o: summarize(p, o, metrics),
                      in_axes=(1, vaxes.opt_state))(per_step, ts.opt_state)
         return ts, m

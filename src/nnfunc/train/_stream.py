@@ -19,9 +19,8 @@ import numpy as np
 from nnfunc.train._program import cached, eval_means, summarize
 from nnfunc.train._validate import as_data, as_train_data
 
-# A chunk holds at most this many batches and bytes: few dispatches per epoch, little
-# memory, and the progress bar still moves.
-_CHUNK_BATCHES = 32
+# A chunk holds at most this many bytes (and ``chunk_batches`` batches, 32 by default):
+# few dispatches per epoch, little memory, and the progress bar still moves.
 _CHUNK_BYTES = 16 * 2**20
 _PREFETCH = 2          # chunks prepared ahead of the device
 
@@ -148,10 +147,12 @@ class Stream:
             yield self._convert(b, i)
 
 
-def _chunks(batches: Iterator[Batch]) -> Iterator[tuple[np.ndarray, Optional[np.ndarray], int]]:
-    """Consecutive batches of one shape stacked on a new leading axis: ``(xs, ys, size)``."""
+def chunks(batches: Iterator[Batch], *, chunk_batches: int = 32
+           ) -> Iterator[tuple[np.ndarray, Optional[np.ndarray], int]]:
+    """Consecutive batches of one shape stacked on a new leading axis: ``(xs, ys, size)``,
+    at most ``chunk_batches`` batches and (unless one batch is larger) 16 MB a chunk."""
     group: list[Batch] = []
-    limit = _CHUNK_BATCHES
+    limit = chunk_batches
 
     def flush():
         xs = np.stack([b.x for b in group])
@@ -164,7 +165,7 @@ def _chunks(batches: Iterator[Batch]) -> Iterator[tuple[np.ndarray, Optional[np.
             group = []
         if not group:
             nbytes = b.x.nbytes + (0 if b.y is None else b.y.nbytes)
-            limit = max(1, min(_CHUNK_BATCHES, _CHUNK_BYTES // max(nbytes, 1)))
+            limit = max(1, min(chunk_batches, _CHUNK_BYTES // max(nbytes, 1)))
         group.append(b)
     if group:
         yield flush()
@@ -206,20 +207,21 @@ def prefetch(items: Iterator, put: Callable[[Any], Any]) -> Iterator:
                 thread.join(0.01)
 
 
-def _to_device(x: np.ndarray, y: Optional[np.ndarray], place: Optional[Callable] = None):
+def to_device(x: np.ndarray, y: Optional[np.ndarray], place: Optional[Callable] = None):
     """``(x, y)`` as device arrays (``place``: e.g. replicated over a mesh)."""
     arrays = (jnp.asarray(x), None if y is None else jnp.asarray(y))
     return arrays if place is None else place(arrays)
 
 
 def train_epoch(run_chunk: Callable, summarize_fn: Callable, ts: Any, stream: Stream,
-                epoch: int, bar: Any, place: Optional[Callable] = None
-                ) -> tuple[Any, dict, int]:
-    """One epoch over the stream: ``(ts, metrics, samples)``. Chunks are dispatched as
-    soon as they arrive (the device computes while the next one is read)."""
+                epoch: int, bar: Any, place: Optional[Callable] = None, *,
+                chunk_batches: int = 32) -> tuple[Any, dict, int]:
+    """One epoch over the stream: ``(ts, metrics, samples)``, in chunks of up to
+    ``chunk_batches`` batches (:func:`chunks`). Chunks are dispatched as soon as they
+    arrive (the device computes while the next one is read)."""
     per_steps, sizes = [], []
-    for xs, ys, size in prefetch(_chunks(stream.batches(epoch)),
-                                 lambda c: _to_device(c[0], c[1], place) + (c[2],)):
+    for xs, ys, size in prefetch(chunks(stream.batches(epoch), chunk_batches=chunk_batches),
+                                 lambda c: to_device(c[0], c[1], place) + (c[2],)):
         ts, per_step = run_chunk(ts, xs, ys)
         per_steps.append(per_step)
         sizes.append(np.full(xs.shape[0], size, np.int32))
@@ -287,7 +289,7 @@ def evaluate_stream(sums: Callable, metrics: tuple, params: Any, model_state: An
     """Loss, accuracy and metrics over every example of one pass of the stream
     (``means(totals, n)``: how the sums become results; a sweep vmaps it over runs)."""
     totals, n = None, 0
-    for x, y in prefetch(stream.batches(0), lambda b: _to_device(b.x, b.y)):
+    for x, y in prefetch(stream.batches(0), lambda b: to_device(b.x, b.y)):
         part = sums(params, model_state, x, x if y is None else y)
         totals = part if totals is None else jax.tree_util.tree_map(jnp.add, totals, part)
         n += int(x.shape[0])

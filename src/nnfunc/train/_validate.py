@@ -5,7 +5,8 @@ Internal API of ``nnfunc.train`` (names without an underscore, not exported by t
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import warnings
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +15,9 @@ from nnfunc import metrics as _metrics
 from nnfunc import tree as _tree
 from nnfunc._checks import check_int
 from nnfunc.layers import Layer
-from nnfunc.optim import Optimizer
+from nnfunc.optim import Optimizer, get_hparams, hparams_of, iter_states
+from nnfunc.train._forward import output_spec
+from nnfunc.train.metrics import is_classification
 
 
 def check_builder_args(model: Any, opt: Any, loss_fn: Any, regularizer: Any) -> None:
@@ -106,11 +109,46 @@ def model_misfit(name: str, input_shape: tuple, err: Exception) -> ValueError:
                       f"{tuple(input_shape)}: {err}")
 
 
-def check_state_fits(model: Layer, ts: Any, input_shape: tuple, name: str) -> None:
+def check_model_fits(model: Layer, loss_fn: Callable, ts: Any, x: jax.Array,
+                     y: Optional[jax.Array], name: str, mixed_precision: bool) -> None:
+    """Shape-check model and loss abstractly; check label ranges for classification.
+    ``y=None``: unsupervised, the inputs are the targets."""
+    y = x if y is None else y
+    xs, ys = x[:2], y[:2]
+    try:
+        logits = output_spec(model, ts, xs, mixed_precision)
+    except Exception as err:  # the model's own message says what is wrong
+        raise model_misfit(name, x.shape[1:], err) from err
+    try:
+        per_example = jax.eval_shape(loss_fn, logits, ys)
+    except Exception as err:
+        raise ValueError(f"the model's output shape {tuple(logits.shape[1:])} (per example) "
+                         f"does not fit loss_fn with {name} Y of example shape "
+                         f"{tuple(y.shape[1:])}: {err}") from err
+    if tuple(per_example.shape) != (xs.shape[0],):
+        raise ValueError(f"loss_fn must return one loss per example, shape ({xs.shape[0]},), "
+                         f"got {tuple(per_example.shape)} for model output shape "
+                         f"{tuple(logits.shape)}; use reduction='none'")
+    if is_classification(logits, ys) and not isinstance(y, jax.core.Tracer):
+        classes = logits.shape[-1]
+        lo, hi = int(jnp.min(y)), int(jnp.max(y))
+        if lo < 0 or hi >= classes:
+            raise ValueError(f"{name} labels must be in [0, {classes}) for a model with "
+                             f"{classes} outputs, got values in [{lo}, {hi}]")
+
+
+def check_state_fits(model: Layer, ts: Any, input_shape: tuple, name: str, *,
+                     opt: Any = None) -> None:
     """``ts.params`` and ``ts.model_state`` must have the tree structure and leaf shapes
     of ``model.init``'s for ``input_shape`` (checked abstractly): another architecture's
     state would fail deep inside the compiled program, or train silently. ``name`` is
-    what the caller calls ``ts`` (``'state'``, ``'ts'``)."""
+    what the caller calls ``ts`` (``'state'``, ``'ts'``).
+
+    With ``opt``, ``ts.opt_state`` must also come from an optimizer of ``opt``'s kind
+    (same state types and hyperparameter names). Its hyperparameter values win over
+    ``opt``'s (torch's ``load_state_dict`` rule, which also keeps a rate that
+    ``ReduceLROnPlateau`` lowered or ``set_hparams`` set: no warning, since setting them
+    in the state is the way to change them)."""
     try:
         want = jax.eval_shape(lambda: model.init(jax.random.key(0), input_shape))
     except (ValueError, TypeError) as err:   # the data, not the state, is the misfit
@@ -122,6 +160,87 @@ def check_state_fits(model: Layer, ts: Any, input_shape: tuple, name: str) -> No
         except ValueError as err:
             raise ValueError(f"{name} was not built for this model (input shape "
                              f"{input_shape}): {err}") from None
+    if opt is None:
+        return
+    fresh = opt.init(jax.tree_util.tree_map(lambda p: jnp.zeros((1,) * jnp.ndim(p), p.dtype),
+                                            ts.params))
+    kinds = lambda s: [(type(o).__name__, sorted(hparams_of(o))) for o in iter_states(s)]  # noqa
+    if kinds(fresh) != kinds(ts.opt_state):
+        raise ValueError(f"{name}.opt_state was made by another optimizer than opt "
+                         f"({kinds(ts.opt_state)} vs {kinds(fresh)}); to switch optimizers, "
+                         f"pass {name}={name}._replace(opt_state=opt.init({name}.params))")
+
+
+def check_records_lr(opt_state: Any) -> bool:
+    """Whether the history can record the learning rate: the state keeps it as a
+    hyperparameter. A state without any convention-following optimizer state in it
+    (a NamedTuple with an ``hparams`` dict) is an error, since ``lr`` would be NaN and
+    ``set_hparams``/``ReduceLROnPlateau`` could not work; optax's own states are let
+    through (optax keeps the rate in the state only with ``inject_hyperparams``)."""
+    if any(True for _ in iter_states(opt_state)):
+        return "learning_rate" in get_hparams(opt_state)
+    kinds = {type(s).__module__.split(".")[0] for s in jax.tree_util.tree_leaves(
+        opt_state, is_leaf=lambda s: isinstance(s, tuple) and hasattr(s, "_fields"))
+        if isinstance(s, tuple) and hasattr(s, "_fields")}
+    if "optax" in kinds:
+        return False
+    raise ValueError(
+        f"opt's state ({type(opt_state).__name__}) does not follow nnfunc's optimizer state "
+        f"convention: nf.optim.get_hparams finds no hyperparameters in it, so the history's "
+        f"lr, set_hparams and ReduceLROnPlateau cannot work. Make the state a NamedTuple "
+        f"with fields count, hparams (a dict from nf.optim.make_hparams, holding "
+        f"learning_rate), then the slots; read the rate with nf.optim.current_lr (README: "
+        f"'Write your own layer, optimizer or schedule')")
+
+
+def warn_raw_pixels(x: jax.Array) -> None:
+    """uint8 inputs are almost always raw 0..255 pixels, which train poorly unscaled
+    (the warning points at ``fit``'s caller: two calls above this one)."""
+    if x.dtype == jnp.uint8:
+        warnings.warn(
+            "fit: the inputs X are uint8 (raw pixel values 0..255?); networks train badly "
+            "on unscaled pixels. Scale them to floats first, e.g. nf.data.mnist(normalize="
+            "True), X / 255.0 or nf.data.min_max_scale / nf.data.standardize",
+            UserWarning, stacklevel=4)
+
+
+_HOOKS = ("on_train_begin", "on_epoch_end", "on_train_end")
+
+
+def check_callbacks(callbacks: Any) -> None:
+    """Every callback has at least one of the hooks ``fit`` calls."""
+    for cb in callbacks:
+        if not any(hasattr(cb, h) for h in _HOOKS):
+            raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
+                             f"hooks (subclass nf.train.Callback), got {cb!r}")
+
+
+def check_monitors(callbacks: Any, ev: Any) -> None:
+    """A callback watching an ``eval_*`` entry needs ``eval_data``: fail before anything
+    is built or compiled (callbacks name what they watch in ``monitor``)."""
+    if ev is not None:
+        return
+    for cb in callbacks:
+        mon = getattr(cb, "monitor", None)
+        if isinstance(mon, str) and mon.startswith("eval_"):
+            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which only "
+                             f"exists with eval_data=(X, Y); pass eval_data or monitor a "
+                             f"training entry such as 'loss'")
+
+
+def check_monitor_names(callbacks: Any, history_names: Callable[[], set]) -> None:
+    """Every callback's ``monitor`` must be a name the history will have
+    (``history_names()``, found by tracing one epoch abstractly, no compilation): a typo
+    fails before epoch 0."""
+    monitors = [(cb, cb.monitor) for cb in callbacks
+                if isinstance(getattr(cb, "monitor", None), str)]
+    if not monitors:
+        return
+    names = history_names()
+    for cb, mon in monitors:
+        if mon not in names:
+            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which is not "
+                             f"in the history; available: {sorted(names)}")
 
 
 # The history names fit itself writes; a metric may replace only 'accuracy'.
@@ -215,7 +334,6 @@ def with_accuracy(metrics: tuple, model: Layer, ts: Any, x: Any, y: Any, ev: Any
     """``metrics`` checked against the model's outputs and the labels of the data and
     the evaluation data, plus ``accuracy`` for one-hot float labels (integer labels get
     it from the step itself)."""
-    from nnfunc.train._program import output_spec
     logits = output_spec(model, ts, x, mixed_precision)
     for name, pair in (("data", (x, y)), ("eval_data", ev)):
         if pair is not None:

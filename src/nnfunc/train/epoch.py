@@ -16,10 +16,11 @@ from typing import Any, Callable, Optional, Sequence
 from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
-from nnfunc.train._program import (LossFn, Regularizer, check_model_fits, jitted_epoch,
-                                   jitted_eval, jitted_eval_sums, output_spec)
+from nnfunc.train._program import (EvalSpec, LossFn, ProgramSpec, Regularizer, jitted_epoch,
+                                   jitted_eval, jitted_eval_sums)
+from nnfunc.train._forward import output_spec
 from nnfunc.train._stream import Stream, evaluate_stream, is_batches
-from nnfunc.train._validate import (as_metrics, check_batch_size, check_builder_args,
+from nnfunc.train._validate import (check_model_fits, as_metrics, check_batch_size, check_builder_args,
                                     check_data_shapes, check_finite, check_metrics,
                                     check_state_fits, split_data)
 from nnfunc.train.parallel import make_mesh, replicate
@@ -74,8 +75,9 @@ def make_epoch(model: Layer, opt: Optimizer, loss_fn: LossFn, batch_size: int, *
     batch_size = check_batch_size(batch_size)
     mixed_precision = check_bool("mixed_precision", mixed_precision)
     mesh = None if devices is None else make_mesh(devices, batch_size=batch_size)
-    fn = jitted_epoch(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                      bool(diagnostics), mesh, bool(donate))
+    spec = ProgramSpec(model, opt, loss_fn, regularizer, mixed_precision, bool(diagnostics),
+                       mesh)
+    fn = jitted_epoch(spec, batch_size, bool(donate))
     if mesh is None:
         return fn
 
@@ -150,7 +152,7 @@ def evaluate(model: Layer, loss_fn: LossFn, ts: TrainState, data: Any, *,
     check_metrics(metrics, output_spec(model, ts, x, mixed_precision),
                   (x if y is None else y)[:2], "data")
     if stream is not None:
-        sums = jitted_eval_sums(model, loss_fn, mixed_precision, metrics)
+        sums = jitted_eval_sums(EvalSpec(model, loss_fn, mixed_precision, metrics))
         return evaluate_stream(sums, metrics, ts.params, ts.model_state, stream)
-    fn = jitted_eval(model, loss_fn, batch_size, mixed_precision, metrics)
+    fn = jitted_eval(EvalSpec(model, loss_fn, mixed_precision, metrics), batch_size)
     return fn(ts.params, ts.model_state, x, y)

@@ -1,449 +1,29 @@
-"""``fit``: epochs of fused training, evaluation, history, progress bar and callbacks."""
+"""``fit``: epochs of fused training, evaluation, history, progress bar and callbacks.
+
+The loop is here; what it prepares once is ``_setup``, resuming ``_resume``, the
+progress bars ``_progress``, and what it returns ``results``.
+"""
 from __future__ import annotations
 
-import math
-import os
-import sys
 import time
-import warnings
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import jax
-import jax.numpy as jnp
 
-from nnfunc._checks import check_bool, check_int
 from nnfunc.layers import Layer
 from nnfunc.layers.diagnostics import dead_relu_fraction
-from nnfunc.optim import Optimizer, SkipNonfiniteState
-from nnfunc.optim import get_hparams
-from nnfunc.optim._base import hparams_of, iter_states
-from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
-                                   epoch_parts, jitted_epoch, jitted_eval,
-                                   jitted_eval_sums, jitted_stacked)
-from nnfunc.train._stream import evaluate_stream, resolve_data, summarizer
-from nnfunc.train._stream import train_epoch as stream_epoch
-from nnfunc.train._validate import (as_metrics, check_augment,
-                                    check_batch_size, check_builder_args,
-                                    check_state_fits, model_misfit, with_accuracy)
-from nnfunc.train.callbacks import Callback, Checkpoint, Run, callback_key, checkpoint_files
-from nnfunc.train.checkpoint import load_run
-from nnfunc.train.parallel import make_mesh, replicate
-from nnfunc.train.state import TrainState, copy_state, init_state
+from nnfunc.optim import Optimizer
+from nnfunc.train._program import LossFn, Regularizer, all_finite
+from nnfunc.train._progress import Bars
+from nnfunc.train._resume import restore_callbacks
+from nnfunc.train._setup import Plan, prepare
+from nnfunc.train._validate import check_monitor_names
+from nnfunc.train.callbacks import Callback, Checkpoint, Run
+from nnfunc.train.results import FitResult, NonFiniteLossError
+from nnfunc.train.state import TrainState
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit"]
 
-# Batch-progress granularity: an epoch runs as this many compiled scans when the
-# progress bar is on (one scan otherwise).
-_PROGRESS_CHUNKS = 10
-_HOOKS = ("on_train_begin", "on_epoch_end", "on_train_end")
-
-
-class FitResult(NamedTuple):
-    """What :func:`fit` returns: the final ``state`` (a ``TrainState``) and ``history``
-    (``{name: [one float per epoch]}``)."""
-
-    state: TrainState
-    history: dict
-
-
-class NonFiniteLossError(FloatingPointError, ValueError):
-    """The training loss became NaN or infinite; the message names the epoch and step."""
-
-
-class _Plan(NamedTuple):
-    """Everything :func:`fit` prepares once, before its first epoch."""
-
-    model: Layer
-    state: TrainState
-    run_epoch: Callable          # (ts, batch_bar, epoch) -> (ts, metrics, samples)
-    evaluate: Optional[Callable]  # (params, model_state) -> eval metrics; None: no eval
-    steps: Optional[int]         # steps per epoch (None: unknown, an iterable's)
-    skips_nonfinite: bool
-    probe: Optional[jax.Array]   # examples for the dead-ReLU diagnostic
-    resumed: Optional["_Resumed"]
-    history_names: Callable      # () -> the names one epoch records (traced abstractly)
-    records_lr: bool             # the optimizer state exposes its learning rate
-
-
-# ---------------------------------------------------------------------------------------
-# before the first epoch
-
-def _prepare(model, opt, loss_fn, data, *, epochs, batch_size, key, eval_data, callbacks,
-             progress, devices, state, regularizer, mixed_precision, diagnostics,
-             eval_batch_size, resume, metrics, augment, steps_per_epoch) -> _Plan:
-    """Validate everything, build or copy the state, shard it, pick the compiled epoch."""
-    check_builder_args(model, opt, loss_fn, regularizer)
-    epochs = check_int("epochs", epochs, minimum=0, allowed="an int >= 0")
-    batch_size = check_batch_size(batch_size)
-    eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1,
-                                allowed="an int >= 1")
-    for cb in callbacks:
-        if not any(hasattr(cb, h) for h in _HOOKS):
-            raise ValueError(f"callbacks must have on_train_begin/on_epoch_end/on_train_end "
-                             f"hooks (subclass nf.train.Callback), got {cb!r}")
-    if steps_per_epoch is not None:
-        steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, minimum=1,
-                                    allowed="None or an int >= 1")
-    x, y, batch_size, ev, stream, ev_stream = resolve_data(
-        data, eval_data, batch_size, epochs=epochs, steps_per_epoch=steps_per_epoch)
-    steps = x.shape[0] // batch_size if stream is None else stream.length
-    _check_monitors(callbacks, ev)
-    _warn_raw_pixels(x)
-    mixed_precision = check_bool("mixed_precision", mixed_precision)
-    diagnostics = check_bool("diagnostics", diagnostics)
-    if resume is not None and state is not None:
-        raise ValueError("pass state= or resume=, not both: resume=path restores the state "
-                         "(and the history and callbacks) from a checkpoint file")
-    ts = _starting_state(model, opt, key, x, state)
-    resumed = None
-    if resume is not None:
-        resumed = _load_resume(resume, ts, steps or 1)
-        _check_state_fits(model, opt, resumed.state, tuple(x.shape[1:]))
-        ts = resumed.state
-    check_model_fits(model, loss_fn, ts, x, y, "data", mixed_precision)
-    if ev is not None:
-        check_model_fits(model, loss_fn, ts, *ev, "eval_data", mixed_precision)
-    metrics = with_accuracy(as_metrics(metrics), model, ts, x, y, ev, mixed_precision)
-    check_augment(augment, x, batch_size)
-    records_lr = _records_lr(ts.opt_state)
-
-    mesh = place = None
-    if devices is not None:
-        mesh = make_mesh(devices, batch_size=batch_size)
-        place = lambda arrays: replicate(arrays, mesh)  # noqa: E731
-        ts, x, y = replicate((ts, x, y), mesh)
-        ev = None if ev is None or ev_stream is not None else replicate(ev, mesh)
-    else:
-        # The state on the data's device, committed: the first epoch's outputs are
-        # committed like the data, and an uncommitted starting state would make the
-        # second epoch a different program (compiled again) when the data is committed.
-        ts = jax.device_put(ts, x.sharding)
-    args = (model, opt, loss_fn, batch_size, regularizer, mixed_precision, diagnostics, mesh)
-    if stream is not None:
-        run_chunk = jitted_stacked(*args[:3], *args[4:], metrics, augment)
-        summarize_chunks = summarizer(metrics)
-
-        def run_epoch(ts, bar, epoch):
-            return stream_epoch(run_chunk, summarize_chunks, ts, stream, epoch, bar, place)
-    elif progress and _interactive():      # batch bars: the epoch in chunks
-        parts = _progress_parts(*args, metrics, augment)
-
-        def run_epoch(ts, bar, epoch):
-            return _chunked_epoch(parts, ts, x, y, bar) + (steps * batch_size,)
-    else:
-        epoch_fn = jitted_epoch(*args, True, metrics, augment)
-
-        def run_epoch(ts, bar, epoch):
-            return epoch_fn(ts, x, y) + (steps * batch_size,)
-    probe = (ev[0] if ev is not None else x)[:1000] if diagnostics else None
-    evaluate_arrays = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision, metrics)
-    if ev_stream is not None:
-        sums = jitted_eval_sums(model, loss_fn, mixed_precision, metrics)
-        evaluate = lambda p, s: evaluate_stream(sums, metrics, p, s, ev_stream)  # noqa: E731
-    elif ev is not None:
-        evaluate = lambda p, s: evaluate_arrays(p, s, *ev)  # noqa: E731
-    else:
-        evaluate = None
-
-    def history_names() -> set:
-        epoch = epoch_parts(*args, metrics, augment)[2]
-        names = set(jax.eval_shape(epoch, ts, x, y)[1]) - {"nonfinite_step"}
-        names |= {"seconds", "samples_per_s"} | ({"dead_relu"} if diagnostics else set())
-        if ev is not None:
-            names |= {"eval_" + k for k in jax.eval_shape(evaluate_arrays, ts.params,
-                                                          ts.model_state, *ev)}
-        return names if records_lr else names - {"lr"}
-
-    return _Plan(model, ts, run_epoch, evaluate, steps, _skips_nonfinite(ts.opt_state), probe,
-                 resumed, history_names, records_lr)
-
-
-def _warn_raw_pixels(x: jax.Array) -> None:
-    """uint8 inputs are almost always raw 0..255 pixels, which train poorly unscaled."""
-    if x.dtype == jnp.uint8:
-        warnings.warn(
-            "fit: the inputs X are uint8 (raw pixel values 0..255?); networks train badly "
-            "on unscaled pixels. Scale them to floats first, e.g. nf.data.mnist(normalize="
-            "True), X / 255.0 or nf.data.min_max_scale / nf.data.standardize",
-            UserWarning, stacklevel=4)
-
-
-def _records_lr(opt_state: Any) -> bool:
-    """Whether the history can record the learning rate: the state keeps it as a
-    hyperparameter. A state without any convention-following optimizer state in it
-    (a NamedTuple with an ``hparams`` dict) is an error, since ``lr`` would be NaN and
-    ``set_hparams``/``ReduceLROnPlateau`` could not work; optax's own states are let
-    through (optax keeps the rate in the state only with ``inject_hyperparams``)."""
-    if any(True for _ in iter_states(opt_state)):
-        return "learning_rate" in get_hparams(opt_state)
-    kinds = {type(s).__module__.split(".")[0] for s in jax.tree_util.tree_leaves(
-        opt_state, is_leaf=lambda s: isinstance(s, tuple) and hasattr(s, "_fields"))
-        if isinstance(s, tuple) and hasattr(s, "_fields")}
-    if "optax" in kinds:
-        return False
-    raise ValueError(
-        f"opt's state ({type(opt_state).__name__}) does not follow nnfunc's optimizer state "
-        f"convention: nf.optim.get_hparams finds no hyperparameters in it, so the history's "
-        f"lr, set_hparams and ReduceLROnPlateau cannot work. Make the state a NamedTuple "
-        f"with fields count, hparams (a dict from nf.optim.make_hparams, holding "
-        f"learning_rate), then the slots; read the rate with nf.optim.current_lr (README: "
-        f"'Write your own layer, optimizer or schedule')")
-
-
-def _starting_state(model, opt, key, x, state) -> TrainState:
-    if state is None:
-        try:
-            return init_state(model, opt, key, x.shape[1:])
-        except ValueError as err:    # the model's message says what it expects
-            raise model_misfit("data", x.shape[1:], err) from err
-    if not isinstance(state, TrainState):
-        raise ValueError(f"state must be a TrainState, got {type(state).__name__}")
-    _check_state_fits(model, opt, state, tuple(x.shape[1:]))
-    return copy_state(state)  # never consume the caller's
-
-
-def _check_state_fits(model, opt, ts: TrainState, input_shape: tuple) -> None:
-    """``ts`` must have been built for this model (params and model state: same tree
-    structure and leaf shapes as ``model.init``'s, checked abstractly) and by an optimizer
-    of ``opt``'s kind (same state types and hyperparameter names). Its hyperparameter
-    values win over ``opt``'s (torch's ``load_state_dict`` rule, which also keeps a rate
-    that ``ReduceLROnPlateau`` lowered or ``set_hparams`` set: no warning, since setting
-    them in the state is the way to change them)."""
-    check_state_fits(model, ts, input_shape, "state")
-    fresh = opt.init(jax.tree_util.tree_map(lambda p: jnp.zeros((1,) * jnp.ndim(p), p.dtype),
-                                            ts.params))
-    kinds = lambda s: [(type(o).__name__, sorted(hparams_of(o))) for o in iter_states(s)]  # noqa
-    if kinds(fresh) != kinds(ts.opt_state):
-        raise ValueError(f"state.opt_state was made by another optimizer than opt "
-                         f"({kinds(ts.opt_state)} vs {kinds(fresh)}); to switch optimizers, "
-                         f"pass state=state._replace(opt_state=opt.init(state.params))")
-
-
-def _skips_nonfinite(opt_state: Any) -> bool:
-    """Whether the optimizer is wrapped in ``nf.optim.skip_nonfinite`` (found by its state
-    type): it then leaves the parameters unchanged on a non-finite step, so training may
-    go on."""
-    found = jax.tree_util.tree_leaves(
-        opt_state, is_leaf=lambda s: isinstance(s, SkipNonfiniteState))
-    return any(isinstance(s, SkipNonfiniteState) for s in found)
-
-
-def _check_monitors(callbacks, ev) -> None:
-    """A callback watching an ``eval_*`` entry needs ``eval_data``: fail before anything
-    is built or compiled (callbacks name what they watch in ``monitor``)."""
-    if ev is not None:
-        return
-    for cb in callbacks:
-        mon = getattr(cb, "monitor", None)
-        if isinstance(mon, str) and mon.startswith("eval_"):
-            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which only "
-                             f"exists with eval_data=(X, Y); pass eval_data or monitor a "
-                             f"training entry such as 'loss'")
-
-
-def _check_monitor_names(callbacks, plan: _Plan) -> None:
-    """Every callback's ``monitor`` must be a name the history will have (found by
-    tracing one epoch abstractly, no compilation): a typo fails before epoch 0."""
-    monitors = [(cb, cb.monitor) for cb in callbacks
-                if isinstance(getattr(cb, "monitor", None), str)]
-    if not monitors:
-        return
-    names = plan.history_names()
-    for cb, mon in monitors:
-        if mon not in names:
-            raise ValueError(f"callbacks: {type(cb).__name__} monitors {mon!r}, which is not "
-                             f"in the history; available: {sorted(names)}")
-
-
-def _resume_file(resume: Any) -> str:
-    """The checkpoint file to resume from: ``resume`` itself, or the newest file a
-    :class:`Checkpoint` wrote in the folder ``resume``."""
-    path = os.fspath(resume)
-    if os.path.isdir(path):
-        files = checkpoint_files(path)
-        if not files:
-            raise FileNotFoundError(f"resume={path!r}: the folder holds no checkpoint "
-                                    f"files (NAME-STEP.npz, as Checkpoint writes them)")
-        return files[-1]
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"resume={path!r}: no such checkpoint file or folder")
-    return path
-
-
-class _Resumed(NamedTuple):
-    state: TrainState
-    epochs_done: int
-    history: dict
-    callbacks: list     # [{'key': ..., 'state': ...}]
-    tree: Callable      # (name, like) -> a callback's saved state tree
-
-
-def _load_resume(resume: Any, fresh: TrainState, steps: int) -> _Resumed:
-    """The state, epochs done, history and callbacks' state of a checkpoint file (one
-    written by :func:`save_checkpoint` has no run: its epochs are counted from the step)."""
-    ts, run, tree = load_run(_resume_file(resume), fresh)
-    if run is None:
-        return _Resumed(ts, int(ts.step) // max(steps, 1), {}, [], tree)
-    return _Resumed(ts, int(run["epochs_done"]),
-                    {k: list(v) for k, v in run["history"].items()},
-                    list(run["callbacks"]), tree)
-
-
-def _restore_callbacks(callbacks: Sequence[Callback], resumed: _Resumed,
-                       like: TrainState) -> None:
-    """Give each stateful callback the state saved for the callback of the same type and
-    monitor (in order among equals); a callback the file has no state for starts fresh."""
-    saved = list(resumed.callbacks)
-    for cb in callbacks:
-        if not callable(getattr(cb, "load_state_dict", None)):
-            continue
-        match = next((e for e in saved if e["key"] == callback_key(cb)), None)
-        if match is None:
-            continue
-        saved.remove(match)
-        state = {k: (resumed.tree(v["__tree__"], like)
-                     if isinstance(v, dict) and "__tree__" in v else v)
-                 for k, v in match["state"].items()}
-        cb.load_state_dict(state)
-
-
-# ---------------------------------------------------------------------------------------
-# one epoch: train, check, evaluate
-
-@cached
-def _progress_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                    diagnostics, mesh, metrics=(), augment=None):
-    start, run, _ = epoch_parts(model, opt, loss_fn, batch_size, regularizer,
-                                mixed_precision, diagnostics, mesh, metrics, augment)
-    return (jax.jit(start, donate_argnums=(0,)), jax.jit(run, donate_argnums=(0,)),
-            summarizer(metrics))
-
-
-def _chunked_epoch(parts, ts, x, y, bar):
-    """One epoch as several scans, updating the batch bar between them. The next chunk
-    is dispatched before the previous one's metrics are read, so the device never waits
-    for the host."""
-    start, run, summarize_chunks = parts
-    ts, idx = start(ts, x, y)
-    steps = idx.shape[0]
-    size = max(1, math.ceil(steps / _PROGRESS_CHUNKS))
-    chunks, pending = [], None
-    for j in range(0, steps, size):
-        ts, per_step = run(ts, x, y, idx[j:j + size])
-        if pending is not None:
-            _show_chunk(bar, pending)
-        pending = per_step
-        chunks.append(per_step)
-    _show_chunk(bar, pending)
-    return ts, summarize_chunks(chunks, ts.opt_state)
-
-
-def _show_chunk(bar, per_step) -> None:
-    post = {"loss": f"{float(jnp.mean(per_step['loss'])):.4f}"}
-    if "accuracy" in per_step:
-        post["acc"] = f"{float(jnp.mean(per_step['accuracy'])):.4f}"
-    bar.set_postfix(post, refresh=False)
-    bar.update(int(per_step["loss"].shape[0]))
-
-
-def _train_epoch(plan: _Plan, ts: TrainState, epoch: int, bar) -> tuple[TrainState, dict]:
-    """Run one compiled epoch; its mean metrics, wall time and throughput as floats."""
-    start_step = int(ts.step)
-    t0 = time.perf_counter()
-    ts, metrics, samples = plan.run_epoch(ts, bar, epoch)
-    metrics = jax.device_get(metrics)
-    seconds = time.perf_counter() - t0
-    bad_step = int(metrics.pop("nonfinite_step"))
-    if (bad_step >= 0 and not plan.skips_nonfinite) or not bool(all_finite(ts.params)):
-        where = (f"step {bad_step} of the epoch (global step {start_step + bad_step})"
-                 if bad_step >= 0 else "an unknown step (the loss stayed finite)")
-        raise NonFiniteLossError(
-            f"non-finite training loss or parameters in epoch {epoch} (0-based) at "
-            f"{where}; lower the learning rate, check the data, or wrap the "
-            f"optimizer in nf.optim.skip_nonfinite to skip such steps")
-    if not plan.records_lr:
-        metrics.pop("lr")
-    logs = {k: float(v) for k, v in metrics.items()}
-    logs["seconds"] = seconds
-    logs["samples_per_s"] = samples / seconds
-    return ts, logs
-
-
-def _evaluate_epoch(plan: _Plan, ts: TrainState) -> dict:
-    """``eval_*`` metrics on the evaluation data, and the dead-ReLU diagnostic."""
-    logs = {}
-    if plan.evaluate is not None:
-        metrics = plan.evaluate(ts.params, ts.model_state)
-        logs.update({"eval_" + k: float(v) for k, v in jax.device_get(metrics).items()})
-    if plan.probe is not None:
-        logs["dead_relu"] = dead_relu_fraction(plan.model, ts.params, ts.model_state,
-                                               plan.probe)
-    return logs
-
-
-# ---------------------------------------------------------------------------------------
-# progress bars and callbacks
-
-def _interactive() -> bool:
-    """A terminal or a Jupyter kernel, where progress bars redraw in place."""
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
-
-
-class _Bars:
-    """The epoch and batch progress bars (tqdm) in a terminal or a notebook; in a
-    non-interactive log (a file, CI) one line per epoch instead; nothing with
-    ``progress=False``."""
-
-    def __init__(self, progress: bool, epochs: int, steps: int, *, done: int = 0):
-        self.epoch = self.batch = None
-        self.lines = progress and not _interactive()
-        if progress and not self.lines:
-            from tqdm.auto import tqdm
-            self.epoch = tqdm(total=epochs, initial=done, desc="epoch", unit="epoch")
-            self.batch = tqdm(total=steps, desc="batch", unit="batch", leave=False)
-        self.steps, self.epochs, self.done = steps, epochs, done
-
-    def __enter__(self) -> "_Bars":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.epoch is not None:
-            self.batch.close()
-            self.epoch.close()
-
-    def start_epoch(self):
-        """The batch bar, reset for a new epoch (``None`` without bars)."""
-        if self.batch is not None:
-            self.batch.reset(total=self.steps)
-        return self.batch
-
-    def end_epoch(self, logs: dict) -> None:
-        shown = {k: f"{logs[k]:.4f}" for k in ("loss", "accuracy", "eval_loss",
-                                               "eval_accuracy") if k in logs}
-        self.done += 1
-        if self.lines:
-            print(f"epoch {self.done}/{self.epochs}: "
-                  + ", ".join(f"{k} {v}" for k, v in shown.items())
-                  + (f" ({logs['seconds']:.2f} s)" if "seconds" in logs else ""),
-                  file=sys.stderr, flush=True)
-        elif self.epoch is not None:
-            self.epoch.set_postfix(shown, refresh=False)
-            self.epoch.update(1)
-
-
-def _notify(callbacks: Sequence[Callback], hook: str, run: Run) -> None:
-    for cb in callbacks:
-        getattr(cb, hook, lambda r: None)(run)
-
-
-def _record(run: Run, epoch: int, logs: dict) -> None:
-    for k, v in logs.items():
-        run.history.setdefault(k, []).append(v)
-    run.epoch, run.logs = epoch, logs
-
-
-# ---------------------------------------------------------------------------------------
-# the loop
 
 def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
         epochs: int = 1, batch_size: int = 32, key: Any = 0,
@@ -578,13 +158,13 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
       >>> len(result.history['loss']), bool(result.history['eval_accuracy'][-1] > 0.8)
       (30, True)
     """
-    plan = _prepare(model, opt, loss_fn, data, epochs=epochs, batch_size=batch_size, key=key,
-                    eval_data=eval_data, callbacks=callbacks, progress=progress,
-                    devices=devices, state=state, regularizer=regularizer,
-                    mixed_precision=mixed_precision, diagnostics=diagnostics,
-                    eval_batch_size=eval_batch_size, resume=resume, metrics=metrics,
-                    augment=augment, steps_per_epoch=steps_per_epoch)
-    _check_monitor_names(callbacks, plan)
+    plan = prepare(model, opt, loss_fn, data, epochs=epochs, batch_size=batch_size, key=key,
+                   eval_data=eval_data, callbacks=callbacks, progress=progress,
+                   devices=devices, state=state, regularizer=regularizer,
+                   mixed_precision=mixed_precision, diagnostics=diagnostics,
+                   eval_batch_size=eval_batch_size, resume=resume, metrics=metrics,
+                   augment=augment, steps_per_epoch=steps_per_epoch)
+    check_monitor_names(callbacks, plan.history_names)
     # Checkpoints last: the file then holds every callback's state after the epoch.
     ordered = ([cb for cb in callbacks if not isinstance(cb, Checkpoint)]
                + [cb for cb in callbacks if isinstance(cb, Checkpoint)])
@@ -592,10 +172,10 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     _notify(ordered, "on_train_begin", run)
     first = 0
     if plan.resumed is not None:
-        _restore_callbacks(callbacks, plan.resumed, plan.state)
+        restore_callbacks(callbacks, plan.resumed, plan.state)
         first = plan.resumed.epochs_done
         run.epoch, run.history = first - 1, plan.resumed.history
-    with _Bars(progress, epochs, plan.steps, done=min(first, epochs)) as bars:
+    with Bars(progress, epochs, plan.steps, done=min(first, epochs)) as bars:
         for epoch in range(first, epochs):
             run.state, logs = _train_epoch(plan, run.state, epoch, bars.start_epoch())
             logs.update(_evaluate_epoch(plan, run.state))
@@ -606,3 +186,52 @@ def fit(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
                 break
         _notify(ordered, "on_train_end", run)
     return FitResult(run.state, run.history)
+
+
+# ---------------------------------------------------------------------------------------
+# one epoch, and the callbacks after it
+
+def _train_epoch(plan: Plan, ts: TrainState, epoch: int, bar) -> tuple[TrainState, dict]:
+    """Run one compiled epoch; its mean metrics, wall time and throughput as floats."""
+    start_step = int(ts.step)
+    t0 = time.perf_counter()
+    ts, metrics, samples = plan.run_epoch(ts, bar, epoch)
+    metrics = jax.device_get(metrics)
+    seconds = time.perf_counter() - t0
+    bad_step = int(metrics.pop("nonfinite_step"))
+    if (bad_step >= 0 and not plan.skips_nonfinite) or not bool(all_finite(ts.params)):
+        where = (f"step {bad_step} of the epoch (global step {start_step + bad_step})"
+                 if bad_step >= 0 else "an unknown step (the loss stayed finite)")
+        raise NonFiniteLossError(
+            f"non-finite training loss or parameters in epoch {epoch} (0-based) at "
+            f"{where}; lower the learning rate, check the data, or wrap the "
+            f"optimizer in nf.optim.skip_nonfinite to skip such steps")
+    if not plan.records_lr:
+        metrics.pop("lr")
+    logs = {k: float(v) for k, v in metrics.items()}
+    logs["seconds"] = seconds
+    logs["samples_per_s"] = samples / seconds
+    return ts, logs
+
+
+def _evaluate_epoch(plan: Plan, ts: TrainState) -> dict:
+    """``eval_*`` metrics on the evaluation data, and the dead-ReLU diagnostic."""
+    logs = {}
+    if plan.evaluate is not None:
+        metrics = plan.evaluate(ts.params, ts.model_state)
+        logs.update({"eval_" + k: float(v) for k, v in jax.device_get(metrics).items()})
+    if plan.probe is not None:
+        logs["dead_relu"] = dead_relu_fraction(plan.model, ts.params, ts.model_state,
+                                               plan.probe)
+    return logs
+
+
+def _notify(callbacks: Sequence[Callback], hook: str, run: Run) -> None:
+    for cb in callbacks:
+        getattr(cb, hook, lambda r: None)(run)
+
+
+def _record(run: Run, epoch: int, logs: dict) -> None:
+    for k, v in logs.items():
+        run.history.setdefault(k, []).append(v)
+    run.epoch, run.logs = epoch, logs

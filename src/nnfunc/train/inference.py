@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnfunc._checks import check_int
-from nnfunc.layers._base import Layer
+from nnfunc.layers import Layer
 from nnfunc.train.checkpoint import (CheckpointError, decode_entry, read_entries,
                                      save_checkpoint)
 from nnfunc.train.state import TrainState

@@ -1,11 +1,13 @@
-"""Batch metrics: when a task counts as classification, and accuracy."""
+"""When a training task counts as classification (:func:`is_classification`), and its
+accuracy: ``nf.train.accuracy`` is :func:`nnfunc.metrics.accuracy`, the same function
+(integer or one-hot labels), re-exported here because training reports it."""
 from __future__ import annotations
 
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
+from nnfunc.metrics import accuracy
 
 __all__ = ["is_classification", "accuracy"]
 
@@ -30,25 +32,10 @@ def is_classification(logits: Any, labels: Any) -> bool:
       True
       >>> is_classification(jnp.zeros((4, 1)), jnp.zeros((4, 1)))
       False
+      >>> import nnfunc as nf
+      >>> nf.train.accuracy is nf.metrics.accuracy
+      True
     """
     ls, ys = tuple(jnp.shape(logits)), tuple(jnp.shape(labels))
     return (jnp.issubdtype(jnp.result_type(labels), jnp.integer) and len(ls) == len(ys) + 1
             and ls[:-1] == ys and ls[-1] > 1)
-
-
-def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Fraction of examples whose arg-max class equals the label: ``mean(argmax(x) == y)``.
-
-    Args:
-      logits: ``(N, ..., C)`` scores.
-      labels: ``(N, ...)`` integer labels.
-
-    Returns:
-      A float32 scalar in [0, 1].
-
-    Example:
-      >>> import jax.numpy as jnp
-      >>> print(float(accuracy(jnp.array([[0., 1.], [1., 0.]]), jnp.array([1, 1]))))
-      0.5
-    """
-    return jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))

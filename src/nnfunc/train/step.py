@@ -6,7 +6,7 @@ from typing import Callable
 from nnfunc._checks import check_bool
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer
-from nnfunc.train._program import LossFn, Regularizer, jitted_step
+from nnfunc.train._program import LossFn, ProgramSpec, Regularizer, jitted_step
 from nnfunc.train._validate import check_builder_args
 
 __all__ = ["make_step"]
@@ -24,12 +24,11 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
 
     The step is pure: ``ts`` stays valid after the call. A loop that owns its state can
     pass ``donate=True`` to let XLA reuse ``ts``'s buffers for the output (``ts`` is
-    then deleted): on the CPU that made a Python loop over an MLP 784-1024-1024-10 step
-    (Adam, batch 128) 1.20x faster and one over 784-100-10 1.06x, since the output needs
-    no fresh allocation (``make_epoch``'s single call per epoch: 1.00-1.02x; ``fit``
-    always donates the state it owns). Gradient clipping is an optimizer
-    transform: ``nf.optim.chain(nf.optim.clip_by_global_norm(1.0), opt)``; weight
-    penalties go in ``regularizer``, e.g. ``lambda p: 1e-4 * nf.regularizers.l2(p)``.
+    then deleted): a Python loop of steps then needs no fresh allocation for every
+    step's output, which pays most for large models (``make_epoch``, one call per epoch,
+    gains little; ``fit`` always donates the state it owns). Gradient clipping is an
+    optimizer transform: ``nf.optim.chain(nf.optim.clip_by_global_norm(1.0), opt)``;
+    weight penalties go in ``regularizer``, e.g. ``lambda p: 1e-4 * nf.regularizers.l2(p)``.
 
     Args:
       model: the ``Layer`` to train.
@@ -63,5 +62,5 @@ def make_step(model: Layer, opt: Optimizer, loss_fn: LossFn, *,
     """
     check_builder_args(model, opt, loss_fn, regularizer)
     mixed_precision = check_bool("mixed_precision", mixed_precision)
-    return jitted_step(model, opt, loss_fn, regularizer, mixed_precision,
-                       bool(diagnostics), bool(donate))
+    return jitted_step(ProgramSpec(model, opt, loss_fn, regularizer, mixed_precision,
+                                   bool(diagnostics)), bool(donate))

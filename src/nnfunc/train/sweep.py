@@ -1,15 +1,24 @@
-"""``sweep``: many training runs as ONE compiled program, ``vmap``-ped (or scanned) over runs.
+"""``sweep``: many training runs as ONE compiled program, with a leading run axis.
 
-On CPU, ``vmap`` pays off while one run's step is too small to keep the cores busy (its
-fixed costs are then shared by all runs). For a larger model it is slower than running
-the runs one after the other: XLA:CPU lowers the run-batched weight-gradient products
-``(R, B, m)ᵀ·(R, B, n)`` to slower loops than the single-run GEMMs and adds transposes and
-copies of the ``(R, m, n)`` weights every step (measured on MLP 784-1024-1024-10, batch 128,
-Adam, 8 runs: 0.5x-0.7x the throughput of 8 separate fits, 1.04x when scanned; a single
-run already spends most of its time in large GEMMs, so batching runs has little to gain).
-Above ``_SCAN_FLOPS`` per run step the program therefore scans over the runs
-(``lax.map``): still one compiled program, each run the same computation as
-:func:`fit`'s.
+How the runs share the program is ``sweep``'s ``layout``:
+
+* ``'runs_first'``: ``vmap`` of whole runs, every state leaf ``(R, ...)``. While one
+  run's step is too small to keep the device busy, its fixed costs are shared by all
+  runs.
+* ``'runs_inside'``: the same ``vmap``, with the runs axis of every weight whose input
+  the runs share (a first layer's) carried next to the weight's output axis
+  (:mod:`nnfunc.train._runs_inside`): those weights, their gradients and their optimizer
+  slots then need no transpose in the step, so a step moves less memory.
+* ``'sequential'``: ``lax.map`` over the runs: still one compiled program, each run the
+  same computation as :func:`fit`'s. On CPU this beats ``vmap`` for large steps: XLA:CPU
+  lowers the run-batched weight-gradient products ``(R, B, m)ᵀ·(R, B, n)`` to slower
+  loops than the single-run GEMMs and adds transposes and copies of the ``(R, m, n)``
+  weights every step, while a single large run already spends its time in GEMMs.
+* ``'auto'``: per backend, from :data:`_AUTO_LAYOUT`; on CPU a run whose step costs at
+  least ``scan_flops`` FLOPs (XLA's count) is run ``'sequential'``.
+
+Every layout computes the same arithmetic; only the memory layout and the order of the
+work differ.
 """
 from __future__ import annotations
 
@@ -19,55 +28,30 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nnfunc._checks import check_bool, check_int
+from nnfunc._checks import check_bool, check_choice, check_int
 from nnfunc.layers import Layer
 from nnfunc.optim import Optimizer, set_hparams
 from nnfunc.train import _runs_inside
-from nnfunc.train._program import (LossFn, Regularizer, all_finite, cached, check_model_fits,
+from nnfunc.train._program import (LossFn, ProgramSpec, Regularizer, all_finite, cached,
                                    epoch_parts, eval_means, jitted_eval, jitted_eval_sums,
                                    jitted_stacked, step_body)
 from nnfunc.train._stream import Stream, evaluate_stream, resolve_data, summarizer
 from nnfunc.train._stream import train_epoch as stream_epoch
-from nnfunc.train._validate import (as_metrics, check_augment,
+from nnfunc.train._validate import (check_model_fits, as_metrics, check_augment,
                                     check_batch_size, check_builder_args, model_misfit,
                                     with_accuracy)
+from nnfunc.train.results import SweepResult
 from nnfunc.train.state import TrainState, as_key, init_state
 
 __all__ = ["SweepResult", "sweep"]
 
-# Per-run FLOPs of one training step (XLA's count) above which runs are scanned rather
-# than vmapped on CPU. Measured (8 runs, batch 128, Adam, 2-core x86; vmap vs scan, as
-# throughput over 8 separate fits): MLP 784-64-10 (27 MFLOP/step) 3.08x vs 2.23x,
-# 784-128-10 (54 MFLOP) 2.06x vs 1.88x, 784-128-128-10 (67 MFLOP) 1.95x vs 1.90x,
-# 784-256-256-10 (159 MFLOP) 1.17x vs 1.63x, 784-1024-1024-10 (1.25 GFLOP) 0.72x vs 1.04x.
-_SCAN_FLOPS = 1e8
+LAYOUTS = ("auto", "runs_first", "runs_inside", "sequential")
 
-# Whether vmapped sweeps carry weights whose input the runs share in the runs-inside
-# layout (``_runs_inside``). Off until a GPU measures it: compiled for an H200 without one
-# it moves 214 instead of 314 MB per step (64 runs of an MLP 784-100-10), and on the
-# 2-core CPU it is slower (0.80x); ``benchmarks/gpu_session.sh`` measures both layouts.
-_RUNS_INSIDE = False
-
-
-class SweepResult(NamedTuple):
-    """What :func:`sweep` returns; every array has a leading run axis of length R.
-
-    Attributes:
-      state: the final ``TrainState`` of every run (each leaf ``(R, ...)``).
-      history: ``{name: np.ndarray (R, epochs)}``: ``loss``, ``lr``,
-        ``accuracy`` (classification), ``eval_loss``/``eval_accuracy`` (with eval data),
-        ``nonfinite_step`` (first step of the epoch with a non-finite loss, -1 if none).
-      hparams: ``{name: np.ndarray (R,)}``, the values each run used.
-      seeds: ``np.ndarray (R,)`` of the seeds, or ``None``.
-      diverged: ``np.ndarray (R,) bool``: the run met a non-finite loss or ended with
-        non-finite parameters (its results should be discarded).
-    """
-
-    state: TrainState
-    history: dict
-    hparams: dict
-    seeds: Optional[np.ndarray]
-    diverged: np.ndarray
+# layout='auto', per backend (``jax.default_backend()``; others: 'runs_first'). CPU:
+# 'runs_inside' is slower there than 'runs_first' (the extra layout work outweighs the
+# saved transposes), and large steps go 'sequential' (see ``_scan_runs``). Accelerators:
+# 'runs_first' until the sweep-layout benchmark shows 'runs_inside' faster there.
+_AUTO_LAYOUT = {"cpu": "runs_first", "gpu": "runs_first", "tpu": "runs_first"}
 
 
 def _runs(hparams: Mapping[str, Any], seeds: Optional[Sequence[int]]) -> tuple[dict, Any, int]:
@@ -95,13 +79,25 @@ def _runs(hparams: Mapping[str, Any], seeds: Optional[Sequence[int]]) -> tuple[d
     return values, seed_arr, lengths.pop()
 
 
-def _step_flops(model, opt, loss_fn, batch_size, regularizer, mixed_precision, input_shape,
-                x_dtype, y_shape, y_dtype) -> Optional[float]:
+class _Runs(NamedTuple):
+    """What a sweep's program is built from besides its step (hashable: a cache key)."""
+
+    batch_size: int
+    eval_batch_size: int
+    epochs: int
+    input_shape: tuple
+    key_axis: Optional[int]     # 0: a key per run; None: one key for all
+    runs: int
+    layout: str                 # 'runs_first', 'runs_inside' or 'sequential'
+
+
+def _step_flops(spec: ProgramSpec, batch_size, input_shape, x_dtype, y_shape, y_dtype
+                ) -> Optional[float]:
     """XLA's FLOP count of one run's training step (from the lowered, uncompiled program;
     ``None`` where the backend gives none)."""
-    body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                     mixed_precision=mixed_precision, diagnostics=False, mesh=None)
-    ts = jax.eval_shape(lambda: init_state(model, opt, jax.random.key(0), input_shape))
+    body = step_body(spec)
+    ts = jax.eval_shape(lambda: init_state(spec.model, spec.opt, jax.random.key(0),
+                                           input_shape))
     xb = jax.ShapeDtypeStruct((batch_size,) + input_shape, x_dtype)
     yb = None if y_shape is None else jax.ShapeDtypeStruct((batch_size,) + y_shape, y_dtype)
     cost = jax.jit(body).lower(ts, xb, yb).cost_analysis()
@@ -117,14 +113,26 @@ def _target_spec(y: Optional[jax.Array]) -> tuple[Optional[tuple], Any]:
 
 
 @cached
-def _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision, input_shape,
-               x_dtype, y_shape, y_dtype) -> bool:
-    """Whether to scan over the runs instead of vmapping them (see the module notes)."""
+def _scan_runs(spec: ProgramSpec, batch_size, input_shape, x_dtype, y_shape, y_dtype, *,
+               scan_flops: float = 1e8) -> bool:
+    """Whether ``layout='auto'`` scans over the runs instead of vmapping them: on CPU,
+    when one run's step costs at least ``scan_flops`` FLOPs (XLA's count; the default is
+    about where vmapped runs stop beating runs one after the other on a few-core CPU: an
+    MLP 784-256-256-10 with Adam at batch 128 is above it, 784-128-128-10 below). See
+    the module notes."""
     if jax.default_backend() != "cpu":
         return False
-    flops = _step_flops(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                        input_shape, x_dtype, y_shape, y_dtype)
-    return flops is not None and flops >= _SCAN_FLOPS
+    flops = _step_flops(spec, batch_size, input_shape, x_dtype, y_shape, y_dtype)
+    return flops is not None and flops >= scan_flops
+
+
+def _resolve_layout(layout: str, scan: Callable[[], bool]) -> str:
+    """The layout ``'auto'`` stands for on this backend (``scan()``: whether a
+    ``'runs_first'`` choice goes ``'sequential'`` for its large steps)."""
+    if layout != "auto":
+        return layout
+    chosen = _AUTO_LAYOUT.get(jax.default_backend(), "runs_first")
+    return "sequential" if chosen == "runs_first" and scan() else chosen
 
 
 def _init_run(model, opt, input_shape, run_key, hp) -> TrainState:
@@ -133,18 +141,17 @@ def _init_run(model, opt, input_shape, run_key, hp) -> TrainState:
 
 
 @cached
-def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                   eval_batch_size, epochs, input_shape, key_axis, runs, scan, metrics=(),
-                   augment=None, inside=False):
-    """The jitted program of all runs: ``vmap`` of whole runs, or (``scan``) ``lax.map``
-    over them, or (``inside``) a scan of the ``vmap``-ped step on the runs-inside state
-    (cached: repeated sweeps reuse the compilation)."""
-    epoch = epoch_parts(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                        False, None, metrics, augment)[2]
-    evaluate = jitted_eval(model, loss_fn, eval_batch_size, mixed_precision, metrics)
+def _sweep_program(spec: ProgramSpec, r: _Runs):
+    """The jitted program of all runs: ``vmap`` of whole runs (``'runs_first'``), or
+    ``lax.map`` over them (``'sequential'``), or a scan of the ``vmap``-ped step on the
+    runs-inside state (``'runs_inside'``); cached: repeated sweeps reuse the compilation."""
+    epoch = epoch_parts(spec, r.batch_size)[2]
+    evaluate = jitted_eval(spec.eval, r.eval_batch_size)
+    init_run = lambda k, hp: _init_run(spec.model, spec.opt, r.input_shape, k, hp)  # noqa: E731
+    key_axis, runs, epochs = r.key_axis, r.runs, r.epochs
 
     def one_run(run_key, hp, x, y, ev):
-        ts = _init_run(model, opt, input_shape, run_key, hp)
+        ts = init_run(run_key, hp)
 
         def epoch_body(ts, _):
             ts, m = epoch(ts, x, y)
@@ -155,17 +162,13 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
         ts, history = jax.lax.scan(epoch_body, ts, None, length=epochs)
         return ts, history, all_finite(ts.params)
 
-    if not scan:
+    if r.layout != "sequential":
         runs_first = jax.vmap(one_run, in_axes=(key_axis, 0, None, None, None),
                               axis_size=runs)
-        if not inside:
+        if r.layout == "runs_first":
             return jax.jit(runs_first)
-        body = step_body(model, opt, loss_fn, regularizer=regularizer,
-                         mixed_precision=mixed_precision, diagnostics=False, mesh=None,
-                         metrics=metrics, augment=augment)
-        return jax.jit(_inside_sweep(
-            runs_first, lambda k, hp: _init_run(model, opt, input_shape, k, hp), body,
-            evaluate, epochs, batch_size, key_axis, runs, metrics))
+        return jax.jit(_inside_sweep(runs_first, init_run, step_body(spec), evaluate, r,
+                                     spec.metrics))
 
     def all_runs(run_keys, hp, x, y, ev):
         def run_i(i):
@@ -175,10 +178,11 @@ def _sweep_program(model, opt, loss_fn, batch_size, regularizer, mixed_precision
     return jax.jit(all_runs)
 
 
-def _inside_sweep(runs_first, init_run, body, evaluate, epochs, batch_size, key_axis, runs,
-                  metrics):
+def _inside_sweep(runs_first, init_run, body, evaluate, r: _Runs, metrics):
     """``runs_first``'s program on the runs-inside state (``_runs_inside``), or
     ``runs_first`` itself when no weight has an input the runs share."""
+    batch_size, epochs, key_axis, runs = r.batch_size, r.epochs, r.key_axis, r.runs
+
     def all_runs(run_keys, hp, x, y, ev):
         ts = jax.vmap(init_run, in_axes=(key_axis, 0), axis_size=runs)(run_keys, hp)
         axes = _runs_inside.layout(body, ts, x, y, batch_size, key_axis)
@@ -203,35 +207,31 @@ def _inside_sweep(runs_first, init_run, body, evaluate, epochs, batch_size, key_
     return all_runs
 
 
-def _sweep_stream(model, opt, loss_fn, regularizer, mixed_precision, eval_batch_size, epochs,
-                  input_shape, key_axis, runs, metrics, augment, run_keys, hp, train, ev):
+def _sweep_stream(spec: ProgramSpec, r: _Runs, run_keys, hp, train, ev):
     """The sweep when the training or evaluation data is an iterable of batches: every
     chunk of batches goes through all runs at once (one ``vmap``-ped scan of steps), then
     each run's epoch metrics and evaluation; ``train`` is a :class:`Stream` or
     ``(X, Y, batch_size)``, ``ev`` a :class:`Stream`, ``(X, Y)`` or ``None``."""
-    init_run = lambda k, hp: _init_run(model, opt, input_shape, k, hp)   # noqa: E731
-    ts = jax.jit(jax.vmap(init_run, in_axes=(key_axis, 0), axis_size=runs))(run_keys, hp)
+    metrics = spec.metrics
+    init_run = lambda k, hp: _init_run(spec.model, spec.opt, r.input_shape, k, hp)  # noqa: E731
+    ts = jax.jit(jax.vmap(init_run, in_axes=(r.key_axis, 0), axis_size=r.runs))(run_keys, hp)
     if isinstance(train, Stream):
-        run_chunk = jitted_stacked(model, opt, loss_fn, regularizer, mixed_precision, False,
-                                   None, metrics, augment, True)
+        run_chunk = jitted_stacked(spec, True)
         summarize_chunks = summarizer(metrics, True)     # for each run
     else:
-        epoch = jax.jit(jax.vmap(epoch_parts(
-            model, opt, loss_fn, train[2], regularizer, mixed_precision, False, None,
-            metrics, augment)[2], in_axes=(0, None, None)), donate_argnums=(0,))
+        epoch = jax.jit(jax.vmap(epoch_parts(spec, train[2])[2], in_axes=(0, None, None)),
+                        donate_argnums=(0,))
     if isinstance(ev, Stream):
-        sums = jax.jit(jax.vmap(jitted_eval_sums(model, loss_fn, mixed_precision, metrics),
-                                in_axes=(0, 0, None, None)))
+        sums = jax.jit(jax.vmap(jitted_eval_sums(spec.eval), in_axes=(0, 0, None, None)))
         evaluate = lambda p, s: evaluate_stream(  # noqa: E731
             sums, metrics, p, s, ev, means=jax.vmap(lambda t, n: eval_means(metrics, t, n),
                                                       in_axes=(0, None)))
     elif ev is not None:
-        ev_arrays = jax.jit(jax.vmap(jitted_eval(model, loss_fn, eval_batch_size,
-                                                 mixed_precision, metrics),
+        ev_arrays = jax.jit(jax.vmap(jitted_eval(spec.eval, r.eval_batch_size),
                                      in_axes=(0, 0, None, None)))
         evaluate = lambda p, s: ev_arrays(p, s, *ev)  # noqa: E731
     history: dict = {}
-    for e in range(epochs):
+    for e in range(r.epochs):
         if isinstance(train, Stream):
             ts, m, _ = stream_epoch(run_chunk, summarize_chunks, ts, train, e, None)
         else:
@@ -248,7 +248,8 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
           epochs: int = 1, batch_size: int = 32, key: Any = 0,
           eval_data: Any = None, regularizer: Regularizer = None,
           mixed_precision: bool = False, eval_batch_size: int = 1000,
-          metrics: Any = None, augment: Optional[Callable] = None) -> SweepResult:
+          metrics: Any = None, augment: Optional[Callable] = None,
+          layout: str = "auto") -> SweepResult:
     """Train R runs at once, as one compiled program with a leading run axis.
 
     Run ``i`` starts from ``init_state(model, opt, key_i, X.shape[1:])`` with
@@ -260,11 +261,17 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
     ``opt_i`` built with those hyperparameter values, up to float32 rounding of the
     batched arithmetic.
 
-    The runs are ``vmap``-ped: their steps run as one batched step (runs that share a
-    key share the data order, and the data gather is then computed once for all of
-    them). On CPU, when one run's step already costs >= 1e8 FLOPs (XLA's count), the
-    program instead scans over the runs (``lax.map``), which is faster there for such
-    models; the results are the same.
+    ``layout`` says how the runs share the program (see :mod:`nnfunc.train.sweep`):
+    ``'runs_first'`` ``vmap``-s whole runs, their steps one batched step (runs that
+    share a key share the data order, and the data gather is then computed once for all
+    of them); ``'runs_inside'`` is that ``vmap`` with the runs axis of the weights whose
+    input the runs share next to their output axis (no transposes of those weights in
+    the step); ``'sequential'`` scans over the runs (``lax.map``). ``'auto'`` (the
+    default) picks per backend: ``'runs_first'`` on CPU (where ``'runs_inside'`` is
+    slower), going ``'sequential'`` when one run's step costs at least 1e8 FLOPs (XLA's
+    count), which is faster there for such models; ``'runs_first'`` on other backends
+    too, until benchmarks there show ``'runs_inside'`` to be faster. The results are
+    the same in every layout.
 
     Hyperparameter sequences and seeds pair up run by run (zip, not a grid: build a
     grid with ``np.meshgrid`` and flatten it). Diverging runs do not stop the sweep;
@@ -279,6 +286,9 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
       epochs, batch_size, key, eval_data, regularizer, mixed_precision, eval_batch_size,
         metrics, augment: as :func:`fit` (each run gets its own augmentation draws, from
         its own key).
+      layout: ``'auto'``, ``'runs_first'``, ``'runs_inside'`` or ``'sequential'`` (see
+        above). With data from an iterable every chunk of batches is one ``vmap``-ped
+        program of all runs, whatever the layout.
 
     ``data`` and ``eval_data`` may be iterables of batches, as in :func:`fit`: every
     chunk of batches then trains all runs at once (one ``vmap``-ped program per chunk),
@@ -299,6 +309,7 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
       ((3, 3), (3, 2, 8))
     """
     check_builder_args(model, opt, loss_fn, regularizer)
+    check_choice("layout", layout, LAYOUTS)
     epochs = check_int("epochs", epochs, minimum=1, allowed="an int >= 1")
     batch_size = check_batch_size(batch_size)
     eval_batch_size = check_int("eval_batch_size", eval_batch_size, minimum=1,
@@ -334,22 +345,23 @@ def sweep(model: Layer, opt: Optimizer, loss_fn: LossFn, data: Any, *,
         run_keys = jax.vmap(lambda s: jax.random.fold_in(base_key, s))(
             jnp.asarray(seed_arr, jnp.uint32))
         key_axis = 0
+    spec = ProgramSpec(model, opt, loss_fn, regularizer, mixed_precision, False, None,
+                       metrics, augment)
     if stream is not None or ev_stream is not None:
         ts, history = _sweep_stream(
-            model, opt, loss_fn, regularizer, mixed_precision, eval_batch_size, epochs,
-            input_shape, key_axis, runs, metrics, augment, run_keys, hp_arrays,
+            spec, _Runs(batch_size, eval_batch_size, epochs, input_shape, key_axis, runs,
+                        "runs_first"), run_keys, hp_arrays,
             stream if stream is not None else (x, y, batch_size),
             ev_stream if ev_stream is not None else ev)
         finite = jax.vmap(all_finite)(ts.params)
         diverged = np.any(history["nonfinite_step"] >= 0, axis=1) | ~np.asarray(finite)
         return SweepResult(ts, history, {k: np.asarray(v) for k, v in values.items()},
                            seed_arr, diverged)
-    scan = _scan_runs(model, opt, loss_fn, batch_size, regularizer, mixed_precision,
-                      input_shape, jnp.dtype(x.dtype), *_target_spec(y))
-    program = _sweep_program(model, opt, loss_fn, batch_size, regularizer,
-                             mixed_precision, eval_batch_size, epochs, input_shape,
-                             key_axis, runs, scan, metrics, augment,
-                             _RUNS_INSIDE and not scan)
+    layout = _resolve_layout(layout, lambda: _scan_runs(
+        ProgramSpec(model, opt, loss_fn, regularizer, mixed_precision), batch_size,
+        input_shape, jnp.dtype(x.dtype), *_target_spec(y)))
+    program = _sweep_program(spec, _Runs(batch_size, eval_batch_size, epochs, input_shape,
+                                         key_axis, runs, layout))
     ts, history, finite = program(run_keys, hp_arrays, x, y, ev)
     history = {k: np.asarray(v) for k, v in jax.device_get(history).items()}
     diverged = np.any(history["nonfinite_step"] >= 0, axis=1) | ~np.asarray(finite)

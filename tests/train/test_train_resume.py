@@ -10,31 +10,18 @@ import numpy as np
 import pytest
 
 import nnfunc as nf
+from _fit_setup import ADAM, CE, MODEL, XV, YV, X, Y, assert_same
 from nnfunc.train.checkpoint import read_run
 
-CE = nf.losses.softmax_cross_entropy_with_integer_labels
-MODEL = nf.models.mlp([8, 16, 3])
 # A large rate and key 4 make the validation loss best at epoch 0 and worse after it, so
 # in 4 epochs every stateful callback acts: early stopping waits and stops (restoring
 # epoch 0), the plateau halves the rate after epoch 2 (epoch 3 trains with it), and the
 # interruption after epoch 1 falls in the middle of both (wait = 1, one bad epoch).
 OPT = nf.optim.adam(learning_rate=0.3)
-SLOW = nf.optim.adam(learning_rate=0.01)      # a smooth run, one compilation shared
+SLOW = ADAM      # a smooth run, one compilation shared
 KEY = 4
 STEPS = 4          # 100 examples // batch size 25
 TIMING = ("seconds", "samples_per_s")
-
-
-def _blobs(n, seed=0):
-    centers = np.random.default_rng(42).normal(size=(3, 8)) * 2
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n).astype(np.int32)
-    x = (centers[y] + rng.normal(size=(n, 8))).astype(np.float32)
-    return jnp.asarray(x), jnp.asarray(y)
-
-
-X, Y = _blobs(100)
-XV, YV = _blobs(40, seed=1)
 
 
 def _fit(epochs, callbacks=(), **kw):
@@ -56,16 +43,6 @@ def _template(model=MODEL, opt=OPT):
 
 def _copy(ts):
     return jax.tree_util.tree_map(lambda a: a.copy(), ts)
-
-
-def _assert_same(a, b):
-    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
-    assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
-    assert len(la) == len(lb)
-    for u, v in zip(la, lb):
-        if jnp.issubdtype(u.dtype, jax.dtypes.prng_key):
-            u, v = jax.random.key_data(u), jax.random.key_data(v)
-        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
 
 
 def _without_timing(history):
@@ -129,9 +106,9 @@ def test_the_reference_run_exercises_every_callback(runs):
 @pytest.mark.parametrize("how", ["folder", "file"])
 def test_interrupted_run_resumes_bit_for_bit(runs, how):
     full, (res, cbs) = runs["full"], runs["resumed"][how]
-    _assert_same(res.state.params, full.state.params)
-    _assert_same(res.state.opt_state, full.state.opt_state)
-    _assert_same(res.state, full.state)
+    assert_same(res.state.params, full.state.params)
+    assert_same(res.state.opt_state, full.state.opt_state)
+    assert_same(res.state, full.state)
     assert set(res.history) == set(full.history)
     assert _without_timing(res.history) == _without_timing(full.history)
     assert all(len(v) == 4 for v in res.history.values())
@@ -152,7 +129,7 @@ def test_resumed_run_writes_the_same_checkpoints(runs):
     root = runs["root"]
     for name in ("checkpoint-000000016.npz", "checkpoint-best.npz"):
         a, b = root / "full" / name, root / "half" / name
-        _assert_same(nf.train.load_checkpoint(a, _template()),
+        assert_same(nf.train.load_checkpoint(a, _template()),
                      nf.train.load_checkpoint(b, _template()))
         ra, rb = read_run(a), read_run(b)
         assert ra["epochs_done"] == rb["epochs_done"]
@@ -170,7 +147,7 @@ def test_resume_with_no_epochs_left_trains_nothing(runs, epochs):
     r = _fit(epochs, [cb], resume=saved)
     assert seen == []
     assert r.history == runs["half"].history                 # timings included
-    _assert_same(r.state, nf.train.load_checkpoint(path, _template()))
+    assert_same(r.state, nf.train.load_checkpoint(path, _template()))
     assert int(r.state.step) == 2 * STEPS
     assert os.path.getmtime(path) == before
 
@@ -194,7 +171,7 @@ def test_checkpoint_keep_best_holds_the_best_epochs_state(tmp_path, monitor, mod
     assert ck.best == values[best] and ck.best_epoch == best
     path = tmp_path / "run-best.npz"
     assert ck.best_path == str(path)
-    _assert_same(nf.train.load_checkpoint(path, _template(opt=SLOW)),
+    assert_same(nf.train.load_checkpoint(path, _template(opt=SLOW)),
                  states[best])
     record = read_run(path)
     assert record["epochs_done"] == best + 1
@@ -237,14 +214,14 @@ def test_resume_from_save_checkpoint_counts_epochs_from_the_step(tmp_path):
     nf.train.save_checkpoint(path, half.state)
     assert read_run(path) is None
     r = _fit(4, resume=path)
-    _assert_same(r.state, full.state)
+    assert_same(r.state, full.state)
     assert int(r.state.step) == 4 * STEPS
     # the file has no history: only the two epochs trained now are recorded
     assert _without_timing(r.history) == {k: v[2:] for k, v in
                                           _without_timing(full.history).items()}
     r0 = _fit(2, resume=path)                       # 2 epochs done already: nothing to do
     assert r0.history == {}
-    _assert_same(r0.state, half.state)
+    assert_same(r0.state, half.state)
 
 
 # ------------------------------------------------------------------- errors

@@ -8,6 +8,7 @@ import pytest
 
 import nnfunc as nf
 from conftest import blobs
+from nnfunc.train._program import ProgramSpec
 
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
 X = jax.random.normal(jax.random.key(0), (100, 8))
@@ -17,18 +18,20 @@ SGD = nf.optim.sgd(learning_rate=0.1)
 ADAM = nf.optim.adam(learning_rate=0.01)
 
 
-XB, YB = blobs(100)       # three classes, as in test_train_core
+XB, YB = blobs(100)       # three classes, as in test_train_step
 
 
-def test_sweep_scanned_runs_equal_separate_fits(monkeypatch):
+def test_sweep_scanned_runs_equal_separate_fits():
     sweep_mod = sys.modules["nnfunc.train.sweep"]
-    monkeypatch.setattr(sweep_mod, "_SCAN_FLOPS", 0.0)      # force lax.map over the runs
     model, adam = nf.models.mlp([8, 16, 2]), nf.optim.adam(1e-3)
-    assert sweep_mod._scan_runs(model, adam, CE, 25, None, False, (8,), jnp.dtype("float32"),
-                                (), jnp.dtype("int32"))
+    # with a threshold of 0 FLOPs, layout='auto' would scan on CPU
+    assert sweep_mod._scan_runs(ProgramSpec(model, adam, CE), 25, (8,), jnp.dtype("float32"),
+                                (), jnp.dtype("int32"),
+                                scan_flops=0.0) == (jax.default_backend() == "cpu")
     lrs = [0.003, 0.03]
     res = nf.train.sweep(model, adam, CE, (X, Y), hparams={"learning_rate": lrs}, epochs=2,
-                         batch_size=25, key=7, eval_data=(X[:40], Y[:40]))
+                         batch_size=25, key=7, eval_data=(X[:40], Y[:40]),
+                         layout="sequential")     # lax.map over the runs
     assert res.history["loss"].shape == (2, 2) and res.state.params[0]["w"].shape == (2, 8, 16)
     for i, lr in enumerate(lrs):
         ts = nf.train.init_state(model, adam, 7, (8,))
@@ -42,7 +45,8 @@ def test_sweep_scanned_runs_equal_separate_fits(monkeypatch):
             np.testing.assert_allclose(res.history[k][i], r.history[k], rtol=2e-5, atol=1e-6)
     # seeds (a per-run key) with the scanned path, no hparams
     sgd = nf.optim.sgd(0.1)
-    res = nf.train.sweep(model, sgd, CE, (X, Y), seeds=[1, 2], epochs=1, batch_size=50, key=0)
+    res = nf.train.sweep(model, sgd, CE, (X, Y), seeds=[1, 2], epochs=1, batch_size=50, key=0,
+                         layout="sequential")
     k1 = jax.random.fold_in(jax.random.key(0), 2)
     r = nf.train.fit(model, sgd, CE, (X, Y), epochs=1, batch_size=50, key=k1, progress=False)
     np.testing.assert_allclose(res.state.params[0]["w"][1], r.state.params[0]["w"],
@@ -53,11 +57,22 @@ def test_sweep_picks_scan_only_for_large_steps():
     sweep_mod = sys.modules["nnfunc.train.sweep"]
     f32, i32 = jnp.dtype("float32"), jnp.dtype("int32")
     adam = nf.optim.adam(1e-3)
-    small = sweep_mod._scan_runs(nf.models.mlp([784, 32, 10]), adam, CE, 128, None, False,
+    small = sweep_mod._scan_runs(ProgramSpec(nf.models.mlp([784, 32, 10]), adam, CE), 128,
                                  (784,), f32, (), i32)
-    large = sweep_mod._scan_runs(nf.models.mlp([784, 1024, 1024, 10]), adam, CE, 128, None,
-                                 False, (784,), f32, (), i32)
+    large = sweep_mod._scan_runs(ProgramSpec(nf.models.mlp([784, 1024, 1024, 10]), adam, CE),
+                                 128, (784,), f32, (), i32)
     assert (small, large) == (False, jax.default_backend() == "cpu")
+
+
+def test_sweep_layout_is_checked_and_auto_picks_per_backend():
+    with pytest.raises(ValueError, match="layout must be one of 'auto', 'runs_first', "
+                                         "'runs_inside', 'sequential', got 'inside'"):
+        nf.train.sweep(MODEL, SGD, CE, (X, Y), seeds=[0, 1], layout="inside")
+    resolve = sys.modules["nnfunc.train.sweep"]._resolve_layout
+    assert resolve("auto", lambda: False) == "runs_first"     # every backend's table entry
+    assert resolve("auto", lambda: True) == "sequential"      # a large step (on CPU)
+    for layout in ("runs_first", "runs_inside", "sequential"):
+        assert resolve(layout, lambda: True) == layout
 
 
 def test_sweep_over_weight_decay_of_an_optimizer_built_without_it():

@@ -199,7 +199,7 @@ def test_steps_per_epoch_with_arrays_raises():
 # ------------------------------------------------------------------- x alone
 
 def test_x_only_batches_train_an_autoencoder():
-    """BUG (reported): x-only batches fail in fit's _prepare: as_data(stream.first) gets
+    """BUG (reported): x-only batches fail in fit's setup: as_data(stream.first) gets
     the Batch(x, None) pair and calls jnp.asarray(None)."""
     batches = _split(X, None, [30, 30, 30, 10])
     r = _fit(batches, epochs=2, model=AUTOENCODER, loss=nf.losses.mse)

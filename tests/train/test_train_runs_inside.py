@@ -1,8 +1,6 @@
 """nf.train.sweep's runs-inside layout (nnfunc.train._runs_inside): which weights move,
 where their optimizer slots go, the layout round trip, and sweeps that train exactly as
-the runs-first program (vmapped and jitted) with it switched on."""
-import sys
-
+the runs-first program (vmapped and jitted) with ``layout='runs_inside'``."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,17 +8,15 @@ import pytest
 
 import nnfunc as nf
 from nnfunc.train import _runs_inside as RI
-from nnfunc.train._program import step_body
+from nnfunc.train._program import ProgramSpec, step_body
 
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
 L = nf.layers
-SWEEP = sys.modules["nnfunc.train.sweep"]
 
 
 def _axes(model, shape, *, opt=None, loss=CE, labels=True, key_axis=None, **kw):
     opt = opt or nf.optim.adam(1e-3)
-    body = step_body(model, opt, loss, regularizer=None, mixed_precision=False,
-                     diagnostics=False, mesh=None, **kw)
+    body = step_body(ProgramSpec(model, opt, loss, **kw))
     ts = nf.train.init_state(model, opt, jax.random.key(0), shape)
     x = jax.ShapeDtypeStruct((4,) + shape, jnp.float32)
     y = jax.ShapeDtypeStruct((4,), jnp.int32) if labels else None
@@ -58,8 +54,7 @@ def test_a_per_run_augmentation_is_run_specific_input_but_a_shared_one_is_not():
 def test_an_embedding_table_is_gathered_not_multiplied_and_stays():
     model = L.serial(L.embedding(10, 4), L.flatten(), L.dense(3))
     opt = nf.optim.sgd(0.1)
-    body = step_body(model, opt, CE, regularizer=None, mixed_precision=False,
-                     diagnostics=False, mesh=None)
+    body = step_body(ProgramSpec(model, opt, CE))
     ts = nf.train.init_state(model, opt, jax.random.key(0), (2,))
     axes = RI.weight_axes(body, ts, jax.ShapeDtypeStruct((4, 2), jnp.int32),
                           jax.ShapeDtypeStruct((4,), jnp.int32), None)
@@ -78,8 +73,7 @@ def test_a_convolution_kernel_on_the_data_moves_before_its_output_channels(monke
 def test_mixed_precision_casts_keep_the_weight_recognised():
     model = nf.models.mlp([6, 5, 3])
     opt = nf.optim.adam(1e-3)
-    body = step_body(model, opt, CE, regularizer=None, mixed_precision=True,
-                     diagnostics=False, mesh=None)
+    body = step_body(ProgramSpec(model, opt, CE, mixed_precision=True))
     ts = nf.train.init_state(model, opt, jax.random.key(0), (6,))
     axes = RI.weight_axes(body, ts, jax.ShapeDtypeStruct((4, 6), jnp.float32),
                           jax.ShapeDtypeStruct((4,), jnp.int32), None)
@@ -144,16 +138,29 @@ CASES = {   # name -> sweep keyword arguments
 }
 
 
+def _weights_move(kw):
+    """Whether ``sweep(layout='runs_inside')`` runs the runs-inside program for these
+    arguments: ``_runs_inside.layout`` (what the sweep asks) finds a weight to move."""
+    data = kw["data"]
+    x, y = data if isinstance(data, tuple) else (data, None)
+    body = step_body(ProgramSpec(kw["model"], kw["opt"], kw["loss_fn"],
+                                 mixed_precision=kw.get("mixed_precision", False),
+                                 augment=kw.get("augment")))
+    runs = len(next(iter(kw.get("hparams", {}).values()), kw.get("seeds")))
+    one = jax.eval_shape(lambda: nf.train.init_state(kw["model"], kw["opt"], 0,
+                                                     x.shape[1:]))
+    stacked = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct((runs,) + a.shape, a.dtype), one)
+    key_axis = 0 if "seeds" in kw else None
+    return RI.layout(body, stacked, x, y, kw["batch_size"], key_axis) is not None
+
+
 @pytest.mark.parametrize("name", list(CASES))
-def test_the_runs_inside_sweep_trains_as_the_runs_first_one(name, monkeypatch):
+def test_the_runs_inside_sweep_trains_as_the_runs_first_one(name):
     kw = dict(CASES[name], epochs=2, batch_size=32, key=3)
-    first = nf.train.sweep(**kw)
-    calls = []
-    epoch = RI.epoch
-    monkeypatch.setattr(RI, "epoch", lambda *a, **k: calls.append(1) or epoch(*a, **k))
-    monkeypatch.setattr(SWEEP, "_RUNS_INSIDE", True)
-    inside = nf.train.sweep(**kw)
-    assert bool(calls) == ("seeds" not in name)          # the layout was used
+    first = nf.train.sweep(**kw, layout="runs_first")
+    inside = nf.train.sweep(**kw, layout="runs_inside")
+    assert _weights_move(kw) == ("seeds" not in name)     # the layout is used
     for a, b in zip(jax.tree_util.tree_leaves(inside.state._replace(key=None)),
                     jax.tree_util.tree_leaves(first.state._replace(key=None))):
         assert a.shape == b.shape
@@ -168,8 +175,8 @@ def test_the_runs_inside_sweep_trains_as_the_runs_first_one(name, monkeypatch):
     np.testing.assert_array_equal(inside.diverged, first.diverged)
 
 
-def test_a_diverging_run_is_flagged_in_the_runs_inside_layout_too(monkeypatch):
-    monkeypatch.setattr(SWEEP, "_RUNS_INSIDE", True)
+def test_a_diverging_run_is_flagged_in_the_runs_inside_layout_too():
     res = nf.train.sweep(nf.models.mlp([6, 8, 2]), nf.optim.sgd(0.1), CE, (X * 1e3, Y),
-                         hparams={"learning_rate": [1e-4, 1e30]}, epochs=1, batch_size=32)
+                         hparams={"learning_rate": [1e-4, 1e30]}, epochs=1, batch_size=32,
+                         layout="runs_inside")
     assert res.diverged.tolist() == [False, True]

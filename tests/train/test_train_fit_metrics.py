@@ -11,25 +11,11 @@ import numpy as np
 import pytest
 
 import nnfunc as nf
+from _fit_setup import ADAM, CE, MODEL, XV, YV, X, Y
 
-CE = nf.losses.softmax_cross_entropy_with_integer_labels
-MODEL = nf.models.mlp([8, 16, 3])
-ADAM = nf.optim.adam(learning_rate=0.01)
 # One instance per optimizer: fit compiles once per (model, optimizer, metrics, ...), so
 # the tests share compiled epochs.
 SGD = nf.optim.sgd(learning_rate=0.05)
-
-
-def _blobs(n, seed=0):
-    centers = np.random.default_rng(42).normal(size=(3, 8)) * 2
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n).astype(np.int32)
-    x = (centers[y] + rng.normal(size=(n, 8))).astype(np.float32)
-    return jnp.asarray(x), jnp.asarray(y)
-
-
-X, Y = _blobs(100)
-XV, YV = _blobs(40, seed=1)
 
 
 def _fit(data=(X, Y), **kw):

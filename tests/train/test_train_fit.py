@@ -12,36 +12,14 @@ import numpy as np
 import pytest
 
 import nnfunc as nf
+from _fit_setup import ADAM, CE, MODEL, XV, YV, X, Y, assert_same
 from conftest import MNIST_DIR
-
-CE = nf.losses.softmax_cross_entropy_with_integer_labels
-MODEL = nf.models.mlp([8, 16, 3])
-ADAM = nf.optim.adam(learning_rate=0.01)
-
-
-def _blobs(n, seed=0):
-    centers = np.random.default_rng(42).normal(size=(3, 8)) * 2
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n).astype(np.int32)
-    x = (centers[y] + rng.normal(size=(n, 8))).astype(np.float32)
-    return jnp.asarray(x), jnp.asarray(y)
-
-
-X, Y = _blobs(100)
-XV, YV = _blobs(40, seed=1)
 
 
 def _fit(epochs=2, **kw):
     kw.setdefault("progress", False)
     return nf.train.fit(MODEL, kw.pop("opt", ADAM), CE, (X, Y), epochs=epochs,
                         batch_size=kw.pop("batch_size", 25), key=kw.pop("key", 0), **kw)
-
-
-def _assert_same(a, b):
-    for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
-        if jnp.issubdtype(u.dtype, jax.dtypes.prng_key):
-            u, v = jax.random.key_data(u), jax.random.key_data(v)
-        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
 
 
 class _Script(nf.train.Callback):
@@ -69,17 +47,17 @@ def test_fit_history_learns_and_progress_bar_is_same_computation(capsys, monkeyp
     assert r.history["eval_accuracy"][-1] > 0.9
     assert int(r.state.step) == 12 and r.history["lr"] == pytest.approx([0.01] * 3)
     # the chunked epochs behind the batch bar are the same steps: identical results
-    fit_module = sys.modules["nnfunc.train.fit"]
-    monkeypatch.setattr(fit_module, "_interactive", lambda: True)    # a terminal
+    progress_module = sys.modules["nnfunc.train._progress"]
+    monkeypatch.setattr(progress_module, "interactive", lambda: True)    # a terminal
     rp = _fit(epochs=3, eval_data=(XV, YV), progress=True)
-    _assert_same(r.state, rp.state)
+    assert_same(r.state, rp.state)
     assert rp.history["loss"] == r.history["loss"]
     err = capsys.readouterr().err
     assert "epoch" in err and "batch" in err
     # in a log file: one line per epoch, no bar redraws
-    monkeypatch.setattr(fit_module, "_interactive", lambda: False)
+    monkeypatch.setattr(progress_module, "interactive", lambda: False)
     rl = _fit(epochs=3, eval_data=(XV, YV), progress=True)
-    _assert_same(r.state, rl.state)
+    assert_same(r.state, rl.state)
     lines = capsys.readouterr().err.strip().splitlines()
     assert [ln.split(":")[0] for ln in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
     assert f"loss {r.history['loss'][-1]:.4f}" in lines[-1] and "eval_accuracy" in lines[-1]
@@ -91,7 +69,7 @@ def test_fit_equals_make_epoch_loop():
     epoch = nf.train.make_epoch(MODEL, ADAM, CE, 25)
     for _ in range(2):
         ts, m = epoch(ts, X, Y)
-    _assert_same(r.state, ts)
+    assert_same(r.state, ts)
     assert r.history["loss"][-1] == float(m["loss"])
 
 
@@ -104,9 +82,9 @@ def test_exact_resume_bit_for_bit(tmp_path):
     loaded = nf.train.load_checkpoint(path, template)
     resumed = nf.train.fit(MODEL, ADAM, CE, (X, Y), epochs=2, batch_size=25, state=loaded,
                            progress=False)
-    _assert_same(resumed.state, full.state)
+    assert_same(resumed.state, full.state)
     assert resumed.history["loss"] == full.history["loss"][2:]
-    _assert_same(loaded, nf.train.load_checkpoint(path, template))   # state= is not consumed
+    assert_same(loaded, nf.train.load_checkpoint(path, template))   # state= is not consumed
 
 
 def test_diagnostics_report_dead_relu_and_update_ratio():
@@ -153,13 +131,13 @@ def test_early_stopping_stops_and_restores_best():
     es = nf.train.EarlyStopping("eval_loss", patience=3, restore_best=True)
     r = _fit(epochs=7, eval_data=(XV, YV), callbacks=[script, es])
     assert len(r.history["loss"]) == 5 and es.stopped_epoch == 4 and es.best_epoch == 1
-    _assert_same(r.state, script.states[1])
+    assert_same(r.state, script.states[1])
     # min_delta: 0.5 -> 0.45 is not an improvement by more than 0.1
     script = _Script("eval_loss", [1.0, 0.5, 0.45, 0.42, 0.4, 0.1])
     es = nf.train.EarlyStopping("eval_loss", patience=2, min_delta=0.1)
     r = _fit(epochs=6, eval_data=(XV, YV), callbacks=[script, es])
     assert len(r.history["loss"]) == 4 and es.best_epoch == 1
-    _assert_same(r.state, script.states[3])            # no restore: the last state
+    assert_same(r.state, script.states[3])            # no restore: the last state
 
 
 def test_early_stopping_bad_monitor_and_args():
@@ -200,7 +178,7 @@ def test_checkpoint_callback_keeps_last_n_and_resumes(tmp_path):
     assert [os.path.basename(f) for f in files] == ["checkpoint-000000012.npz",
                                                     "checkpoint-000000016.npz"]
     latest = nf.train.load_checkpoint(cb.latest(), nf.train.init_state(MODEL, ADAM, 0, (8,)))
-    _assert_same(latest, r.state)
+    assert_same(latest, r.state)
     cb3 = nf.train.Checkpoint(tmp_path / "b", every=3, keep=5)
     _fit(epochs=4, callbacks=[cb3])
     assert len(cb3.files()) == 1
@@ -256,8 +234,6 @@ def test_nonfinite_loss_stops_with_epoch_and_step():
 
 
 def test_nonfinite_steps_skipped_with_skip_nonfinite():
-    if not hasattr(nf.optim, "skip_nonfinite"):
-        pytest.skip("nf.optim.skip_nonfinite not available")
     bad = jnp.zeros(100).at[:10].set(jnp.nan)
     def loss(logits, y):       # some batches give NaN losses and gradients
         return CE(logits, y) + 0.0 * jnp.sum(bad[: y.shape[0]])
