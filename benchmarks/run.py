@@ -78,9 +78,9 @@ def take_device(argv):
 def main(argv=None) -> int:
     """Run the named suite with its arguments; its exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv in (["-h"], ["--help"]):
+    if argv in (["-h"], ["--help"]):   # the suites, then the default suite's own flags
         print(__doc__)
-        return 0
+        print(f"The flags of {DEFAULT}, the default NAME:\n", flush=True)
     name, rest = split_argv(argv)
     if name not in OWN_DEVICE_FLAG:
         device, rest = take_device(rest)

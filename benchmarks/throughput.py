@@ -378,12 +378,12 @@ def _configurations(run: _Run) -> Iterator[_Case]:
         # torch.compile's rows last: its compilations are the slowest set-ups, and a time
         # budget should drop them before any other row
         for compiled in [False] + [True] * (run.args.torch_compile != "none"):
-            variants = variants(peers, compiled=compiled)
-            for model in (run.models if variants else []):
+            chosen = variants(peers, compiled=compiled)
+            for model in (run.models if chosen else []):
                 data = _device_data(run, model, dev)
                 flops = train_flops_per_sample(model, MLP_SIZES)
                 for bs in [b for b in run.cfg.batch_sizes if (model, b) not in run.cfg.skip]:
-                    for framework, variant, kind in variants:
+                    for framework, variant, kind in chosen:
                         case = _Case(backend, dev, torch_device, model, flops, data, bs,
                                      framework, variant, kind)
                         if _should_measure(run, case):
