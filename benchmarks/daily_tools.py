@@ -255,6 +255,7 @@ def _cmd(section: dict) -> str:
 
 
 def render_predict(p: dict, reps: int) -> list:
+    """The predict section of the page."""
     return [
         f"## predict: the CNN (`nf.models.cnn(10)`) on {p['examples']:,} MNIST test images",
         "", f"Medians of {reps} round-robin repetitions. Command: "
@@ -278,6 +279,7 @@ def _spread(r: dict) -> str:
 
 
 def render_metrics(m: dict) -> list:
+    """The metrics section of the page (with the epoch programs' profile when present)."""
     sizes = "-".join(map(str, m["sizes"]))
     lines = [
         f"## Metrics on the device: `fit` of the MLP {sizes}, Adam, batch {m['batch_size']}",
@@ -333,6 +335,7 @@ def render_metrics(m: dict) -> list:
 
 
 def render_stream(st: dict, prof: dict = None) -> list:
+    """The iterable-data section of the page (with the stream profile when present)."""
     sizes = "-".join(map(str, st["sizes"]))
     lines = [
         f"## Iterable data: `fit` of the MLP {sizes} on numpy batches vs in-memory arrays",
@@ -370,6 +373,7 @@ def render_stream(st: dict, prof: dict = None) -> list:
 
 
 def render(res: dict) -> str:
+    """The results as a Markdown page."""
     lines = [f"# Daily tools ({res.get('backend', 'cpu').upper()})", "",
              f"Machine: {res['machine']}, jax {res['jax']}. Every "
              f"number is a median or a ratio measured within one process, the variants "

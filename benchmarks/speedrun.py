@@ -184,6 +184,7 @@ class _CompileCounter:
 
 
 def nnfunc_model(bn: bool):
+    """The recipe's network in nnfunc (``bn``: batch-norm after each convolution)."""
     import nnfunc as nf
     L = nf.layers
     relu = L.activation(nf.activations.relu)
@@ -203,6 +204,8 @@ def capped(schedule, total_steps: int):
 
 
 class NnfuncRunner:
+    """The recipe in nnfunc: a warm-up epoch that compiles, then timed runs that must not."""
+
     def __init__(self, args, data, device):
         import functools
         import jax
@@ -385,6 +388,7 @@ def reached(accuracy: float, target: float, n_test: int) -> bool:
 
 
 def summary_of_run(seconds, accs, target, n_test, *, compiles=None, train_loss=None):
+    """One run's record: epoch times, accuracies, and the time and epochs to the target."""
     seconds = [float(s) for s in seconds]
     accs = [float(a) for a in accs]
     hit = next((i for i, a in enumerate(accs) if reached(a, target, n_test)), None)
@@ -409,6 +413,7 @@ def _stats(values: List[float]) -> Dict[str, Optional[float]]:
 
 
 def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Across the seeds' runs: how many reached the target, and statistics of the times."""
     reached = [r for r in runs if r["reached"]]
     return {
         "seeds": len(runs),
@@ -432,6 +437,7 @@ def _fmt(v, spec=".3f", none="–"):
 
 
 def recipe_text(args) -> str:
+    """The recipe that ran, in words, for the page."""
     parts = [("conv5x5x24-BN" if args.bn else "conv5x5x24") + "-maxpool2-relu",
              ("conv3x3x32-BN" if args.bn else "conv3x3x32") + "-maxpool2-relu",
              "dense256-relu-dense10"]

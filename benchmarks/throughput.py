@@ -55,6 +55,7 @@ TINY_ENV = "NNFUNC_BENCH_TINY"   # the smoke configuration (also --smoke)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    """The suite's command-line arguments (``--smoke``, the hidden ``--tiny`` or ``NNFUNC_BENCH_TINY`` pick the smoke configuration)."""
     p = argparse.ArgumentParser(
         prog="benchmarks/run.py throughput", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -220,7 +221,7 @@ def main(argv=None) -> int:
         status = _run_epochs(args)
     if args.part in ("fit", "all"):
         import throughput_fit
-        throughput_fit.run(args)
+        throughput_fit.run(args, argv)
     return status
 
 

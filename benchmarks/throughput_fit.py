@@ -36,6 +36,7 @@ SETTINGS = {"full": (8192, 5, 2), "quick": (2048, 2, 2), "tiny": (256, 1, 1)}
 
 
 def bench_nnfunc_epoch(x, y):
+    """``run()``: one ``nf.train.make_epoch`` epoch of the MLP, donated, blocking until done."""
     model, opt = nf.models.mlp(SIZES), nf.optim.adam(learning_rate=LR)
     epoch = nf.train.make_epoch(model, opt, CE, BATCH, donate=True)
     box = [nf.train.init_state(model, opt, 0, (784,))]
