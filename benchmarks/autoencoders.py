@@ -14,18 +14,19 @@ Trains on the 60,000 training images and reports on the 10,000 test images (pixe
 * speed: the deep autoencoder's ``make_epoch`` vs a hand-written raw JAX + optax scan of
   the same network (samples/s, round-robin medians in one process), target >= 0.95x.
 
-    python benchmarks/autoencoders.py          # writes benchmarks/results/autoencoders-cpu.*
-    python benchmarks/autoencoders.py --train 5000 --epochs-scale 0.2 --out /tmp/ae  # quick
+    python benchmarks/run.py autoencoders   # writes benchmarks/results/autoencoders/*
+    python benchmarks/run.py autoencoders --quick --out /tmp/ae   # 5,000 images, 0.2x epochs
+    python benchmarks/run.py autoencoders --smoke --out /tmp/ae   # seconds (CI)
 
-``tests/test_benchmarks_autoencoders.py`` runs reduced versions of the same functions.
+MNIST is read from the shared data folder (``NNFUNC_SHARED``/data/mnist), never
+downloaded. ``tests/benchmarks/test_benchmarks_autoencoders.py`` runs reduced versions of
+the same functions.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pathlib
-import platform
 import statistics
 import sys
 import time
@@ -34,13 +35,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import nnfunc as nf
+HERE = pathlib.Path(__file__).resolve().parent
+if str(HERE) not in sys.path:       # common, when imported from elsewhere
+    sys.path.insert(0, str(HERE))
+
+import nnfunc as nf  # noqa: E402
+from common import pages  # noqa: E402
 
 L = nf.layers
 MSE = nf.losses.mse
 CODE = 32
 DEEP = [784, 512, 128, CODE]
-HERE = pathlib.Path(__file__).resolve().parent
+# --quick and --smoke: (training images, test images, epochs scale, timed epochs)
+QUICK = {"train": 5000, "test": None, "epochs_scale": 0.2, "repeats": 3}
+SMOKE = {"train": 512, "test": 500, "epochs_scale": 0.02, "repeats": 1}
 
 
 def load_mnist(n_train: int | None = None):
@@ -246,11 +254,15 @@ def picture(path, x_test, deep_rec, masked, denoised) -> None:
     plt.close(fig)
 
 
-def run(n_train: int | None, epochs_scale: float, repeats: int, out: pathlib.Path) -> dict:
+def run(n_train: int | None, epochs_scale: float, repeats: int, out: pathlib.Path, *,
+        n_test: int | None = None, command: str = "python benchmarks/run.py autoencoders"
+        ) -> dict:
     """Every experiment; writes ``out``.md/.json/.png and returns the results."""
     x_train, y_train, x_test, y_test = load_mnist(n_train)
+    x_test, y_test = x_test[:n_test], y_test[:n_test]
     e = lambda n: max(1, round(n * epochs_scale))  # noqa: E731
-    res: dict = {"train_images": len(x_train), "test_images": len(x_test)}
+    res: dict = {"train_images": len(x_train), "test_images": len(x_test),
+                 "command": command, **pages.machine()}
     t0 = time.perf_counter()
     mean, comps = pca(x_train, CODE)
     res["pca32_mse"] = pca_mse(x_test, mean, comps)
@@ -270,9 +282,14 @@ def run(n_train: int | None, epochs_scale: float, repeats: int, out: pathlib.Pat
     out.parent.mkdir(parents=True, exist_ok=True)
     picture(out.with_suffix(".png"), x_test, reconstruct(deep, r_deep.state, x_test[:10]),
             masked, denoised)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(render(res, out.with_suffix(".png").name))
+    pages.write_page(out, res, render(res, out.with_suffix(".png").name))
     return res
+
+
+def _title(res: dict) -> str:
+    """Where JAX trained: ``CPU``, or the accelerator's kind (e.g. an NVIDIA GPU's)."""
+    rec = res if "backend" in res else pages.machine()
+    return "CPU" if rec["backend"] == "cpu" else rec["device"]
 
 
 def render(res: dict, png: str) -> str:
@@ -290,12 +307,12 @@ def render(res: dict, png: str) -> str:
         ("make_epoch / raw JAX + optax (samples/s)", sp["ratio"], ">= 0.95"),
     ]
     lines = [
-        f"# Autoencoders on MNIST ({_device_name()})", "",
+        f"# Autoencoders on MNIST ({_title(res)})", "",
         f"Trained on {res['train_images']:,} training images, measured on the "
         f"{res['test_images']:,} test images; pixels in [0, 1]; Adam with a cosine decay "
         f"to 1 % of the initial rate; epochs: {res['epochs']}. Machine: "
-        f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}.", "",
-        "Command: `python benchmarks/autoencoders.py`.", "",
+        f"{res.get('machine', '?')}, jax {jax.__version__}.", "",
+        f"Command: `{res.get('command', 'python benchmarks/run.py autoencoders')}`.", "",
         "| quantity | measured | target |", "|---|---:|---|",
     ]
     lines += [f"| {name} | {value:.4f} | {target} |" for name, value, target in rows]
@@ -321,22 +338,29 @@ def render(res: dict, png: str) -> str:
     return "\n".join(lines)
 
 
-def _device_name() -> str:
-    """Where JAX trains: ``CPU``, or the accelerator's kind (e.g. ``NVIDIA H200``)."""
-    d = jax.devices()[0]
-    return "CPU" if d.platform == "cpu" else d.device_kind
-
-
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run every experiment; write OUT.json, OUT.md and OUT.png."""
+    ap = argparse.ArgumentParser(prog="benchmarks/run.py autoencoders",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--train", type=int, default=None, help="training images (default all)")
-    ap.add_argument("--epochs-scale", type=float, default=1.0,
-                    help="multiply every experiment's epochs by this")
-    ap.add_argument("--repeats", type=int, default=7, help="timed epochs per variant")
-    ap.add_argument("--out", default=str(HERE / "results" / "autoencoders-cpu"),
+    ap.add_argument("--test", type=int, default=None, help="test images (default all)")
+    ap.add_argument("--epochs-scale", type=float, default=None,
+                    help="multiply every experiment's epochs by this (default 1)")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="timed epochs per variant (default 7)")
+    ap.add_argument("--quick", action="store_true", help=f"smaller: {QUICK}")
+    ap.add_argument("--smoke", action="store_true",
+                    help=f"seconds, for CI (numbers are not measurements): {SMOKE}")
+    ap.add_argument("--out", default=str(HERE / "results" / "autoencoders" /
+                                         "autoencoders-cpu"),
                     help="output path without suffix (.md, .json, .png are written)")
     args = ap.parse_args(argv)
-    res = run(args.train, args.epochs_scale, args.repeats, pathlib.Path(args.out))
+    size = SMOKE if args.smoke else QUICK if args.quick else {
+        "train": None, "test": None, "epochs_scale": 1.0, "repeats": 7}
+    res = run(args.train or size["train"], args.epochs_scale or size["epochs_scale"],
+              args.repeats or size["repeats"], pathlib.Path(args.out),
+              n_test=args.test or size["test"],
+              command=pages.run_meta("run.py autoencoders", argv)["command"].strip())
     print(render(res, pathlib.Path(args.out).with_suffix(".png").name))
 
 

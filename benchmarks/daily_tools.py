@@ -1,4 +1,4 @@
-"""A researcher's daily tools, measured (issue 17), round-robin medians in one process:
+"""A researcher's daily tools, measured: round-robin medians in one process.
 
 * ``predict``: ``nf.train.predict`` against calling the model unjitted (the CNN on the
   10,000 MNIST test images). Target: >= 5x the unjitted ``model.apply`` (both warm: the
@@ -9,16 +9,19 @@
 * ``stream``: the same fit on an iterable of numpy ``(x, y)`` batches (a re-iterable whose
   ``__iter__`` shuffles with numpy and drops the remainder; a torch ``DataLoader`` when
   torch imports) against the in-memory arrays. Target: >= 0.8x the arrays' samples/s.
-  A profile of the streaming path's parts follows (generator, ``np.stack`` of chunks,
-  ``device_put``, the compiled chunk scans on data already on the device).
+
+Two profiles that need nnfunc's internals (the epoch programs with and without metrics;
+the streaming path's parts) live in ``investigations/daily_tools_internals.py`` and add
+their sections to the same page.
 
 Epoch times are ``history['seconds']`` / ``history['samples_per_s']`` of every epoch but
 the first (compilation); each repetition runs every variant once (in a rotated order) and
 ratios are taken within a repetition, then the median over repetitions is reported.
 
-    NNFUNC_DATA=/work/shared/data python benchmarks/daily_tools.py   # all; writes results/
-    python benchmarks/daily_tools.py --only stream --reps 3 --out /tmp/daily
-    python benchmarks/daily_tools.py --quick --out /tmp/daily         # minutes, smaller
+    NNFUNC_DATA=/work/shared/data python benchmarks/run.py daily_tools   # all; results/
+    python benchmarks/run.py daily_tools --only stream --reps 3 --out /tmp/daily
+    python benchmarks/run.py daily_tools --quick --out /tmp/daily    # minutes, smaller
+    python benchmarks/run.py daily_tools --smoke --out /tmp/daily    # seconds (CI)
 
 With ``--only``, the sections not run are kept from the existing ``--out`` JSON.
 """
@@ -28,7 +31,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import statistics
 import sys
 import time
@@ -38,9 +40,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import nnfunc as nf
-
 HERE = pathlib.Path(__file__).resolve().parent
+if str(HERE.parent / "src") not in sys.path:    # run from a checkout without installing
+    sys.path.insert(0, str(HERE.parent / "src"))
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import nnfunc as nf  # noqa: E402
+from common import pages  # noqa: E402
 
 
 def _test_images() -> np.ndarray:
@@ -66,9 +73,10 @@ def round_robin(fns: dict, reps: int) -> dict:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def bench_predict(reps: int, batch_size: int = 1024) -> dict:
-    """``predict`` vs the unjitted ``model.apply`` on the whole test set at once."""
-    X = _test_images()
+def bench_predict(reps: int, batch_size: int = 1024, examples: int = None) -> dict:
+    """``predict`` vs the unjitted ``model.apply`` on the whole test set at once (its
+    first ``examples`` images)."""
+    X = _test_images()[:examples]
     model = nf.models.cnn(10)
     params, state = model.init(jax.random.key(0), X.shape[1:])
     Xd = jnp.asarray(X)
@@ -87,10 +95,13 @@ MLP_SIZES = (784, 1024, 1024, 10)     # the suite's MNIST MLP (benchmarks/common
 BATCH = 128
 LR = 1e-3
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
+FULL = {"samples": 60000, "epochs": 3, "reps": 5}
 QUICK = {"samples": 8192, "epochs": 3, "reps": 3}
+SMOKE = {"samples": 512, "epochs": 2, "reps": 1, "sizes": "784-16-10", "examples": 512}
+DEFAULT_OUT = HERE / "results" / "daily_tools" / "daily-tools-cpu"
 
 
-def _train_data(n: int, split: str = "train") -> tuple:
+def train_data(n: int, split: str = "train") -> tuple:
     """The first ``n`` MNIST images of ``split``, flattened floats in [0, 1], and their
     labels, from ``$NNFUNC_DATA`` (no download); synthetic MNIST-shaped digits otherwise.
     Returns ``(X, Y, source)``."""
@@ -175,7 +186,7 @@ def _interleave(variants: dict, reps: int) -> list:
     return rounds
 
 
-def _ratio_stats(rounds: list, name: str, base: str, key: str, invert: bool = False) -> dict:
+def ratio_stats(rounds: list, name: str, base: str, key: str, invert: bool = False) -> dict:
     """Median and spread (min, max) over rounds of ``rounds[name][key] / rounds[base][key]``
     (``invert``: base / name)."""
     rs = [(r[base][key] / r[name][key]) if invert else (r[name][key] / r[base][key])
@@ -186,8 +197,8 @@ def _ratio_stats(rounds: list, name: str, base: str, key: str, invert: bool = Fa
 def bench_metrics(reps: int, samples: int, epochs: int, sizes=MLP_SIZES,
                   eval_samples: int = 10000) -> dict:
     """Per-epoch time of ``fit`` with on-device metrics over the same fit without."""
-    X, Y, source = _train_data(samples)
-    Xe, Ye, _ = _train_data(eval_samples, "test")
+    X, Y, source = train_data(samples)
+    Xe, Ye, _ = train_data(eval_samples, "test")
     model, opt = nf.models.mlp(list(sizes)), nf.optim.adam(learning_rate=LR)
     top3 = partial(nf.metrics.top_k_accuracy, k=3)
     both = {"f1": nf.metrics.f1, "top3": top3}
@@ -207,9 +218,9 @@ def bench_metrics(reps: int, samples: int, epochs: int, sizes=MLP_SIZES,
                               for n in configs},
            "median_wall": {n: statistics.median(r[n]["wall"] for r in rounds)
                            for n in configs},
-           "train_ratio": {n: _ratio_stats(rounds, n, "none", "seconds")
+           "train_ratio": {n: ratio_stats(rounds, n, "none", "seconds")
                            for n in configs if n != "none"},
-           "wall_ratio_eval": _ratio_stats(rounds, "eval, f1+top3", "eval, none", "wall")}
+           "wall_ratio_eval": ratio_stats(rounds, "eval, f1+top3", "eval, none", "wall")}
     worst = max(v["median"] for v in out["train_ratio"].values())
     out["worst_train_ratio"] = worst
     out["target_met"] = worst <= 1.05 and out["wall_ratio_eval"]["median"] <= 1.05
@@ -217,50 +228,9 @@ def bench_metrics(reps: int, samples: int, epochs: int, sizes=MLP_SIZES,
 
 
 
-def profile_metrics(reps: int, samples: int, sizes=MLP_SIZES) -> dict:
-    """The compiled epoch programs ``fit`` runs on arrays (``_program.jitted_epoch``, the
-    metrics as ``fit`` passes them), without and with metrics, timed epoch by epoch in
-    turns: finer interleaving than whole fits, so less load noise. ``none (A/A)`` is the
-    baseline program timed a second time in every round: its ratio is the noise floor."""
-    from nnfunc.train import _program
-    from nnfunc.train._validate import as_metrics
-    X, Y, source = _train_data(samples)
-    model, opt = nf.models.mlp(list(sizes)), nf.optim.adam(learning_rate=LR)
-    top3 = partial(nf.metrics.top_k_accuracy, k=3)
-    sets = {"none": None, "none (A/A)": None, "f1": ["f1"], "top3": {"top3": top3},
-            "f1+top3": {"f1": nf.metrics.f1, "top3": top3}}
-    Xd, Yd = jnp.asarray(X), jnp.asarray(Y)
-    box = {"ts": nf.train.init_state(model, opt, 0, X.shape[1:])}
-
-    def runner(metrics):
-        fn = _program.jitted_epoch(model, opt, CE, BATCH, None, False, False, None, True,
-                                   as_metrics(metrics))
-
-        def run():
-            box["ts"], m = fn(box["ts"], Xd, Yd)
-            jax.block_until_ready(m)
-        return run
-    fns = {name: runner(m) for name, m in sets.items()}
-    for fn in fns.values():
-        fn()
-    rounds = []
-    for r in range(reps):
-        names = list(fns)[r % len(fns):] + list(fns)[:r % len(fns)]
-        times = {}
-        for name in names:
-            t0 = time.perf_counter()
-            fns[name]()
-            times[name] = {"seconds": time.perf_counter() - t0}
-        rounds.append(times)
-    return {"data": source, "samples": int(X.shape[0]), "sizes": list(sizes), "reps": reps,
-            "median_seconds": {n: statistics.median(r[n]["seconds"] for r in rounds)
-                               for n in fns},
-            "ratio": {n: _ratio_stats(rounds, n, "none", "seconds") for n in fns
-                      if n != "none"}}
-
 def bench_stream(reps: int, samples: int, epochs: int, sizes=MLP_SIZES) -> dict:
     """samples/s of ``fit`` on an iterable of numpy batches over ``fit`` on the arrays."""
-    X, Y, source = _train_data(samples)
+    X, Y, source = train_data(samples)
     model, opt = nf.models.mlp(list(sizes)), nf.optim.adam(learning_rate=LR)
     variants = {"arrays": lambda: _fit_times(model, opt, (X, Y), epochs),
                 "numpy generator": lambda: _fit_times(model, opt,
@@ -274,85 +244,10 @@ def bench_stream(reps: int, samples: int, epochs: int, sizes=MLP_SIZES) -> dict:
            "torch": "measured" if loader is not None else "skipped: torch does not import",
            "median_samples_per_s": {n: statistics.median(r[n]["samples_per_s"]
                                                          for r in rounds) for n in variants},
-           "ratio": {n: _ratio_stats(rounds, n, "arrays", "samples_per_s")
+           "ratio": {n: ratio_stats(rounds, n, "arrays", "samples_per_s")
                      for n in variants if n != "arrays"}}
     out["target_met"] = all(v["median"] >= 0.8 for v in out["ratio"].values())
     return out
-
-
-def profile_stream(reps: int, samples: int, sizes=MLP_SIZES,
-                   chunk_batches=(8, 32, 128)) -> dict:
-    """Where a streamed epoch's time goes, each part alone (seconds per epoch, medians of
-    round-robin repetitions): the generator; + ``Stream`` conversion and ``np.stack`` into
-    chunks; + ``device_put``; the compiled chunk scans on chunks already on the device
-    (for several chunk sizes, set through ``_stream._CHUNK_BATCHES`` in this process only);
-    the whole-array epoch program; and full streamed epochs (through the library's
-    ``train_epoch``) per chunk size."""
-    from nnfunc.train import _program, _stream
-    X, Y, _ = _train_data(samples)
-    model, opt = nf.models.mlp(list(sizes)), nf.optim.adam(learning_rate=LR)
-    gen = NumpyBatches(X, Y, BATCH)
-    stream = _stream.Stream(gen, "data")
-    steps = len(gen)
-    run_chunk = _program.jitted_stacked(model, opt, CE, None, False, False, None)
-    summarize = _stream.summarizer(())
-    epoch = nf.train.make_epoch(model, opt, CE, BATCH, donate=True)
-    Xd, Yd = jnp.asarray(X), jnp.asarray(Y)
-    box = {"ts": nf.train.init_state(model, opt, 0, X.shape[1:])}
-    default = _stream._CHUNK_BATCHES
-
-    def drain(it):
-        last = None
-        for last in it:
-            pass
-        return last
-
-    def with_chunk(cb, fn):
-        def run():
-            _stream._CHUNK_BATCHES = cb
-            try:
-                return fn()
-            finally:
-                _stream._CHUNK_BATCHES = default
-        return run
-
-    def device_chunks():
-        return [_stream._to_device(xs, ys) + (size,)
-                for xs, ys, size in _stream._chunks(stream.batches(0))]
-
-    def chunk_scans(chunks):
-        def run():
-            ts = box["ts"]
-            for xs, ys, _ in chunks:
-                ts, per = run_chunk(ts, xs, ys)
-            box["ts"] = jax.block_until_ready(ts)
-        return run
-
-    def stream_epoch():
-        ts, m, _ = _stream.train_epoch(run_chunk, summarize, box["ts"], stream, 0, None)
-        box["ts"] = ts
-        return jax.block_until_ready(m)
-
-    def array_epoch():
-        box["ts"], m = epoch(box["ts"], Xd, Yd)
-        return jax.block_until_ready(m)
-
-    fns = {"generator (numpy shuffle + fancy index)": lambda: drain(iter(gen)),
-           "+ Stream conversion": lambda: drain(stream.batches(0)),
-           "+ np.stack into chunks": lambda: drain(_stream._chunks(stream.batches(0))),
-           "+ device_put (jnp.asarray)": lambda: jax.block_until_ready(device_chunks()),
-           "array epoch program (make_epoch)": array_epoch}
-    for cb in chunk_batches:
-        _stream._CHUNK_BATCHES = cb
-        chunks = device_chunks()
-        _stream._CHUNK_BATCHES = default
-        fns[f"chunk scans on device-resident chunks, {cb} batches"] = chunk_scans(chunks)
-        fns[f"streamed epoch (train_epoch), {cb} batches/chunk"] = with_chunk(cb, stream_epoch)
-    med = round_robin(fns, reps)
-    base = med["array epoch program (make_epoch)"]
-    return {"samples": int(X.shape[0]), "steps": steps, "sizes": list(sizes),
-            "default_chunk_batches": default, "reps": reps,
-            "seconds": med, "over_array_epoch": {k: v / base for k, v in med.items()}}
 
 
 def _cmd(section: dict) -> str:
@@ -360,10 +255,11 @@ def _cmd(section: dict) -> str:
 
 
 def render_predict(p: dict, reps: int) -> list:
+    """The predict section of the page."""
     return [
         f"## predict: the CNN (`nf.models.cnn(10)`) on {p['examples']:,} MNIST test images",
         "", f"Medians of {reps} round-robin repetitions. Command: "
-        + (_cmd(p) if "command" in p else f"`python benchmarks/daily_tools.py --reps {reps}`")
+        + (_cmd(p) if "command" in p else f"`python benchmarks/run.py daily_tools --reps {reps}`")
         + ".", "", "| | seconds | examples/s |", "|---|---:|---:|",
         f"| `nf.train.predict(batch_size={p['batch_size']})` | {p['predict_s']:.3f} | "
         f"{p['examples'] / p['predict_s']:,.0f} |",
@@ -383,6 +279,7 @@ def _spread(r: dict) -> str:
 
 
 def render_metrics(m: dict) -> list:
+    """The metrics section of the page (with the epoch programs' profile when present)."""
     sizes = "-".join(map(str, m["sizes"]))
     lines = [
         f"## Metrics on the device: `fit` of the MLP {sizes}, Adam, batch {m['batch_size']}",
@@ -438,6 +335,7 @@ def render_metrics(m: dict) -> list:
 
 
 def render_stream(st: dict, prof: dict = None) -> list:
+    """The iterable-data section of the page (with the stream profile when present)."""
     sizes = "-".join(map(str, st["sizes"]))
     lines = [
         f"## Iterable data: `fit` of the MLP {sizes} on numpy batches vs in-memory arrays",
@@ -462,8 +360,9 @@ def render_stream(st: dict, prof: dict = None) -> list:
             f"{prof['steps']} steps; medians of {prof['reps']} round-robin repetitions; "
             f"the library's chunk is {prof['default_chunk_batches']} batches)", "",
             "Each row runs that part alone for one epoch; the chunk sizes other than the "
-            "default are set through `nnfunc.train._stream._CHUNK_BATCHES` in the "
-            f"benchmark process. Command: {_cmd(prof)}.", "",
+            "default are the library's chunk-size argument"
+            + (f" ({prof['note']})" if prof.get("note") else "")
+            + f". Command: {_cmd(prof)}.", "",
             "| part | s/epoch | / array epoch |", "|---|---:|---:|"]
         for k, v in prof["seconds"].items():
             lines.append(f"| {k} | {v:.3f} | {prof['over_array_epoch'][k]:.3f} |")
@@ -474,8 +373,9 @@ def render_stream(st: dict, prof: dict = None) -> list:
 
 
 def render(res: dict) -> str:
-    lines = ["# Daily tools (CPU)", "",
-             f"Machine: {res['machine']}, jax {res['jax']}. Issue 17's targets; every "
+    """The results as a Markdown page."""
+    lines = [f"# Daily tools ({res.get('backend', 'cpu').upper()})", "",
+             f"Machine: {res['machine']}, jax {res['jax']}. Every "
              f"number is a median or a ratio measured within one process, the variants "
              f"interleaved (the machine is shared; absolute times move with its load).", ""]
     if "predict" in res:
@@ -487,11 +387,38 @@ def render(res: dict) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ("predict", "metrics", "metrics_programs", "stream", "profile")
+SECTIONS = ("predict", "metrics", "stream")
+
+
+def command_line(script: str, argv) -> str:
+    """The command as a page records it (with ``NNFUNC_DATA`` when it is set)."""
+    command = " ".join(["python", f"benchmarks/{script}"] + list(
+        sys.argv[1:] if argv is None else argv))
+    if os.environ.get("NNFUNC_DATA"):
+        command = f"NNFUNC_DATA={os.environ['NNFUNC_DATA']} " + command
+    return command
+
+
+def load_results(prefix) -> dict:
+    """The page's results so far (``PREFIX.json``; empty when absent or unreadable), with
+    this machine's record: a run of some sections keeps the others."""
+    path = pathlib.Path(f"{prefix}.json")
+    res = {}
+    if path.exists():
+        try:
+            res = json.loads(path.read_text())
+        except ValueError:
+            res = {}
+    rec = pages.machine()
+    res.update({"machine": rec["machine"], "backend": rec["backend"],
+                "device": rec["device"], "jax": jax.__version__})
+    return res
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the chosen sections and write PREFIX.json and PREFIX.md (``--out``)."""
+    ap = argparse.ArgumentParser(prog="benchmarks/run.py daily_tools",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=None,
                     help="interleaved repetitions (default 5; --quick 3)")
     ap.add_argument("--samples", type=int, default=None,
@@ -504,45 +431,31 @@ def main(argv=None) -> None:
                     help=f"comma-separated subset of {','.join(SECTIONS)}")
     ap.add_argument("--quick", action="store_true",
                     help=f"smaller: {QUICK}, unless given explicitly")
-    ap.add_argument("--out", default=str(HERE / "results" / "daily-tools-cpu"))
+    ap.add_argument("--smoke", action="store_true",
+                    help=f"seconds, for CI (numbers are not measurements): {SMOKE}")
+    ap.add_argument("--out", default=str(DEFAULT_OUT),
+                    help="result prefix: writes PREFIX.json and PREFIX.md")
     args = ap.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = set(only) - set(SECTIONS)
     if bad:
         ap.error(f"--only: unknown {sorted(bad)}; choose from {SECTIONS}")
-    defaults = QUICK if args.quick else {"samples": 60000, "epochs": 3, "reps": 5}
+    defaults = SMOKE if args.smoke else QUICK if args.quick else FULL
     reps = args.reps or defaults["reps"]
     samples = args.samples or defaults["samples"]
     epochs = args.epochs or defaults["epochs"]
-    sizes = tuple(int(v) for v in args.sizes.split("-")) if args.sizes else MLP_SIZES
-    command = " ".join(["python", "benchmarks/daily_tools.py"] + list(
-        sys.argv[1:] if argv is None else argv))
-    if os.environ.get("NNFUNC_DATA"):
-        command = f"NNFUNC_DATA={os.environ['NNFUNC_DATA']} " + command
-
-    out = pathlib.Path(args.out)
-    res = {}
-    if out.with_suffix(".json").exists():
-        try:
-            res = json.loads(out.with_suffix(".json").read_text())
-        except ValueError:
-            res = {}
-    res.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                "jax": jax.__version__})
+    sizes = args.sizes or defaults.get("sizes")
+    sizes = tuple(int(v) for v in sizes.split("-")) if sizes else MLP_SIZES
+    command = command_line("run.py daily_tools", argv)
+    res = load_results(args.out)
     if "predict" in only:
-        res["predict"] = dict(bench_predict(reps), reps=reps, command=command)
+        res["predict"] = dict(bench_predict(reps, examples=defaults.get("examples")),
+                              reps=reps, command=command)
     if "metrics" in only:
         res["metrics"] = dict(bench_metrics(reps, samples, epochs, sizes), command=command)
-    if "metrics_programs" in only:
-        res["metrics_programs"] = dict(profile_metrics(reps * 3, samples, sizes),
-                                       command=command)
     if "stream" in only:
         res["stream"] = dict(bench_stream(reps, samples, epochs, sizes), command=command)
-    if "profile" in only:
-        res["stream_profile"] = dict(profile_stream(reps, samples, sizes), command=command)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-    out.with_suffix(".md").write_text(render(res))
+    pages.write_page(args.out, res, render(res))
     print(render(res))
 
 

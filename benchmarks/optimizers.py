@@ -1,35 +1,36 @@
 #!/usr/bin/env python3
 """Time one jitted optimizer step (update + apply) for every nnfunc optimizer beside optax.
 
-    python benchmarks/optimizers.py [--out DIR] [--reps N] [--params N] [--only a,b]
+    python benchmarks/run.py optimizers [--quick | --smoke] [--device cpu|gpu] [--out DIR]
+        [--reps N] [--params N] [--only a,b]
 
 The pytree has ~10M float32 parameters in a few dozen leaves (matrices and biases of an
 MLP-like stack). For each optimizer, the nnfunc step and optax's equivalent are compiled in
 this process (same XLA), the state buffers are donated as in a real training loop, and the
 two are timed alternately (``block_until_ready`` before every clock read) so that load on
 the machine hits both alike; the table reports medians. Writes DIR/optimizers-<backend>.md
-and .json. Optax is only a peer here: nnfunc itself never imports it.
+and .json (default DIR: benchmarks/results/optimizers). Optax is only a peer here: nnfunc itself never imports it.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import pathlib
-import platform
 import statistics
 import sys
 import time
 
-_HERE = pathlib.Path(__file__).resolve().parent
-if str(_HERE.parent / "src") not in sys.path:    # run from a checkout without installing
-    sys.path.insert(0, str(_HERE.parent / "src"))
+HERE = pathlib.Path(__file__).resolve().parent
+for path in (str(HERE.parent / "src"), str(HERE)):   # nnfunc from a checkout; common
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
 import nnfunc as nf  # noqa: E402
+from common import pages  # noqa: E402
 
 O = nf.optim
 
@@ -156,18 +157,34 @@ def _markdown(rows, meta) -> str:
         lines.append(f"| {r['optimizer']} | {r['nnfunc_ms']:.2f} | {ox} | {ratio} | "
                      f"{r['note']} |")
     lines.append("")
-    lines.append("Reproduce: `python benchmarks/optimizers.py` (options: `--reps`, `--params`, "
-                 "`--only`).")
+    lines.append("Reproduce: `python benchmarks/run.py optimizers` (options: `--reps`, "
+                 "`--params`, `--only`).")
     return "\n".join(lines) + "\n"
 
 
+# --quick and --smoke: fewer parameters and repetitions (every optimizer still runs)
+QUICK = {"params": 1_000_000, "reps": 10}
+SMOKE = {"params": 20_000, "reps": 1}
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="benchmarks/results", help="output folder")
-    p.add_argument("--reps", type=int, default=30, help="timed steps per optimizer")
-    p.add_argument("--params", type=int, default=10_000_000, help="parameter count")
+    """Time every optimizer pair; write DIR/optimizers-<backend>.md and .json."""
+    p = argparse.ArgumentParser(prog="benchmarks/run.py optimizers",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default=str(HERE / "results" / "optimizers"),
+                   help="output folder (default %(default)s)")
+    p.add_argument("--reps", type=int, default=None,
+                   help="timed steps per optimizer (default 30)")
+    p.add_argument("--params", type=int, default=None,
+                   help="parameter count (default 10,000,000)")
     p.add_argument("--only", default="", help="comma-separated optimizer names")
+    p.add_argument("--quick", action="store_true", help=f"smaller: {QUICK}")
+    p.add_argument("--smoke", action="store_true",
+                   help=f"seconds, for CI (numbers are not measurements): {SMOKE}")
     args = p.parse_args(argv)
+    size = SMOKE if args.smoke else QUICK if args.quick else {"params": 10_000_000,
+                                                               "reps": 30}
+    args.reps, args.params = args.reps or size["reps"], args.params or size["params"]
 
     params = _params(args.params)
     grads = jax.tree_util.tree_map(lambda x: 0.01 * jnp.cos(x + 1.0), params)
@@ -176,19 +193,17 @@ def main(argv=None) -> int:
         keep = set(args.only.split(","))
         pairs = [t for t in pairs if t[0] in keep]
     dev = jax.devices()[0]
-    host = platform.processor() or platform.machine()
-    meta = {"backend": dev.platform, "device": f"{dev.device_kind} ({host})",
+    rec = pages.machine(dev)
+    meta = {**rec, "device": f"{dev.device_kind} ({rec['cpu']})",
             "n_params": sum(x.size for x in jax.tree_util.tree_leaves(params)),
             "n_leaves": len(jax.tree_util.tree_leaves(params)), "reps": args.reps,
             "jax": jax.__version__, "optax": optax.__version__,
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": pages.run_meta("run.py optimizers", argv)["command"]}
     print(f"{meta['n_params']:,} parameters in {meta['n_leaves']} leaves on {meta['device']}")
     rows = _bench(pairs, params, grads, args.reps)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"optimizers-{meta['backend']}"
-    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-    stem.with_suffix(".md").write_text(_markdown(rows, meta))
+    stem = pathlib.Path(args.out) / f"optimizers-{meta['backend']}"
+    pages.write_page(stem, {"meta": meta, "rows": rows}, _markdown(rows, meta))
     print(f"wrote {stem}.md and {stem}.json")
     return 0
 

@@ -7,8 +7,11 @@ sampling and with hierarchical softmax. Reports corpus words per second of wall 
 SimLex-999 Spearman, Google analogy accuracy (the evaluation files that ship in gensim's
 test data).
 
-    python benchmarks/word2vec.py                 # writes benchmarks/results/word2vec-cpu.*
-    python benchmarks/word2vec.py --corpus lee_background.cor --epochs 1 --out /tmp/w2v
+    python benchmarks/run.py word2vec       # writes benchmarks/results/word2vec/word2vec-cpu.*
+    python benchmarks/run.py word2vec --quick --out /tmp/w2v   # Lee corpus, 1 epoch, 1 seed
+
+The corpora are in the shared data folder (``NNFUNC_SHARED``/data/text); gensim is the
+peer and ships the evaluation files.
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ import importlib
 import json
 import os
 import pathlib
-import platform
 import resource
 import sys
 import time
@@ -25,12 +27,16 @@ import time
 import jax
 import numpy as np
 
-import nnfunc as nf
+HERE = pathlib.Path(__file__).resolve().parent
+if str(HERE) not in sys.path:       # common, when imported from elsewhere
+    sys.path.insert(0, str(HERE))
+
+import nnfunc as nf  # noqa: E402
+from common import pages  # noqa: E402
 
 # the module, which nnfunc.text's function of the same name shadows as an attribute
 w2v_module = importlib.import_module("nnfunc.text.word2vec")
 
-HERE = pathlib.Path(__file__).resolve().parent
 CONFIGS = [("skipgram", "negative"), ("skipgram", "hierarchical"),
            ("cbow", "negative"), ("cbow", "hierarchical")]
 SETTINGS = dict(dim=100, window=5, min_count=5, sample=1e-3, negatives=5)
@@ -139,10 +145,9 @@ def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path,
     rows = []
     res = {"corpus": corpus, "tokens": words, "sentences": len(sentences), "epochs": epochs,
            "seeds": list(seeds), "workers": workers, "settings": SETTINGS, "rows": rows,
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-           "jax": jax.__version__, "note": note,
-           "backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind)}
-    out.parent.mkdir(parents=True, exist_ok=True)
+           **pages.machine(), "jax": jax.__version__, "note": note}
+    # the device as this page always named it: the accelerator's kind, or the CPU's
+    res["device"] = str(jax.devices()[0].device_kind)
     for arch, output in CONFIGS:
         n_runs, g_runs = [], []
         for seed in seeds:
@@ -159,8 +164,7 @@ def run(corpus: str, epochs: int, seeds: list, workers: int, out: pathlib.Path,
               f"{g['words_per_s']:,.0f} ({rows[-1]['ratio']:.2f}x)", flush=True)
         # Written after every model, so that a run cut short (a device session's time
         # limit) keeps the models it finished.
-        out.with_suffix(".json").write_text(json.dumps(res, indent=1))
-        out.with_suffix(".md").write_text(render(res))
+        pages.write_page(out, res, render(res))
     return res
 
 
@@ -181,7 +185,7 @@ def render(res: dict) -> str:
         f"gensim with workers={res['workers']}; seeds {', '.join(map(str, seeds))}. "
         f"Machine: {res['machine']}, jax {res['jax']}."
         + (f" {res['note']}" if res.get("note") else ""), "",
-        f"Command: `python benchmarks/word2vec.py --corpus {res['corpus']} --epochs "
+        f"Command: `python benchmarks/run.py word2vec --corpus {res['corpus']} --epochs "
         f"{res['epochs']} --seeds {' '.join(map(str, seeds))}`.", "",
         "Corpus words per second of wall time, median over the seeds (nnfunc from a cold "
         "start: vocabulary, compilation and training; in brackets training alone), the "
@@ -216,22 +220,33 @@ def render(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+QUICK = {"corpus": "lee_background.cor", "epochs": 1, "seeds": [0], "workers": 2}
+
+
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default="head500.noblanks.cor",
-                    help="a file of the shared data/text folder")
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
-                    help="one run of each library per seed (speed: medians; quality: means)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count(),
+    """Run every configuration with both libraries; write OUT.json and OUT.md."""
+    ap = argparse.ArgumentParser(prog="benchmarks/run.py word2vec",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default=None,
+                    help="a file of the shared data/text folder (default head500.noblanks.cor)")
+    ap.add_argument("--epochs", type=int, default=None, help="epochs (default 5)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="one run of each library per seed (speed: medians; quality: "
+                         "means; default 0 1 2)")
+    ap.add_argument("--workers", type=int, default=None,
                     help="gensim's threads (default: all cores)")
-    ap.add_argument("--out", default=str(HERE / "results" / "word2vec-cpu"),
+    ap.add_argument("--out", default=str(HERE / "results" / "word2vec" / "word2vec-cpu"),
                     help="output path without suffix (.md and .json are written)")
     ap.add_argument("--note", default="",
                     help="a sentence for the page's header (e.g. the machine's load)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"seconds, for CI (the numbers are not the benchmark's): {QUICK}")
     args = ap.parse_args(argv)
-    res = run(args.corpus, args.epochs, args.seeds, args.workers, pathlib.Path(args.out),
-              args.note)
+    size = QUICK if args.quick else {"corpus": "head500.noblanks.cor", "epochs": 5,
+                                     "seeds": [0, 1, 2], "workers": os.cpu_count()}
+    res = run(args.corpus or size["corpus"], args.epochs or size["epochs"],
+              args.seeds or size["seeds"], args.workers or size["workers"],
+              pathlib.Path(args.out), args.note)
     print(render(res))
 
 

@@ -1,7 +1,8 @@
-"""Internals of the CPU/GPU throughput suite driven by ``benchmarks/run.py``.
+"""Code the benchmark suites share (``benchmarks/run.py NAME``).
 
-``config`` (what to measure), ``flops`` (analytic FLOP counts), ``timing`` (clocks,
-medians, matmul ceiling), ``nnfunc_bench`` / ``jax_peer`` / ``torch_peer`` (one epoch
-runner per framework and variant) and ``report`` (results.json, report.md,
-throughput.png).
+``pages`` (the one run record and page writer), ``timing`` (clocks, round-robin medians,
+matmul ceiling), the peers written once (``jax_peer``: raw JAX + optax; ``torch_peer``:
+PyTorch eager, ``torch.compile`` and the speedrun's recipe), ``nnfunc_bench`` (nnfunc's
+variants as epoch runners), and the throughput suite's ``config``, ``flops``, ``runner``
+and ``report``.
 """

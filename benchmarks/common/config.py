@@ -1,4 +1,4 @@
-"""What one run of the suite measures: full, ``--quick`` and the test-only tiny config."""
+"""What one run of the throughput suite measures: full, ``--quick`` and ``--smoke``."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,7 +14,7 @@ class Config:
     """One suite configuration.
 
     Attributes:
-      name: ``"full"``, ``"quick"`` or ``"tiny"`` (test only).
+      name: ``"full"``, ``"quick"`` or ``"tiny"`` (``--smoke``).
       n_samples: training samples per epoch (the data set size) of one run.
       batch_sizes: batch sizes measured for every model.
       min_reps, max_reps, min_time_s: timed epochs per measurement: at least ``min_reps``,
@@ -64,8 +64,8 @@ QUICK = Config(name="quick", n_samples=8192, batch_sizes=(128, 1024), min_reps=3
                max_reps=3, min_time_s=0.0, ceiling_n=(("cpu", 2048), ("gpu", 4096)),
                ceiling_reps=5)
 
-# Hidden, for tests/test_benchmarks.py only: every code path, seconds of work. One timed
-# epoch of a batch or two, so its numbers are smoke, not measurements.
+# --smoke (CI; also the hidden --tiny): every code path, seconds of work. One timed epoch
+# of a batch or two, so its numbers are smoke, not measurements.
 TINY = Config(name="tiny", n_samples=512, batch_sizes=(64,), min_reps=1, max_reps=1,
               min_time_s=0.0, warmup_steps=1, ceiling_n=(("cpu", 128), ("gpu", 1024)),
               ceiling_reps=2)

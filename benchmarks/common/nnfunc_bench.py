@@ -33,23 +33,28 @@ def model_and_shape(model: str, mlp_sizes: Sequence[int]):
 
 
 @functools.lru_cache(maxsize=None)
-def _adam(learning_rate: float):
+def adam(learning_rate: float):
+    """The suite's ``nf.optim.adam`` (one object per learning rate, so that nnfunc's caches
+    of compiled programs are shared between variants)."""
     return nf.optim.adam(learning_rate=learning_rate)
 
 
-def _loss():
+def loss():
+    """The suite's loss: softmax cross-entropy on integer labels."""
     return nf.losses.softmax_cross_entropy_with_integer_labels
 
 
 @functools.lru_cache(maxsize=None)
-def _jitted_init(model, opt, shape):
+def _jittedinit(model, opt, shape):
     # One compiled program instead of one small compilation per parameter shape.
     return jax.jit(lambda key: nf.train.init_state(model, opt, key, shape))
 
 
-def _init(model, opt, seed, shape, device):
+def init(model, opt, seed, shape, device):
+    """``nf.train.init_state(model, opt, key(seed), shape)`` as one compiled program,
+    committed to ``device``."""
     with jax.default_device(device):
-        return jax.device_put(_jitted_init(model, opt, shape)(jax.random.key(seed)), device)
+        return jax.device_put(_jittedinit(model, opt, shape)(jax.random.key(seed)), device)
 
 
 def build_step(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
@@ -57,8 +62,8 @@ def build_step(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax
                warmup_steps: int = 3) -> EpochRunner:
     """Per-step jitted loop: ``ts, m = step(ts, x_b, y_b)`` from Python for every batch."""
     model, shape = model_and_shape(model_name, mlp_sizes)
-    opt = _adam(learning_rate)
-    step = nf.train.make_step(model, opt, _loss(), donate=True)   # the loop owns ts
+    opt = adam(learning_rate)
+    step = nf.train.make_step(model, opt, loss(), donate=True)   # the loop owns ts
     n_batches = X.shape[0] // batch_size
 
     @jax.jit
@@ -70,7 +75,7 @@ def build_step(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax
         return key, cut(xs), cut(ys)
 
     with jax.default_device(device):
-        state = {"ts": _init(model, opt, seed, shape, device),
+        state = {"ts": init(model, opt, seed, shape, device),
                  "key": jax.device_put(jax.random.key(seed + 1), device), "m": None}
 
     def run_steps(limit=None):
@@ -91,9 +96,9 @@ def build_epoch(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
                 warmup_epochs: int = 1) -> EpochRunner:
     """Fused epoch: one call of ``nf.train.make_epoch`` per epoch."""
     model, shape = model_and_shape(model_name, mlp_sizes)
-    opt = _adam(learning_rate)
-    epoch = nf.train.make_epoch(model, opt, _loss(), batch_size, donate=True)
-    state = {"ts": _init(model, opt, seed, shape, device), "m": None}
+    opt = adam(learning_rate)
+    epoch = nf.train.make_epoch(model, opt, loss(), batch_size, donate=True)
+    state = {"ts": init(model, opt, seed, shape, device), "m": None}
 
     def run_epoch():
         state["ts"], state["m"] = epoch(state["ts"], X, Y)
@@ -109,30 +114,21 @@ def sweep_epoch_program(model_name: str, mlp_sizes, batch_size: int,
     """``(opt, sweep_epoch)``: the fused epoch ``vmap``-ped over a leading run axis of
     every part of the ``TrainState`` except its key, which the runs share (jitted, the
     stacked state donated). ``runs_inside``: the program ``nf.train.sweep`` compiles
-    with its runs-inside layout (``nnfunc.train._runs_inside``), a scan of the
-    ``vmap``-ped step, on the same runs-first state (moved in and out once per epoch)."""
+    with its runs-inside layout, a scan of the ``vmap``-ped step, on the same runs-first
+    state (moved in and out once per epoch); built by ``investigations.sweep_inside``,
+    since it needs nnfunc's internals."""
     model, _ = model_and_shape(model_name, mlp_sizes)
-    opt = _adam(base_learning_rate)
+    opt = adam(base_learning_rate)
     axes = nf.train.TrainState(params=0, model_state=0, opt_state=0, step=0, key=None)
-    epoch = nf.train.make_epoch(model, opt, _loss(), batch_size, donate=False)
+    epoch = nf.train.make_epoch(model, opt, loss(), batch_size, donate=False)
     runs_first = jax.vmap(epoch, in_axes=(axes, None, None), out_axes=(axes, 0))
     if not runs_inside:
         return opt, jax.jit(runs_first, donate_argnums=(0,))
-    from nnfunc.train import _runs_inside as inside
-    from nnfunc.train._program import step_body
-    body = step_body(model, opt, _loss(), regularizer=None, mixed_precision=False,
-                     diagnostics=False, mesh=None)
-
-    def sweep_epoch(stacked, X, Y):
-        runs = stacked.step.shape[0]
-        full = stacked._replace(key=jnp.broadcast_to(stacked.key, (runs,)))
-        lay = inside.layout(body, full, X, Y, batch_size, None)
-        if lay is None:             # no weight moves: the same program as runs first
-            return runs_first(stacked, X, Y)
-        ts, m = inside.epoch(body, lay, None, batch_size)(inside.to_inside(full, lay), X, Y)
-        ts = inside.to_first(ts, lay, runs)
-        return ts._replace(key=ts.key[0]), m
-    return opt, jax.jit(sweep_epoch, donate_argnums=(0,))
+    # nnfunc's runs-inside program is internal: its builder lives with the investigations,
+    # which may use internals (see benchmarks/investigations/sweep_inside.py)
+    from investigations import sweep_inside
+    program = sweep_inside.runs_inside_epoch(model, opt, loss(), batch_size, runs_first)
+    return opt, jax.jit(program, donate_argnums=(0,))
 
 
 def build_sweep(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: jax.Array,
@@ -151,7 +147,7 @@ def build_sweep(model_name: str, mlp_sizes, batch_size: int, X: jax.Array, Y: ja
     opt, sweep_epoch = sweep_epoch_program(model_name, mlp_sizes, batch_size,
                                            base_learning_rate, runs_inside=runs_inside)
     with jax.default_device(device):
-        ts0 = _init(model, opt, seed, shape, device)
+        ts0 = init(model, opt, seed, shape, device)
         stacked = jax.vmap(lambda lr: ts0._replace(
             opt_state=nf.optim.set_hparams(ts0.opt_state, learning_rate=lr)))(
                 jnp.asarray(learning_rates, jnp.float32))

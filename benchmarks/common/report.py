@@ -81,7 +81,7 @@ def _relative(rows: List[Dict[str, Any]]) -> List[str]:
 
 
 def _targets(rows: List[Dict[str, Any]]) -> List[str]:
-    """Issue 15's suite targets on the GPU, checked where the numbers exist: the MLP's
+    """The suite's targets on the GPU, checked where the numbers exist: the MLP's
     fused epoch time, and nnfunc's fused epoch against raw JAX + optax and torch.compile."""
     gpu = _lookup(rows, backend="gpu", framework="nnfunc", variant="epoch", model="mlp",
                   batch_size=128)
@@ -171,7 +171,7 @@ def render_markdown(results: Dict[str, Any]) -> str:
         md += ["## GPU / CPU speedup", "",
                "| model | batch | framework / variant | CPU samples/s | GPU samples/s | speedup |",
                "|---|---:|---|---:|---:|---:|"] + sp + [""]
-    md += ["## Targets (issue 15, the GPU)", ""] + _targets(rows) + [""]
+    md += ["## Targets (the GPU)", ""] + _targets(rows) + [""]
     if results["notes"]:
         md += ["## Notes", ""] + [f"- {n}" for n in results["notes"]] + [""]
     if results["errors"]:

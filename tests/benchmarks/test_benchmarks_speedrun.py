@@ -1,8 +1,8 @@
-"""benchmarks/mnist_speedrun.py in its ``--quick`` mode: both frameworks train the recipe
+"""benchmarks/speedrun.py in its ``--quick`` mode (the suite's CI smoke run): both frameworks train the recipe
 on 512 MNIST images (the shared folder's, else synthetic digits) for two one-cycle epochs
 and evaluate 500; only the structure and sanity of the results are checked, not the
 speed or the 99 % target (the full run's numbers are in
-benchmarks/results/mnist-speedrun-cpu.md)."""
+benchmarks/results/speedrun/mnist-speedrun-cpu.md)."""
 import json
 import math
 import os
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
@@ -25,7 +25,7 @@ def _have_mnist() -> bool:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     pytest.importorskip("torch", reason="the PyTorch peer needs torch")
-    import mnist_speedrun as S
+    import speedrun as S
     out = tmp_path_factory.mktemp("speedrun") / "speedrun"
     argv = ["--quick", "--device", "cpu", "--profile", "--out", str(out)]
     if not _have_mnist():
@@ -35,17 +35,17 @@ def quick_run(tmp_path_factory):
 
 
 def test_reached_counts_test_examples():
-    import mnist_speedrun as S
+    import speedrun as S
     assert S.reached(0.98999995, 0.99, 10_000)          # 9900/10000 read back in float32
     assert not S.reached(0.9899, 0.99, 10_000)
     assert S.reached(1.0, 0.99, 7)
 
 
 def test_summary_statistics():
-    import mnist_speedrun as S
-    runs = [S._summary_of_run([2.0, 3.0], [0.97, 0.992], 0.99, 1000),
-            S._summary_of_run([4.0], [0.995], 0.99, 1000),
-            S._summary_of_run([1.0, 1.0], [0.9, 0.95], 0.99, 1000)]
+    import speedrun as S
+    runs = [S.summary_of_run([2.0, 3.0], [0.97, 0.992], 0.99, 1000),
+            S.summary_of_run([4.0], [0.995], 0.99, 1000),
+            S.summary_of_run([1.0, 1.0], [0.9, 0.95], 0.99, 1000)]
     assert [r["time_to_target_s"] for r in runs] == [5.0, 4.0, None]
     assert [r["epochs_to_target"] for r in runs] == [2, 1, None]
     s = S.summarize(runs)
@@ -57,7 +57,7 @@ def test_summary_statistics():
 
 def test_one_cycle_is_capped_after_its_last_step():
     import nnfunc as nf
-    import mnist_speedrun as S
+    import speedrun as S
     sched = S.capped(nf.schedules.one_cycle(0.01, 10), 10)
     assert float(sched(9)) == float(sched(25)) > 0
     assert float(sched(3)) > float(sched(9))
@@ -100,4 +100,4 @@ def test_quick_run_files(quick_run):
     assert data["summary"] == json.loads(json.dumps(res["summary"]))
     md = pathlib.Path(str(out) + ".md").read_text()
     assert "Recipe:" in md and "nnfunc / PyTorch" in md and "Where the time goes" in md
-    assert data["meta"]["command"].startswith("python benchmarks/mnist_speedrun.py --quick")
+    assert data["meta"]["command"].startswith("python benchmarks/run.py speedrun --quick")

@@ -1,7 +1,9 @@
-"""benchmarks/word2vec.py and word2vec_batches.py: a one-epoch run on the small Lee corpus
-(structure and sanity of the results, never the speed), the partial results a run cut
+"""benchmarks/word2vec.py and word2vec_batches.py: the ``--quick`` run (the suite's CI
+smoke run: one epoch on the small Lee corpus, one seed, 2 gensim threads; structure and
+sanity of the results, never the speed), the partial results a run cut
 short keeps, and the batch sizes the quality study measures (the full numbers are in
-benchmarks/results/word2vec-cpu.md and word2vec-batches-cpu.md)."""
+benchmarks/results/word2vec/word2vec-cpu.md and
+benchmarks/results/investigations/word2vec-batches-cpu.md)."""
 import json
 import pathlib
 import sys
@@ -11,8 +13,10 @@ import pytest
 
 from conftest import SHARED
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# word2vec_batches lives in benchmarks/investigations/ (benchmarks/ before the move)
+for folder in (ROOT / "benchmarks", ROOT / "benchmarks" / "investigations"):
+    sys.path.insert(0, str(folder))
 LEE = SHARED / "data" / "text" / "lee_background.cor"
 
 pytestmark = [pytest.mark.skipif(not LEE.exists(), reason=f"no corpus at {LEE}")]
@@ -27,8 +31,7 @@ def _shared(monkeypatch):
 def test_one_epoch_run_writes_every_model_with_sane_numbers(tmp_path):
     import word2vec as W
     out = tmp_path / "w2v"
-    W.main(["--corpus", "lee_background.cor", "--epochs", "1", "--seeds", "0",
-            "--workers", "2", "--out", str(out)])
+    W.main(["--quick", "--out", str(out)])     # lee_background.cor, 1 epoch, seed 0, 2 workers
     res = json.loads(out.with_suffix(".json").read_text())
     assert [(r["architecture"], r["output"]) for r in res["rows"]] == W.CONFIGS
     assert res["tokens"] == sum(len(line.split()) for line in LEE.read_text().splitlines())

@@ -1,25 +1,28 @@
-"""Training throughput: nnfunc's fused epoch vs raw JAX + optax vs PyTorch eager; fit vs
-make_epoch; a sweep of 8 learning rates vs 8 sequential fits.
+"""What ``fit`` and ``sweep`` cost over the fused epoch they run: the throughput suite's
+``--part fit``.
 
 Same process, same data (synthetic MNIST-shaped digits), MLP 784-1024-1024-10, batch 128,
-Adam. Every time is the median over ``--repeats`` timed epochs after a warm-up epoch (so
-compilation is excluded); ratios are of samples/s (sweep: models·samples/s).
+Adam: nnfunc's fused epoch (``make_epoch``) against raw JAX + optax and PyTorch eager;
+one-epoch ``fit`` calls (with and without the progress bar) against ``make_epoch``; a
+``sweep`` of 8 learning rates against 8 sequential fits (and the vmapped program as a
+reference, and a small MLP where batching runs pays off); and the physical ceiling (the
+epoch's matrix products at the machine's matmul rate). Every time is the median over
+``--fit-repeats`` timed epochs after a warm-up (so compilation is excluded), the rows
+timed round-robin; ratios are of samples/s (sweep: models·samples/s).
 
-    python benchmarks/training.py                      # writes benchmarks/results/training-cpu.md
-    python benchmarks/training.py --samples 2048 --repeats 2 --out /tmp/t.md   # quick
+    python benchmarks/run.py throughput --part fit --device cpu --out DIR
+    python benchmarks/run.py throughput --part fit --quick --out DIR      # about a minute
+
+Writes DIR/training-<backend>.json and DIR/training-<backend>.md.
 """
 from __future__ import annotations
-
-import argparse
-import os
-import platform
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import nnfunc as nf
+from common import pages
 from common.timing import interleaved
 
 SIZES = [784, 1024, 1024, 10]
@@ -27,9 +30,13 @@ SMALL = [784, 32, 10]
 BATCH = 128
 LR = 1e-3
 CE = nf.losses.softmax_cross_entropy_with_integer_labels
+MATMUL_SIZE = 2048
+# (samples, repeats, sweep repeats) of the full, --quick and --smoke runs
+SETTINGS = {"full": (8192, 5, 2), "quick": (2048, 2, 2), "tiny": (256, 1, 1)}
 
 
 def bench_nnfunc_epoch(x, y):
+    """``run()``: one ``nf.train.make_epoch`` epoch of the MLP, donated, blocking until done."""
     model, opt = nf.models.mlp(SIZES), nf.optim.adam(learning_rate=LR)
     epoch = nf.train.make_epoch(model, opt, CE, BATCH, donate=True)
     box = [nf.train.init_state(model, opt, 0, (784,))]
@@ -53,26 +60,11 @@ def bench_raw_jax_epoch(x, y):
 
 
 def bench_torch_epoch(x, y):
-    import torch
-    torch.manual_seed(0)
-    layers = []
-    for m, n in zip(SIZES[:-1], SIZES[1:]):
-        layers += [torch.nn.Linear(m, n), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
-    xt = torch.from_numpy(np.array(x))
-    yt = torch.from_numpy(np.array(y)).long()
-    steps = xt.shape[0] // BATCH
-
-    def run():
-        perm = torch.randperm(xt.shape[0])
-        for j in range(steps):
-            idx = perm[j * BATCH:(j + 1) * BATCH]
-            opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-    return run
+    """PyTorch eager, the suite's one PyTorch peer (``common.torch_peer``) on the CPU."""
+    from common import torch_peer
+    r = torch_peer.build("mlp", SIZES, BATCH, np.asarray(x), np.asarray(y), "cpu",
+                         learning_rate=LR)
+    return r.run_epoch
 
 
 def bench_fit_epoch(x, y, progress):
@@ -89,22 +81,15 @@ def bench_fit_epoch(x, y, progress):
     return run
 
 
-def bench_sweep(x, y, runs=8, epochs=1, sizes=SIZES, force_vmap=False):
-    """``sweep`` (its own choice of vmap or scan over runs, or with ``force_vmap`` always
-    vmap, through the private threshold) and the equivalent sequential fits."""
+def bench_sweep(x, y, runs=8, epochs=1, sizes=SIZES):
+    """``nf.train.sweep`` of ``runs`` learning rates (its own choice of program) and the
+    equivalent sequential fits."""
     model, opt = nf.models.mlp(sizes), nf.optim.adam(learning_rate=LR)
     lrs = list(np.geomspace(1e-4, 3e-3, runs))
-    sweep_mod = sys.modules["nnfunc.train.sweep"]
 
     def one_program():
-        threshold = sweep_mod._SCAN_FLOPS
-        if force_vmap:
-            sweep_mod._SCAN_FLOPS = float("inf")
-        try:
-            res = nf.train.sweep(model, opt, CE, (x, y), hparams={"learning_rate": lrs},
-                                 epochs=epochs, batch_size=BATCH, key=0)
-        finally:
-            sweep_mod._SCAN_FLOPS = threshold
+        res = nf.train.sweep(model, opt, CE, (x, y), hparams={"learning_rate": lrs},
+                             epochs=epochs, batch_size=BATCH, key=0)
         jax.block_until_ready(res.state.params)
 
     def sequential():
@@ -117,6 +102,20 @@ def bench_sweep(x, y, runs=8, epochs=1, sizes=SIZES, force_vmap=False):
     return one_program, sequential
 
 
+def bench_vmapped_sweep(x, y, runs=8):
+    """The fused epoch ``vmap``-ped over ``runs`` learning rates, one epoch per call
+    (``common.nnfunc_bench.build_sweep``: the program ``nf.train.sweep`` runs when it
+    vmaps the runs), as the reference for the sweep's own choice."""
+    from common import nnfunc_bench
+    lrs = [float(v) for v in np.geomspace(1e-4, 3e-3, runs)]
+    r = nnfunc_bench.build_sweep("mlp", tuple(SIZES), BATCH, x, y, jax.devices()[0],
+                                 learning_rates=lrs, base_learning_rate=LR)
+
+    def run():
+        r.sync(r.run_epoch())
+    return run
+
+
 def epoch_gemm_flops(n_used):
     """FLOPs of the matrix products of one epoch of the MLP: forward ``h W``, the weight
     gradients ``hᵀ δ`` (as many) and the input gradients ``δ Wᵀ`` (all layers but the
@@ -126,7 +125,7 @@ def epoch_gemm_flops(n_used):
     return 2 * n_used * (2 * macs + macs_dx)
 
 
-def bench_matmul(size=2048):
+def bench_matmul(size=MATMUL_SIZE):
     """A large float32 matmul in XLA: the machine's practical GEMM ceiling."""
     a = jax.random.normal(jax.random.key(0), (size, size))
     mm = jax.jit(lambda a, b: a @ b)
@@ -165,30 +164,40 @@ def bench_epoch_gemms(x):
 _SMALL_NAME = "-".join(map(str, SMALL))
 
 
-def main(argv=None):
-    """Time every comparison on one data set, then write the markdown report and print it."""
-    args = _parse_args(argv)
-    x, y, n_used = _load_data(args.samples)
-    rows = []
-    epoch_runner = _measure_epochs(rows, x, y, n_used, args.repeats, args.skip_torch)
-    sweeps = _measure_sweeps(rows, x, y, n_used, args.sweep_repeats)
-    ceiling = _measure_ceiling(x, n_used, epoch_runner, args.repeats, sweeps["seq"])
+def settings(args):
+    """``(samples, repeats, sweep repeats)``: the run's size (full, --quick or --smoke),
+    each overridden by its ``--fit-*`` flag."""
+    name = "tiny" if args.tiny else "quick" if args.quick else "full"
+    samples, repeats, sweep_repeats = SETTINGS[name]
+    return (args.fit_samples or samples, args.fit_repeats or repeats,
+            args.fit_sweep_repeats or sweep_repeats)
+
+
+def run(args, argv=None):
+    """Time every comparison on one data set, write DIR/training-<backend>.json and .md
+    (``args``: the throughput suite's arguments) and print the page; the result dict."""
+    import pathlib
+    samples, repeats, sweep_repeats = settings(args)
+    device = jax.devices(args.device)[0] if args.device else jax.devices()[0]
+    with jax.default_device(device):
+        x, y, n_used = _load_data(samples)
+        rows = []
+        epoch_runner = _measure_epochs(rows, x, y, n_used, repeats, args.skip_torch)
+        sweeps = _measure_sweeps(rows, x, y, n_used, sweep_repeats)
+        size = 512 if args.tiny else MATMUL_SIZE
+        ceiling = _measure_ceiling(x, n_used, epoch_runner, repeats, sweeps["seq"], size)
     ratios = _ratios(rows, sweeps, args.skip_torch)
-    text = _report(args, argv, n_used, rows, ratios, ceiling)
-    _write(args.out, text)
+    res = {**pages.run_meta("run.py throughput", argv), **pages.machine(device),
+           "samples": samples, "samples_used": n_used, "repeats": repeats,
+           "sweep_repeats": sweep_repeats, "sizes": SIZES, "batch_size": BATCH,
+           "learning_rate": LR,
+           "rows": [{"what": n, "seconds": t, "samples_per_s": v} for n, t, v in rows],
+           "ratios": [{"ratio": n, "value": v, "target": t} for n, v, t in ratios],
+           "ceiling": [{"quantity": n, "value": v} for n, v in ceiling]}
+    text = render(res)
+    pages.write_page(pathlib.Path(args.out) / f"training-{device.platform}", res, text)
     print(text)
-
-
-def _parse_args(argv=None):
-    """The command-line arguments (sizes of the run, output file, whether to time PyTorch)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", type=int, default=8192)
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--sweep-repeats", type=int, default=2)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
-                                                  "training-cpu.md"))
-    ap.add_argument("--skip-torch", action="store_true")
-    return ap.parse_args(argv)
+    return res
 
 
 def _load_data(samples):
@@ -226,12 +235,12 @@ def _measure_epochs(rows, x, y, n_used, repeats, skip_torch):
 def _measure_sweeps(rows, x, y, n_used, repeats):
     """Time sweeps of 8 learning rates against 8 sequential fits; add their rows; the times."""
     one_program, sequential = bench_sweep(x, y)
-    vmapped, _ = bench_sweep(x, y, force_vmap=True)
+    vmapped = bench_vmapped_sweep(x, y)
     sw = interleaved({"sweep": one_program, "seq": sequential, "vmap": vmapped}, repeats)
     _add_row(rows, n_used, "nnfunc sweep, 8 learning rates, 1 epoch, one program", sw["sweep"],
              models=8)
     _add_row(rows, n_used, "8 sequential fits, 1 epoch each", sw["seq"], models=8)
-    _add_row(rows, n_used, "nnfunc sweep forced to vmap the runs (reference)", sw["vmap"],
+    _add_row(rows, n_used, "vmap of the fused epoch over the 8 runs, one epoch per call (reference)", sw["vmap"],
              models=8)
     # Where one run does not fill the machine (a small model), batching runs pays off.
     one_small, seq_small = bench_sweep(x, y, sizes=SMALL)
@@ -242,17 +251,17 @@ def _measure_sweeps(rows, x, y, n_used, repeats):
     return {**sw, "sweep_small": small["sweep"], "seq_small": small["seq"]}
 
 
-def _measure_ceiling(x, n_used, epoch_runner, repeats, t_seq):
+def _measure_ceiling(x, n_used, epoch_runner, repeats, t_seq, size=MATMUL_SIZE):
     """The physical ceiling table: an epoch's GEMMs at the machine's matmul speed."""
     # The matmul, the epoch's GEMMs alone and one make_epoch epoch, timed round-robin.
-    mm_run, mm_flops = bench_matmul()
+    mm_run, mm_flops = bench_matmul(size)
     ceil = interleaved({"mm": mm_run, "gemms": bench_epoch_gemms(x),
                          "epoch": epoch_runner}, repeats)
     flops = epoch_gemm_flops(n_used)
     gemm_rate, epoch_rate = mm_flops / ceil["mm"], flops / ceil["epoch"]
     best_sweep = 8 * flops / gemm_rate          # 8 runs, nothing but GEMMs at full speed
     return [
-        ("float32 matmul 2048³ (XLA), GFLOP/s", f"{gemm_rate / 1e9:.0f}"),
+        (f"float32 matmul {size}³ (XLA), GFLOP/s", f"{gemm_rate / 1e9:.0f}"),
         ("GEMM FLOPs of one epoch (fwd + weight grads + input grads)", f"{flops / 1e9:.1f} G"),
         ("the epoch's GEMMs alone, s (GFLOP/s)",
          f"{ceil['gemms']:.3f} ({flops / ceil['gemms'] / 1e9:.0f})"),
@@ -281,45 +290,29 @@ def _ratios(rows, sweeps, skip_torch):
     ratios.append(("fit (progress=True) / make_epoch",
                    by["nnfunc fit, progress=True (per epoch)"] / ne, ">= 0.95"))
     ratios.append(("sweep of 8 / 8 sequential fits", sweeps["seq"] / sweeps["sweep"], ">= 2"))
-    ratios.append(("sweep forced to vmap / 8 sequential fits", sweeps["seq"] / sweeps["vmap"],
+    ratios.append(("vmapped fused epoch / 8 sequential fits", sweeps["seq"] / sweeps["vmap"],
                    "(reference)"))
     ratios.append((f"sweep of 8 / 8 sequential fits, MLP {_SMALL_NAME}",
                    sweeps["seq_small"] / sweeps["sweep_small"], "(extra)"))
     return ratios
 
 
-def _report(args, argv, n_used, rows, ratios, ceiling):
-    """The markdown report: command, machine and settings, then the three tables."""
-    cmd = "python benchmarks/training.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    lines = [
-        "# Training throughput (CPU)", "",
-        f"Command: `{cmd.strip()}`", "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores visible, "
-        f"{platform.python_implementation()} {platform.python_version()}, jax {jax.__version__}"
-        f" ({jax.default_backend()}).",
-        f"Model: MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam(lr={LR}); "
-        f"{args.samples} synthetic MNIST-shaped samples ({n_used} used per epoch, the "
-        f"remainder dropped). Times are medians of {args.repeats} epochs after a warm-up "
-        f"epoch, the rows timed round-robin (sweep rows: medians of {args.sweep_repeats} "
-        f"calls, also after a warm-up).", "",
+def render(res):
+    """The Markdown page: command, machine and settings, then the three tables."""
+    lines = pages.header("What fit and sweep cost over the fused epoch", res, "") + [
+        pages.machine_line(res), "",
+        f"Model: MLP {'-'.join(map(str, res['sizes']))}, batch {res['batch_size']}, "
+        f"Adam(lr={res['learning_rate']}); {res['samples']} synthetic MNIST-shaped samples "
+        f"({res['samples_used']} used per epoch, the remainder dropped). Times are medians "
+        f"of {res['repeats']} epochs after a warm-up epoch, the rows timed round-robin "
+        f"(sweep rows: medians of {res['sweep_repeats']} calls, also after a warm-up).", "",
         "| what | seconds per epoch | samples/s (models·samples/s) |",
-        "|---|---:|---:|",
-    ]
-    lines += [f"| {name} | {sec:.3f} | {sps:,.0f} |" for name, sec, sps in rows]
+        "|---|---:|---:|"]
+    lines += [f"| {r['what']} | {r['seconds']:.3f} | {r['samples_per_s']:,.0f} |"
+              for r in res["rows"]]
     lines += ["", "| ratio | value | target |", "|---|---:|---|"]
-    lines += [f"| {name} | {v:.2f}x | {target} |" for name, v, target in ratios]
+    lines += [f"| {r['ratio']} | {r['value']:.2f}x | {r['target']} |" for r in res["ratios"]]
     lines += ["", "Physical ceiling (same process, round-robin, medians of "
-              f"{args.repeats}):", "", "| quantity | value |", "|---|---:|"]
-    lines += [f"| {name} | {v} |" for name, v in ceiling]
+              f"{res['repeats']}):", "", "| quantity | value |", "|---|---:|"]
+    lines += [f"| {r['quantity']} | {r['value']} |" for r in res["ceiling"]]
     return "\n".join(lines) + "\n"
-
-
-def _write(path, text):
-    """Write the report to ``path``, creating its folder."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-
-
-if __name__ == "__main__":
-    main()

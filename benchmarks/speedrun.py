@@ -2,7 +2,7 @@
 """MNIST speedrun: train on the real 60k MNIST training set until the 10k test set reaches
 99.0 %, with nnfunc and with the same recipe written in PyTorch, in one process.
 
-    python benchmarks/mnist_speedrun.py [--seeds 10] [--device auto|cpu|gpu]
+    python benchmarks/run.py speedrun [--seeds 10] [--device auto|cpu|gpu]
         [--epochs 1] [--max-epochs E] [--out PREFIX] [--frameworks nnfunc,torch] [--quick]
 
 Recipe (the default; flags change parts of it, and the result file records what ran):
@@ -34,7 +34,8 @@ its metrics back); torch's is a host timer around the epoch loop, synchronised o
 Seeds run interleaved (nnfunc then torch for even seeds, torch then nnfunc for odd ones)
 so that load changes on a shared machine hit both alike; the ratio is of medians.
 
-Writes PREFIX.json and PREFIX.md (default PREFIX: benchmarks/results/mnist-speedrun-<device>).
+Writes PREFIX.json and PREFIX.md (default PREFIX:
+benchmarks/results/speedrun/mnist-speedrun-<device>).
 """
 from __future__ import annotations
 
@@ -49,9 +50,10 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-_HERE = pathlib.Path(__file__).resolve().parent
-if str(_HERE.parent / "src") not in sys.path:   # run from a checkout without installing
-    sys.path.insert(0, str(_HERE.parent / "src"))
+HERE = pathlib.Path(__file__).resolve().parent
+for path in (str(HERE.parent / "src"), str(HERE)):   # nnfunc from a checkout; common
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 # JAX must not grab most of the GPU memory up front: torch runs in the same process.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -60,7 +62,7 @@ MEAN, STD = 0.1307, 0.3081
 
 
 def _parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="benchmarks/mnist_speedrun.py",
+    p = argparse.ArgumentParser(prog="benchmarks/run.py speedrun",
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=10, help="runs per framework (default 10)")
@@ -95,7 +97,8 @@ def _parse_args(argv=None) -> argparse.Namespace:
                    help="use the first N test examples (default: all 10000)")
     p.add_argument("--out", default=None,
                    help="results path prefix: writes PREFIX.json and PREFIX.md (default "
-                        "benchmarks/results/mnist-speedrun-<device>); 'none' writes nothing")
+                        "benchmarks/results/speedrun/mnist-speedrun-<device>); 'none' writes "
+                        "nothing")
     p.add_argument("--profile", action="store_true",
                    help="also time each layer's forward and forward+backward (batch "
                         "--batch-size) in nnfunc (jitted) and torch, interleaved; "
@@ -181,6 +184,7 @@ class _CompileCounter:
 
 
 def nnfunc_model(bn: bool):
+    """The recipe's network in nnfunc (``bn``: batch-norm after each convolution)."""
     import nnfunc as nf
     L = nf.layers
     relu = L.activation(nf.activations.relu)
@@ -200,6 +204,8 @@ def capped(schedule, total_steps: int):
 
 
 class NnfuncRunner:
+    """The recipe in nnfunc: a warm-up epoch that compiles, then timed runs that must not."""
+
     def __init__(self, args, data, device):
         import functools
         import jax
@@ -253,7 +259,7 @@ class NnfuncRunner:
                         [self.nf.train.LambdaCallback(on_epoch_end=stop)])
         _, c1 = self.counter.snapshot()
         h = res.history
-        return _summary_of_run(h["seconds"], h["eval_accuracy"], target, len(self.yt),
+        return summary_of_run(h["seconds"], h["eval_accuracy"], target, len(self.yt),
                                compiles=c1 - c0, train_loss=h["loss"])
 
 
@@ -261,106 +267,33 @@ class NnfuncRunner:
 # PyTorch: the same recipe
 
 class TorchRunner:
+    """The recipe in PyTorch (``common.torch_peer.RecipeRunner``), warm-up and timed runs
+    as the nnfunc runner has them."""
+
     def __init__(self, args, data, device: str):
         import torch
-        self.torch, self.args, self.dev = torch, args, torch.device(device)
+        from common import torch_peer
         if args.torch_threads and device == "cpu":
             torch.set_num_threads(args.torch_threads)
-        x, y, xt, yt = data
-        as_nchw = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-        self.x, self.xt = as_nchw(x).to(self.dev), as_nchw(xt).to(self.dev)
-        self.y = torch.from_numpy(y).long().to(self.dev)
-        self.yt = torch.from_numpy(yt).long().to(self.dev)
-        self.steps = len(x) // args.batch_size
-        self.total = self.steps * args.epochs
-
-    def _sync(self):
-        if self.dev.type == "cuda":
-            self.torch.cuda.synchronize()
-
-    def _model(self):
-        nn = self.torch.nn
-        bn = self.args.bn
-        c1 = [nn.Conv2d(1, 24, 5, bias=not bn)] + ([nn.BatchNorm2d(24)] if bn else [])
-        c2 = [nn.Conv2d(24, 32, 3, bias=not bn)] + ([nn.BatchNorm2d(32)] if bn else [])
-        return nn.Sequential(*c1, nn.MaxPool2d(2), nn.ReLU(), *c2, nn.MaxPool2d(2), nn.ReLU(),
-                             nn.Flatten(), nn.Linear(800, 256), nn.ReLU(),
-                             nn.Linear(256, 10)).to(self.dev)
-
-    def _translate(self, xb, gen):
-        """Per-example random shift of up to K pixels, zero fill: pad, then one gather."""
-        torch, k = self.torch, self.args.translate
-        n, c, h, w = xb.shape
-        xp = torch.nn.functional.pad(xb, (k, k, k, k))
-        oy = torch.randint(0, 2 * k + 1, (n,), device=self.dev, generator=gen)
-        ox = torch.randint(0, 2 * k + 1, (n,), device=self.dev, generator=gen)
-        rows = (oy[:, None] + torch.arange(h, device=self.dev))[:, None, :, None]
-        cols = (ox[:, None] + torch.arange(w, device=self.dev))[:, None, None, :]
-        idx_n = torch.arange(n, device=self.dev)[:, None, None, None]
-        idx_c = torch.arange(c, device=self.dev)[None, :, None, None]
-        return xp[idx_n, idx_c, rows, cols]
-
-    def _train(self, seed, max_epochs, target, steps_limit=None):
-        torch, F, a = self.torch, self.torch.nn.functional, self.args
-        torch.manual_seed(seed)
-        gen = torch.Generator(device=self.dev)
-        gen.manual_seed(seed)
-        model = self._model()
-        opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.7, 0.9))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=self.total)
-        seconds, accs, losses, step = [], [], [], 0
-        for _ in range(max_epochs):
-            model.train()
-            self._sync()
-            t0 = time.perf_counter()
-            perm = torch.randperm(len(self.x), device=self.dev, generator=gen)
-            loss_sum = torch.zeros((), device=self.dev)
-            n_steps = self.steps if steps_limit is None else steps_limit
-            for i in range(n_steps):
-                idx = perm[i * a.batch_size:(i + 1) * a.batch_size]
-                xb, yb = self.x[idx], self.y[idx]
-                if a.translate:
-                    xb = self._translate(xb, gen)
-                opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(xb), yb, label_smoothing=a.label_smoothing)
-                loss.backward()
-                opt.step()
-                step += 1
-                if step < self.total:   # past the cycle the lr stays at its last value
-                    sched.step()
-                loss_sum += loss.detach()
-            mean_loss = float(loss_sum) / n_steps      # reads back: synchronises
-            self._sync()
-            seconds.append(time.perf_counter() - t0)
-            losses.append(mean_loss)
-            if steps_limit is not None:
-                return seconds
-            accs.append(self._evaluate(model))
-            if reached(accs[-1], target, len(self.yt)):
-                break
-        return seconds, accs, losses
-
-    def _evaluate(self, model):
-        torch = self.torch
-        model.eval()
-        correct = 0
-        with torch.no_grad():
-            for i in range(0, len(self.xt), 2000):
-                out = model(self.xt[i:i + 2000])
-                correct += int((out.argmax(1) == self.yt[i:i + 2000]).sum())
-        return correct / len(self.xt)
+        self.args = args
+        self.peer = torch_peer.RecipeRunner(
+            data, device, batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
+            bn=args.bn, label_smoothing=args.label_smoothing, translate=args.translate)
 
     def warmup(self) -> Dict[str, Any]:
+        """Untimed steps on a throwaway model (``--torch-warmup``)."""
         t0 = time.perf_counter()
-        steps = min(self.args.torch_warmup, self.steps)
+        steps = min(self.args.torch_warmup, self.peer.steps)
         if steps > 0:
-            self._train(10_000, 1, 2.0, steps_limit=steps)
+            self.peer.train(10_000, 1, steps_limit=steps)
         return {"warmup_steps": steps, "warmup_wall_s": time.perf_counter() - t0}
 
     def run(self, seed) -> Dict[str, Any]:
-        seconds, accs, losses = self._train(seed, self.args.max_epochs, self.args.target)
-        return _summary_of_run(seconds, accs, self.args.target, len(self.yt),
-                               train_loss=losses)
+        """One timed run from ``seed`` until the target or ``--max-epochs``."""
+        a, n_test = self.args, self.peer.n_test
+        seconds, accs, losses = self.peer.train(
+            seed, a.max_epochs, lambda acc: reached(acc, a.target, n_test))
+        return summary_of_run(seconds, accs, a.target, n_test, train_loss=losses)
 
 
 # ---------------------------------------------------------------------------------------
@@ -454,7 +387,8 @@ def reached(accuracy: float, target: float, n_test: int) -> bool:
     return round(float(accuracy) * n_test) >= target * n_test - 1e-6
 
 
-def _summary_of_run(seconds, accs, target, n_test, *, compiles=None, train_loss=None):
+def summary_of_run(seconds, accs, target, n_test, *, compiles=None, train_loss=None):
+    """One run's record: epoch times, accuracies, and the time and epochs to the target."""
     seconds = [float(s) for s in seconds]
     accs = [float(a) for a in accs]
     hit = next((i for i, a in enumerate(accs) if reached(a, target, n_test)), None)
@@ -479,6 +413,7 @@ def _stats(values: List[float]) -> Dict[str, Optional[float]]:
 
 
 def summarize(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Across the seeds' runs: how many reached the target, and statistics of the times."""
     reached = [r for r in runs if r["reached"]]
     return {
         "seeds": len(runs),
@@ -502,6 +437,7 @@ def _fmt(v, spec=".3f", none="–"):
 
 
 def recipe_text(args) -> str:
+    """The recipe that ran, in words, for the page."""
     parts = [("conv5x5x24-BN" if args.bn else "conv5x5x24") + "-maxpool2-relu",
              ("conv3x3x32-BN" if args.bn else "conv3x3x32") + "-maxpool2-relu",
              "dense256-relu-dense10"]
@@ -518,7 +454,8 @@ def recipe_text(args) -> str:
               f"epoch(s)")
 
 
-def write_markdown(path: pathlib.Path, res: Dict[str, Any]) -> None:
+def render(res: Dict[str, Any]) -> str:
+    """The results as a Markdown page."""
     m, s = res["meta"], res["summary"]
     lines = [f"# MNIST speedrun ({m['device_kind']}): nnfunc vs PyTorch, same recipe", "",
              f"Command: `{m['command']}`", "",
@@ -574,25 +511,15 @@ def write_markdown(path: pathlib.Path, res: Dict[str, Any]) -> None:
                          f"{row['fwd_bwd_ratio']:.2f}x |")
     if res.get("notes"):
         lines += ["", "Notes:", ""] + [f"- {n}" for n in res["notes"]]
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------------------
 
-def _device_name(kind: str) -> str:
-    if kind == "gpu":
-        import jax
-        return str(jax.devices("gpu")[0].device_kind)
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical cores)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
-
-
 def main(argv=None) -> Dict[str, Any]:
+    """Warm up, run every seed of every framework interleaved, write and print the
+    results; the results dict."""
+    from common import pages
     args = _parse_args(argv)
     import jax
     try:
@@ -621,8 +548,8 @@ def main(argv=None) -> Dict[str, Any]:
         rows = profile_layers(args, kind, jdev)
         if args.out and args.out != "none":
             pathlib.Path(args.out + ".json").write_text(json.dumps(
-                {"command": "python benchmarks/mnist_speedrun.py " + " ".join(
-                    sys.argv[1:] if argv is None else argv), "profile": rows}, indent=2))
+                {"command": pages.run_meta("run.py speedrun", argv)["command"],
+                 "profile": rows}, indent=2))
         return {"profile": rows}
     x, y, xt, yt, source = load_data(args)
     data = (x, y, xt, yt)
@@ -655,10 +582,9 @@ def main(argv=None) -> Dict[str, Any]:
         notes.append(f"nnfunc compiled {compiles} XLA program(s) during the timed runs "
                      f"(expected 0): their compile time is inside the epoch times")
     meta = {
-        "command": "python benchmarks/mnist_speedrun.py " + " ".join(
-            sys.argv[1:] if argv is None else argv),
+        "command": pages.run_meta("run.py speedrun", argv)["command"],
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "device_kind": kind, "device": _device_name(kind),
+        "device_kind": kind, "device": pages.device_name(jdev),
         "jax": jax.__version__, "torch": torch_version,
         "python": platform.python_version(), "data": source,
         "recipe": recipe_text(args),
@@ -668,12 +594,10 @@ def main(argv=None) -> Dict[str, Any]:
            "runs": runs, "notes": notes}
     if args.profile and "torch" in fws:
         res["profile"] = profile_layers(args, kind, jdev)
-    out = args.out or f"benchmarks/results/mnist-speedrun-{kind}"
+    out = args.out or str(HERE / "results" / "speedrun" / f"mnist-speedrun-{kind}")
     if out != "none":
         prefix = pathlib.Path(out)
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        pathlib.Path(str(prefix) + ".json").write_text(json.dumps(res, indent=2) + "\n")
-        write_markdown(pathlib.Path(str(prefix) + ".md"), res)
+        pages.write_page(prefix, res, render(res))
         print(f"wrote {prefix}.json and {prefix}.md")
     for fw, sm in summary.items():
         t = sm["time_to_target_s"]

@@ -1,7 +1,10 @@
-"""benchmarks/daily_tools.py at its smallest settings: the metrics and streaming sections
-run end to end on 512 images with a 784-16-10 MLP (MNIST from the shared folder when it
-is there, synthetic digits otherwise); only the structure of the results is checked, not
-the timings (the full run's numbers are in benchmarks/results/daily-tools-cpu.md)."""
+"""benchmarks/daily_tools.py at its smallest settings (``--smoke``, the suite's CI smoke
+run): predict on 512 test images, the metrics and streaming sections end to end on 512
+images with a 784-16-10 MLP (MNIST from the shared folder when it is there, synthetic
+digits otherwise), then the internals' profiles of
+benchmarks/investigations/daily_tools_internals.py into the same page; only the
+structure of the results is checked, not the timings (the full run's numbers are in
+benchmarks/results/daily_tools/daily-tools-cpu.md)."""
 import json
 import pathlib
 import sys
@@ -9,8 +12,9 @@ import sys
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+for folder in (ROOT / "benchmarks", ROOT / "benchmarks" / "investigations"):
+    sys.path.insert(0, str(folder))
 
 TINY = ["--samples", "512", "--epochs", "2", "--reps", "1", "--sizes", "784-16-10"]
 
@@ -18,8 +22,10 @@ TINY = ["--samples", "512", "--epochs", "2", "--reps", "1", "--sizes", "784-16-1
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     import daily_tools as D
+    import daily_tools_internals as I
     out = tmp_path_factory.mktemp("daily") / "daily"
-    D.main(["--only", "metrics,metrics_programs,stream,profile", *TINY, "--out", str(out)])
+    D.main(["--smoke", "--out", str(out)])        # the same sizes as TINY, and predict
+    I.main(["--samples", "512", "--reps", "1", "--sizes", "784-16-10", "--out", str(out)])
     return D, out, json.loads(out.with_suffix(".json").read_text())
 
 
@@ -36,6 +42,14 @@ def test_numpy_batches_reshuffle_each_epoch_and_drop_the_remainder():
     ys1, ys2 = np.concatenate([y for _, y in first]), np.concatenate([y for _, y in second])
     assert len(set(ys1.tolist())) == 8                      # no repeats within an epoch
     assert not np.array_equal(ys1, ys2)                     # a new order each epoch
+
+
+def test_smoke_run_writes_every_section(tiny_run):
+    _, out, res = tiny_run
+    assert out.with_suffix(".md").is_file()
+    p = res["predict"]
+    assert p["examples"] == 512 and p["predict_s"] > 0 and p["apply_s"] > 0
+    assert {"metrics", "stream", "metrics_programs", "stream_profile"} <= set(res)
 
 
 def test_metrics_section(tiny_run):
@@ -76,7 +90,8 @@ def test_markdown_has_the_tables(tiny_run):
     assert "| variant | median ratio | spread |" in md
     assert "numpy generator" in md and "f1 + top3" in md and "### Profile" in md
     assert "none (A/A)" in md
-    assert "python benchmarks/daily_tools.py" in md
+    assert "python benchmarks/run.py daily_tools" in md
+    assert "python benchmarks/investigations/daily_tools_internals.py" in md
 
 
 def test_only_keeps_the_other_sections(tiny_run, tmp_path):
