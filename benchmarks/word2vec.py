@@ -16,8 +16,6 @@ peer and ships the evaluation files.
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import os
 import pathlib
 import resource
@@ -33,9 +31,6 @@ if str(HERE) not in sys.path:       # common, when imported from elsewhere
 
 import nnfunc as nf  # noqa: E402
 from common import pages  # noqa: E402
-
-# the module, which nnfunc.text's function of the same name shadows as an attribute
-w2v_module = importlib.import_module("nnfunc.text.word2vec")
 
 CONFIGS = [("skipgram", "negative"), ("skipgram", "hierarchical"),
            ("cbow", "negative"), ("cbow", "hierarchical")]
@@ -84,8 +79,7 @@ def make_model(vocab, arch: str, output: str):
 def run_nnfunc(sentences, arch: str, output: str, epochs: int, seed: int) -> dict:
     """Train nnfunc's word2vec from a cold start: the wall time includes the vocabulary
     and the compilation (the in-memory caches are cleared first)."""
-    jax.clear_caches()
-    w2v_module.__dict__["_epoch_programs"].cache_clear()
+    jax.clear_caches()      # every compiled program, word2vec's epoch loop included
 
     def train():
         vocab = nf.text.Vocab.build(sentences, min_count=SETTINGS["min_count"])

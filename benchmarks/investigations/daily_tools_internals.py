@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import pathlib
 import statistics
 import sys
@@ -43,15 +42,6 @@ from common import pages  # noqa: E402
 SECTIONS = ("metrics_programs", "profile")
 
 
-def _internal(module, name):
-    """``module.name``, or ``module._name`` where the library still keeps it private."""
-    return getattr(module, name, None) or getattr(module, "_" + name)
-
-
-def _takes(fn, keyword: str) -> bool:
-    return keyword in inspect.signature(fn).parameters
-
-
 def profile_metrics(reps: int, samples: int, sizes=D.MLP_SIZES) -> dict:
     """The compiled epoch programs ``fit`` runs on arrays (``_program.jitted_epoch``, the
     metrics as ``fit`` passes them), without and with metrics, timed epoch by epoch in
@@ -67,8 +57,8 @@ def profile_metrics(reps: int, samples: int, sizes=D.MLP_SIZES) -> dict:
 
     def runner(metrics):
         # the one internal call: fit's epoch program with metrics (make_epoch has none)
-        fn = _program.jitted_epoch(model, opt, D.CE, D.BATCH, None, False, False, None, True,
-                                   _validate.as_metrics(metrics))
+        spec = _program.ProgramSpec(model, opt, D.CE, metrics=_validate.as_metrics(metrics))
+        fn = _program.jitted_epoch(spec, D.BATCH, True)
 
         def run():
             box["ts"], m = fn(box["ts"], Xd, Yd)
@@ -98,25 +88,17 @@ def profile_stream(reps: int, samples: int, sizes=D.MLP_SIZES,
     """Where a streamed epoch's time goes, each part alone (seconds per epoch, medians of
     round-robin repetitions)."""
     from nnfunc.train import _program, _stream
-    chunks_of, to_device = _internal(_stream, "chunks"), _internal(_stream, "to_device")
     X, Y, _ = D.train_data(samples)
     model, opt = nf.models.mlp(list(sizes)), nf.optim.adam(learning_rate=D.LR)
     gen = D.NumpyBatches(X, Y, D.BATCH)
     stream = _stream.Stream(gen, "data")
     steps = len(gen)
-    run_chunk = _program.jitted_stacked(model, opt, D.CE, None, False, False, None)
+    run_chunk = _program.jitted_stacked(_program.ProgramSpec(model, opt, D.CE))
     summarize = _stream.summarizer(())
     epoch = nf.train.make_epoch(model, opt, D.CE, D.BATCH, donate=True)
     Xd, Yd = jnp.asarray(X), jnp.asarray(Y)
     box = {"ts": nf.train.init_state(model, opt, 0, X.shape[1:])}
-    default = inspect.signature(chunks_of).parameters.get("chunk_batches")
-    default = default.default if default is not None else _stream._CHUNK_BATCHES
-    sized = _takes(chunks_of, "chunk_batches") and _takes(_stream.train_epoch,
-                                                          "chunk_batches")
-    sizes_run = tuple(chunk_batches) if sized else (default,)
-
-    def kw(cb):
-        return {"chunk_batches": cb} if sized else {}
+    default = inspect.signature(_stream.chunks).parameters["chunk_batches"].default
 
     def drain(it):
         last = None
@@ -125,8 +107,8 @@ def profile_stream(reps: int, samples: int, sizes=D.MLP_SIZES,
         return last
 
     def device_chunks(cb):
-        return [to_device(xs, ys) + (size,)
-                for xs, ys, size in chunks_of(stream.batches(0), **kw(cb))]
+        return [_stream.to_device(xs, ys) + (size,)
+                for xs, ys, size in _stream.chunks(stream.batches(0), chunk_batches=cb)]
 
     def chunk_scans(chunks):
         def run():
@@ -139,7 +121,7 @@ def profile_stream(reps: int, samples: int, sizes=D.MLP_SIZES,
     def stream_epoch(cb):
         def run():
             ts, m, _ = _stream.train_epoch(run_chunk, summarize, box["ts"], stream, 0, None,
-                                           **kw(cb))
+                                           chunk_batches=cb)
             box["ts"] = ts
             return jax.block_until_ready(m)
         return run
@@ -150,11 +132,11 @@ def profile_stream(reps: int, samples: int, sizes=D.MLP_SIZES,
 
     fns = {"generator (numpy shuffle + fancy index)": lambda: drain(iter(gen)),
            "+ Stream conversion": lambda: drain(stream.batches(0)),
-           "+ np.stack into chunks": lambda: drain(chunks_of(stream.batches(0))),
+           "+ np.stack into chunks": lambda: drain(_stream.chunks(stream.batches(0))),
            "+ device_put (jnp.asarray)": lambda: jax.block_until_ready(
                device_chunks(default)),
            "array epoch program (make_epoch)": array_epoch}
-    for cb in sizes_run:
+    for cb in chunk_batches:
         fns[f"chunk scans on device-resident chunks, {cb} batches"] = chunk_scans(
             device_chunks(cb))
         fns[f"streamed epoch (train_epoch), {cb} batches/chunk"] = stream_epoch(cb)
@@ -163,9 +145,6 @@ def profile_stream(reps: int, samples: int, sizes=D.MLP_SIZES,
     out = {"samples": int(X.shape[0]), "steps": steps, "sizes": list(sizes),
            "default_chunk_batches": default, "reps": reps,
            "seconds": med, "over_array_epoch": {k: v / base for k, v in med.items()}}
-    if not sized:
-        out["note"] = ("the library takes no chunk_batches argument here: only its "
-                       "default chunk size is profiled")
     return out
 
 

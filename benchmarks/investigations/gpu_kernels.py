@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import math
 import os
@@ -249,17 +248,18 @@ def word2vec_program(corpus: str, target: str = "h100", architecture: str = "ski
     import time
 
     import numpy as np
-    w2v = importlib.import_module("nnfunc.text.word2vec")   # its internals
+    from nnfunc.text._word2vec import batch as w2v_batch, epoch as w2v_epoch  # internals
+    from nnfunc.text._word2vec import program as w2v_program, train as w2v_train
     sents = list(nf.text.read_corpus(corpus))
     vocab = nf.text.Vocab.build(sents, min_count=w2v_bench.SETTINGS["min_count"])
     sh = target_sharding(target) if sharding is None else sharding
     with _traced_as_gpu():
         model = w2v_bench.make_model(vocab, architecture, output)
-        tokens, _ = w2v.encode_corpus(vocab, sents)
-        n, batch, window = int(tokens.size), w2v._default_batch(model), model.window
-        progs, tables, _ = w2v._programs_for(model, n, batch, 5, 0.025, 1e-4)
+        tokens, _ = w2v_train.encode_corpus(vocab, sents)
+        n, batch, window = int(tokens.size), w2v_batch.capped_batch_size(model), model.window
+        progs, tables, _ = w2v_program.programs_for(model, n, batch, 5, 0.025, 1e-4)
         tok = jax.ShapeDtypeStruct(tokens.shape, jnp.int32, sharding=sh)
-        layout = jax.eval_shape(progs.layout, tables, tok, tok, w2v._epoch_key(0, 0))
+        layout = jax.eval_shape(progs.layout, tables, tok, tok, w2v_program.epoch_key(0, 0))
         lowered = progs.loop.lower(_spec(jax.eval_shape(lambda: model.init(0)), sh),
                                    _spec(tables, sh), *_spec(layout, sh),
                                    jax.ShapeDtypeStruct((), jnp.int32, sharding=sh))
@@ -268,7 +268,7 @@ def word2vec_program(corpus: str, target: str = "h100", architecture: str = "ski
     counts = np.asarray(vocab.counts, np.float64)
     kept = float(np.sum(counts * np.minimum(1.0, np.asarray(model.keep_prob))))
     return dict(text=text, compile_s=time.perf_counter() - t0, words=n, batch=batch,
-                steps=int(w2v.lane_steps(int(round(kept)), batch, window)),
+                steps=int(w2v_epoch.lane_steps(int(round(kept)), batch, window)),
                 table_mb=len(vocab) * model.dim * 4 / 1e6)
 
 

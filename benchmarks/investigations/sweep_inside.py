@@ -16,9 +16,8 @@ def runs_inside_epoch(model, opt, loss_fn, batch_size, runs_first):
     runs-first stacked ``TrainState`` whose runs share one key; ``runs_first``: the
     runs-first epoch, used when no weight moves (then both layouts are one program)."""
     from nnfunc.train import _runs_inside as inside
-    from nnfunc.train._program import step_body
-    body = step_body(model, opt, loss_fn, regularizer=None, mixed_precision=False,
-                     diagnostics=False, mesh=None)
+    from nnfunc.train._program import ProgramSpec, step_body
+    body = step_body(ProgramSpec(model, opt, loss_fn))
 
     def sweep_epoch(stacked, X, Y):
         runs = stacked.step.shape[0]

@@ -14,7 +14,6 @@ sizes are measured here on the CPU. Same corpus and settings as benchmarks/word2
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import pathlib
 import sys
@@ -27,7 +26,7 @@ sys.path[:0] = [str(HERE.parent.parent / "src"), str(HERE.parent)]   # nnfunc, t
 import nnfunc as nf  # noqa: E402
 import word2vec as bench  # noqa: E402  (benchmarks/word2vec.py: settings, runs, quality)
 
-w2v = importlib.import_module("nnfunc.text.word2vec")   # its batch sizing, internal
+from nnfunc.text._word2vec import batch as w2v  # noqa: E402  (its batch sizing, internal)
 
 # Batch sizes per model, in focus positions, beside the defaults (measured on 331k words).
 EXTRA = {("skipgram", "negative"): [2270], ("skipgram", "hierarchical"): [400, 820]}
@@ -39,7 +38,7 @@ def batch_sizes(model) -> dict:
     sizes: dict = {}
     for name, mib in (("CPU", 4), ("accelerator", 64)):
         for b, label in ((w2v.default_batch_size(model, mib * 2**20), f"{name} cache size"),
-                         (w2v._default_batch(model, mib * 2**20), f"{name} default")):
+                         (w2v.capped_batch_size(model, mib * 2**20), f"{name} default")):
             sizes.setdefault(b, []).append(label)
     for b in EXTRA.get((model.architecture, model.output), []):
         sizes.setdefault(b, [])

@@ -71,7 +71,7 @@ def test_a_run_cut_short_keeps_the_models_it_finished(tmp_path, monkeypatch):
 def test_batch_study_measures_both_budgets_defaults_and_caps():
     import nnfunc as nf
     import word2vec_batches as B
-    from nnfunc.text.word2vec import _default_batch, default_batch_size
+    from nnfunc.text._word2vec.batch import capped_batch_size, default_batch_size
     sents = list(nf.text.read_corpus(LEE))
     vocab = nf.text.Vocab.build(sents, min_count=5)
     for arch, output in B.bench.CONFIGS:
@@ -80,6 +80,6 @@ def test_batch_study_measures_both_budgets_defaults_and_caps():
         assert list(sizes) == sorted(sizes) and all(b % 10 == 0 for b in sizes)
         for name, mib in (("CPU", 4), ("accelerator", 64)):
             assert f"{name} cache size" in sizes[default_batch_size(model, mib * 2**20)]
-            assert f"{name} default" in sizes[_default_batch(model, mib * 2**20)]
+            assert f"{name} default" in sizes[capped_batch_size(model, mib * 2**20)]
         for b in B.EXTRA.get((arch, output), []):
             assert b in sizes
