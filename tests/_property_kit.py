@@ -198,6 +198,11 @@ def assert_finite(x: Any, shape: tuple | None = None) -> None:
         assert tuple(jnp.shape(x)) == tuple(shape), (jnp.shape(x), shape)
 
 
+def shape_is(shape: tuple) -> Callable[[Any], None]:
+    """A result check: the output is finite and has ``shape``."""
+    return lambda out: assert_finite(jnp.asarray(out), shape)
+
+
 def valid_settings(entry: Entry) -> settings:
     return VALID_SETTINGS if entry.examples is None else settings(
         VALID_SETTINGS, max_examples=entry.examples)

@@ -7,7 +7,8 @@ import sys
 TESTS = pathlib.Path(__file__).resolve().parent
 AREAS = {"optim": "test_optim_properties", "schedules": "test_schedules_properties",
          "layers": "test_layers_properties", "models": "test_models_properties",
-         "losses": "test_losses_properties", "data+train+text": "test_properties_train"}
+         "losses": "test_losses_properties", "data": "test_data_properties",
+         "train": "test_train_properties", "text": "test_text_properties"}
 
 
 def _area(name):

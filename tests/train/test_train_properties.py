@@ -1,5 +1,5 @@
-"""Property tests (issue 16 §2), ``nf.data``, ``nf.train`` and ``nf.text``: see
-``test_properties.py``.
+"""Property tests of ``nf.train``: every bad argument raises a ValueError naming it, valid
+arguments give finite results (the kit is ``tests/_property_kit.py``).
 
 "Before any compilation": every bad call of ``fit``/``sweep``/``evaluate``/``predict`` runs
 under :func:`no_programs`, which makes building any compiled training, evaluation or
@@ -19,77 +19,8 @@ from hypothesis import strategies as st
 
 import nnfunc as nf
 from _property_kit import (BAD_SETTINGS, INF, NAN, Arg, Entry, assert_finite, bad_kinds,
-                           boolean, check_bad, check_valid, choice, integer, prop, real,
+                           boolean, check_bad, check_valid, integer, prop, shape_is,
                            valid_settings)
-
-D = nf.data
-
-# ------------------------------------------------------------------------ data
-
-XD = np.arange(24, dtype=np.float32).reshape(6, 4) % 5
-STD = D.fit_standardize(XD)
-MM = D.fit_min_max(XD)
-ONE_FEATURE_STD = D.fit_standardize(XD[:, :1])
-ONE_FEATURE_MM = D.fit_min_max(XD[:, :1])
-
-
-def _shape_is(shape):
-    return lambda out: assert_finite(jnp.asarray(out), shape)
-
-
-RANGE = Arg(st.tuples(st.floats(-5, 0), st.floats(0.5, 5)),
-            {"reversed": st.just((1.0, -1.0)), "equal": st.just((1.0, 1.0)),
-             "wrong-length": st.just((0.0, 1.0, 2.0)), "str": st.just("ab"),
-             "nan": st.just((NAN, 1.0)), "scalar": st.just(1.0)})
-DATA = {
-    "one_hot": Entry(D.one_hot, dict(
-        labels=Arg(st.lists(st.integers(0, 2), min_size=1, max_size=5).map(np.array),
-                   {"negative": st.just(np.array([0, -1])), "float": st.just(np.array([0.5])),
-                    "too-large": st.just(np.array([0, 3]))}),
-        num_classes=integer(3, cap=5, none_ok=True, skip=("nan",))),
-        lambda out: assert_finite(out),
-        dict(labels=np.array([0, 2]), num_classes=3)),
-    "standardize": Entry(D.standardize, dict(
-        x=Arg(st.just(XD), {"other-features": st.just(np.ones((3, 5), np.float32))}),
-        stats=Arg(st.just(STD), {"one-feature": st.just(ONE_FEATURE_STD)})),
-        _shape_is(XD.shape), dict(x=XD, stats=STD)),
-    "min_max_scale": Entry(D.min_max_scale, dict(
-        x=Arg(st.just(XD), {"other-features": st.just(np.ones((3, 5), np.float32))}),
-        stats=Arg(st.just(MM), {"one-feature": st.just(ONE_FEATURE_MM)}),
-        feature_range=RANGE, clip=boolean()), _shape_is(XD.shape), dict(x=XD, stats=MM)),
-    "linear_scale": Entry(D.linear_scale, dict(in_range=RANGE, out_range=RANGE),
-                          _shape_is(XD.shape), dict(x=XD)),
-    "log_scale": Entry(D.log_scale, dict(offset=real(0.0, lo_open=True, span=5.0,
-                                                     skip=("list",))),
-                       _shape_is(XD.shape), dict(x=XD)),
-    "clip": Entry(D.clip, dict(low=real(-5.0, 0.0, none_ok=True, skip=("below", "above")),
-                               high=real(1.0, 5.0, none_ok=True, skip=("below", "above"))),
-                  _shape_is(XD.shape), dict(x=XD, low=0.0),
-                  ok=lambda kw: kw.get("low") is not None or kw.get("high") is not None),
-    "fit_standardize": Entry(D.fit_standardize, dict(
-        x=Arg(st.just(XD), {"nan": st.just(np.array([[1.0], [NAN]])),
-                            "inf": st.just(np.array([[1.0], [INF]]))}),
-        eps=real(0.0, span=1e-3, skip=("list",))),
-        lambda s: assert_finite(s.mean, (1, 4)), dict(x=XD)),
-    "fit_min_max": Entry(D.fit_min_max, dict(
-        x=Arg(st.just(XD), {"nan": st.just(np.array([[1.0], [NAN]]))})),
-        lambda s: assert_finite(s.min, (1, 4)), dict(x=XD)),
-    "batches": Entry(lambda **kw: list(D.batches(XD, **kw)), dict(
-        batch_size=integer(1, cap=8), shuffle=boolean(), drop_last=boolean()),
-        lambda out: assert_finite([b[0] for b in out]), dict(batch_size=2)),
-    "num_batches": Entry(D.num_batches, dict(n=integer(0, cap=50), batch_size=integer(1, cap=8)),
-                         lambda k: None, dict(n=10, batch_size=3)),
-    "train_val_split": Entry(lambda **kw: D.train_val_split(XD, np.arange(6), **kw), dict(
-        val_fraction=real(0.0, 1.0, hi_open=True)._replace(
-            valid=st.floats(0.2, 0.8)),
-        shuffle=boolean()), lambda parts: assert_finite(parts[0][0])),
-    "synthetic_mnist": Entry(D.synthetic_mnist, dict(
-        n=integer(0, cap=4), seed=integer(0, cap=5), noise=real(0.0, span=0.5, skip=("list",)),
-        normalize=boolean(), flatten=boolean()),
-        lambda xy: assert_finite(jnp.asarray(xy[0], jnp.float32)), dict(n=2), examples=4),
-}
-
-# ------------------------------------------------------------------------ train
 
 MODEL = nf.models.mlp([4, 3])
 OPT = nf.optim.sgd(0.1)
@@ -191,46 +122,16 @@ TRAIN = {
                   {"other-architecture": st.just(OTHER_ARCH), "triple": st.just((1, 2, 3)),
                    "None": st.none()}),
         batch_size=integer(1)._replace(valid=st.just(1024))),
-        _shape_is((16, 3)), dict(X=X, state=TS)),
+        shape_is((16, 3)), dict(X=X, state=TS)),
 }
 
-# ------------------------------------------------------------------------ text
-
-SENTS = [["a", "b", "a", "c"], ["b", "a", "d", "a"], ["c", "a", "b", "e"]]
-VOCAB = nf.text.Vocab.build(SENTS, min_count=1)
-
-
-def _w2v_ok(model):
-    params = model.init(model.key)
-    for leaf in jax.tree_util.tree_leaves(params):
-        assert leaf.shape[0] in (len(VOCAB), len(VOCAB) - 1) and bool(jnp.all(jnp.isfinite(leaf)))
-
-
-TEXT = {
-    "Vocab.build": Entry(nf.text.Vocab.build, dict(
-        min_count=integer(1, cap=2), max_size=integer(1, cap=4, none_ok=True),
-        sentences=Arg(st.just(SENTS), {"str-sentence": st.just(["a b c"]),
-                                       "empty": st.just([])}, name="sentence")),
-        lambda v: None, dict(sentences=SENTS, min_count=1)),
-    "word2vec": Entry(nf.text.word2vec, dict(
-        vocab=Arg(st.just(VOCAB), {"None": st.none()}),
-        dim=integer(1, cap=8), window=integer(1, cap=4),
-        architecture=choice("skipgram", "cbow"),
-        output=choice("negative", "hierarchical", "softmax"), negatives=integer(1, cap=5),
-        sample=real(0.0, span=1e-2, skip=("list",)), sample_formula=choice("notes", "word2vec")),
-        _w2v_ok, dict(vocab=VOCAB, dim=4), examples=6),
-}
-
-ENTRIES = {**{f"data.{k}": v for k, v in DATA.items()},
-           **{f"train.{k}": v for k, v in TRAIN.items()},
-           **{f"text.{k}": v for k, v in TEXT.items()}}
+ENTRIES = {f"train.{k}": v for k, v in TRAIN.items()}
 BAD_KINDS = bad_kinds(ENTRIES)
 
 
 @pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
 def test_bad_argument_raises_naming_it(entry, arg, kind):
-    guard = no_programs if entry.startswith("train.") else None
-    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind, guard=guard)
+    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind, guard=no_programs)
 
 
 @pytest.mark.parametrize("entry", list(ENTRIES))
