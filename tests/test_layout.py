@@ -267,7 +267,10 @@ _DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b|\b(19|20)\d\d-\d\d\b|"
 _MEASURED = re.compile(
     r"\b[HA]\d00\b|\bH100\b|\bH200\b|\bmeasured\b|benchmarks/results|\bissue \d+|"
     r"\b\d+(\.\d+)?\s?x (faster|slower|of|raw|torch|pytorch|jax)\b|"
-    r"\b\d+(\.\d+)?\s?(ms|µs|us) (per|an?|each)\b|\bon (a|the) 2-core\b",
+    r"\b\d+(\.\d+)?\s?(ms|µs|us) (per|an?|each)\b|\bon (a|the) 2-core\b|"
+    r"\b\d+(\.\d+)?\s?%\s(longer|shorter|faster|slower|more|less)\b|"
+    r"\b\d+(\.\d+)?\s?x\s?->|\b\d+(\.\d+)?\s?x \w+'s\b|"
+    r"\bMB (less |more )?(a|per) step\b",
     re.IGNORECASE)
 
 
@@ -312,4 +315,6 @@ def test_the_rules_catch_what_they_name(tmp_path):
         ROOT = old
     assert len(found) == 4, found
     assert _DATE.search("measured on 2026-11-29") and _MEASURED.search("1.185x raw JAX")
+    assert _MEASURED.search("1.5x -> 1.0x optax's step time") and _MEASURED.search(
+        "took 3-4 % longer") and _MEASURED.search("~6 MB less per step")
     assert not _MEASURED.search("the learning rate of step k")

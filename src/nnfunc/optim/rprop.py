@@ -74,8 +74,8 @@ def rprop(learning_rate: Any = 1e-2, etas: tuple[Any, Any] = (0.5, 1.2),
         # by it is exact, and XLA does not duplicate a division into every consumer: the
         # parameter update then reads the new slots once they are written, instead of
         # recomputing them from the old ones: XLA no longer copies the donated step sizes
-        # first, and each pass reads fewer arrays (1.5x -> 1.0x optax's step time on CPU,
-        # benchmarks/optimizers.py).
+        # first, and each pass reads fewer arrays (the optimizers suite compares its step
+        # with optax's).
         one = (state.count >= 0).astype(jnp.float32)
 
         def leaf(g, prev, size):
