@@ -241,3 +241,20 @@ def run_layer(shape: tuple, *, train: bool = False, ints: int = 0):
         y, _ = layer.apply(params, state, x, train=train, key=KEY)
         assert_finite(y, (2,) + nf.layers.output_shape(layer, shape, dtype=x.dtype))
     return run
+
+
+def property_tests(entries: dict, *, guard: Callable = None) -> tuple[Callable, Callable]:
+    """An area's two property tests over its registry ``entries``, to bind to module names
+    starting with ``test_``: every kind of bad argument raises naming it (under ``guard``,
+    e.g. no compilation first), and valid arguments give finite results."""
+    kinds = bad_kinds(entries)
+
+    @pytest.mark.parametrize("entry,arg,kind", kinds, ids=["-".join(k) for k in kinds])
+    def test_bad_argument_raises_naming_it(entry, arg, kind):
+        prop(check_bad, BAD_SETTINGS, entries[entry], arg, kind, guard=guard)
+
+    @pytest.mark.parametrize("entry", list(entries))
+    def test_valid_arguments_give_finite_results(entry):
+        prop(check_valid, valid_settings(entries[entry]), entries[entry])
+
+    return test_bad_argument_raises_naming_it, test_valid_arguments_give_finite_results

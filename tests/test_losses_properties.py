@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import pytest
 from hypothesis import strategies as st
 
 import nnfunc as nf
-from _property_kit import (BAD_SETTINGS, Arg, Entry, assert_finite, bad_kinds, check_bad,
-                           check_valid, choice, prop, real, valid_settings)
+from _property_kit import (Arg, Entry, assert_finite, bad_kinds, choice, property_tests,
+                           real)
 
 
 LOGITS = jnp.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0], [2.0, 2.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -94,11 +93,5 @@ ENTRIES = {f"losses.{k}": v for k, v in LOSSES.items()}
 BAD_KINDS = bad_kinds(ENTRIES)
 
 
-@pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
-def test_bad_argument_raises_naming_it(entry, arg, kind):
-    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind)
-
-
-@pytest.mark.parametrize("entry", list(ENTRIES))
-def test_valid_arguments_give_finite_results(entry):
-    prop(check_valid, valid_settings(ENTRIES[entry]), ENTRIES[entry])
+test_bad_argument_raises_naming_it, test_valid_arguments_give_finite_results = \
+    property_tests(ENTRIES)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from hypothesis import strategies as st
 
 import nnfunc as nf
-from _property_kit import (BAD_SETTINGS, INF, NAN, Arg, Entry, assert_finite, bad_kinds,
-                           boolean, check_bad, check_valid, integer, prop, real, shape_is,
-                           valid_settings)
+from _property_kit import (Arg, Entry, INF, NAN, assert_finite, bad_kinds, boolean, integer,
+                           property_tests, real, shape_is)
 
 D = nf.data
 
@@ -78,11 +76,5 @@ ENTRIES = {f"data.{k}": v for k, v in DATA.items()}
 BAD_KINDS = bad_kinds(ENTRIES)
 
 
-@pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
-def test_bad_argument_raises_naming_it(entry, arg, kind):
-    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind)
-
-
-@pytest.mark.parametrize("entry", list(ENTRIES))
-def test_valid_arguments_give_finite_results(entry):
-    prop(check_valid, valid_settings(ENTRIES[entry]), ENTRIES[entry])
+test_bad_argument_raises_naming_it, test_valid_arguments_give_finite_results = \
+    property_tests(ENTRIES)

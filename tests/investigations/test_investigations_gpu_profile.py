@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import nnfunc as nf
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "benchmarks" / "investigations"), str(ROOT / "benchmarks")]
 
@@ -106,6 +108,36 @@ def test_stacked_bias_corrections_are_adam_to_the_bit_in_one_vector_power():
     assert stacks == {"scalar": False, "stacked": True}
     with pytest.raises(ValueError, match="bias"):
         G.optimizer("vector")
+
+
+@pytest.mark.parametrize("lr", [1e-2, nf.schedules.cosine_annealing(1e-2, 20)],
+                         ids=["number", "schedule"])
+def test_stacked_bias_corrections_give_adams_bits_jitted_and_vmapped(lr):
+    """jitted and vmapped over the learning rate (lr_scale for a schedule), 12 steps."""
+    import gpu_profile as G
+    p = {"w": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), "b": jnp.arange(4.0)}
+    name = "lr_scale" if callable(lr) else "learning_rate"
+
+    def run(opt, x):
+        s = nf.optim.set_hparams(opt.init(p), **{name: x})
+        q = p
+        for i in range(12):
+            g = jax.tree_util.tree_map(lambda a: jnp.sin(a * (i + 1)), q)
+            u, s = opt.update(g, s, q)
+            q = nf.optim.apply_updates(q, u)
+        return q, s
+    xs = jnp.asarray([0.1, 1.0, 10.0]) * (1.0 if callable(lr) else 1e-2)
+    outs = {}
+    for stacked, build in ((False, nf.optim.adam), (True, G.adam_stacked_bias_corrections)):
+        fresh = lambda x, opt=build(lr): run(opt, x)        # noqa: E731
+        text = str(jax.make_jaxpr(fresh)(xs[1]))
+        assert ("stack[" in text or "concatenate" in text) == stacked
+        outs[stacked] = (jax.jit(fresh)(xs[1]), jax.jit(jax.vmap(fresh))(xs))
+    tree = jax.tree_util
+    assert tree.tree_structure(outs[True]) == tree.tree_structure(outs[False])
+    for a, b in zip(tree.tree_leaves(outs[True]), tree.tree_leaves(outs[False])):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(outs[True][0][0]["w"], p["w"])       # it did train
 
 
 def test_variants_name_their_forms():

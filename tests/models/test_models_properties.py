@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-import pytest
 from hypothesis import strategies as st
 
 import nnfunc as nf
-from _property_kit import (BAD_SETTINGS, Arg, Entry, bad_kinds, boolean, check_bad, check_valid,
-                           function_arg, integer, prop, real, run_layer, valid_settings)
+from _property_kit import (Arg, Entry, bad_kinds, boolean, function_arg, integer,
+                           property_tests, real, run_layer)
 
 
 def run_model(shape_of):
@@ -56,11 +55,5 @@ ENTRIES = {f"models.{k}": v for k, v in MODELS.items()}
 BAD_KINDS = bad_kinds(ENTRIES)
 
 
-@pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
-def test_bad_argument_raises_naming_it(entry, arg, kind):
-    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind)
-
-
-@pytest.mark.parametrize("entry", list(ENTRIES))
-def test_valid_arguments_give_finite_results(entry):
-    prop(check_valid, valid_settings(ENTRIES[entry]), ENTRIES[entry])
+test_bad_argument_raises_naming_it, test_valid_arguments_give_finite_results = \
+    property_tests(ENTRIES)

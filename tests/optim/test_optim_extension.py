@@ -2,10 +2,10 @@
 public names only (``nf.optim.make_hparams``, ``current_lr``, ``zeros_slots``,
 ``make_optimizer``, ``iter_states``, ``hparams_of``, a plain ``step -> value`` function)
 behave like the built-in ones: same updates, schedules, ``get_hparams``/``set_hparams``
-without recompiling; and an Adam whose bias corrections are one vector power, written
-the same way, gives ``nf.optim.adam``'s bits."""
+without recompiling. (An experimental Adam written the same way, with its bias
+corrections as one vector power, is benchmarks/investigations/gpu_profile.py's, tested in
+tests/investigations/test_investigations_gpu_profile.py.)"""
 import math
-from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -13,38 +13,7 @@ import numpy as np
 import pytest
 
 import nnfunc as nf
-
-
-# ---------------------------------------------------------------------------------------
-# a user's optimizer, written only with the public helpers (as in the README)
-
-class MomentumState(NamedTuple):
-    count: jax.Array
-    hparams: dict
-    momentum_buffer: Any
-
-
-def my_momentum(learning_rate=1e-3, momentum=0.9):
-    """Heavy-ball SGD: ``b ← μ b + g`` (b₀ = 0, so b₁ = g as torch), ``θ ← θ − η b``."""
-    hparams0 = nf.optim.make_hparams(learning_rate=learning_rate, momentum=momentum)
-
-    def init(params):
-        return MomentumState(jnp.zeros((), jnp.int32), hparams0, nf.optim.zeros_slots(params))
-
-    def update(grads, state, params=None):
-        lr, hp = nf.optim.current_lr(learning_rate, state.hparams, state.count)
-        buf = jax.tree_util.tree_map(lambda b, g: hp["momentum"] * b + g,
-                                     state.momentum_buffer, grads)
-        updates = jax.tree_util.tree_map(lambda b: -lr * b, buf)
-        return updates, MomentumState(state.count + 1, hp, buf)
-
-    return nf.optim.make_optimizer(init, update)
-
-
-# a user's schedule: a plain function step -> value, jit-able with a traced step
-def halving(step):
-    """0.1, halved every 2 steps."""
-    return 0.1 * 0.5 ** (jnp.asarray(step) // 2)
+from _extension_kit import halving, my_momentum
 
 
 PARAMS = {"w": jnp.array([[1.0, -2.0], [0.5, 3.0]]), "b": jnp.array([0.25, -0.75])}
@@ -210,71 +179,3 @@ def test_iter_states_and_hparams_of_find_each_inner_state():
     # a container of states is walked too; a non-state yields nothing
     assert len(list(nf.optim.iter_states({"a": state, "b": (state, 3)}))) == 8
     assert list(nf.optim.iter_states(PARAMS)) == []
-
-
-# ---------------------------------------------------------------------------------------
-# (e) an experimental kernel layout as a user's optimizer, not a library switch: Adam with
-# its bias corrections 1 - β₁ᵗ, 1 - β₂ᵗ as one vector power (one GPU kernel instead of
-# two scalar ones), from the public API only; the same bits as nf.optim.adam
-
-def adam_stacked_bias_corrections(learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8):
-    """``nf.optim.adam`` (no weight decay, no amsgrad) with 1 − βᵢᵗ as one vector power."""
-    # adam's hparams, weight decay compiled out (None), so the states have one structure
-    hparams0 = {**nf.optim.make_hparams(learning_rate=learning_rate, betas=betas, eps=eps),
-                "weight_decay": None}
-
-    def init(params):
-        return nf.optim.AdamState(jnp.zeros((), jnp.int32), dict(hparams0),
-                                  nf.optim.zeros_slots(params), nf.optim.zeros_slots(params),
-                                  None)
-
-    def update(grads, state, params=None):
-        lr, hp = nf.optim.current_lr(learning_rate, state.hparams, state.count)
-        b1, b2 = hp["betas"]
-        eps = hp["eps"]
-        t = (state.count + 1).astype(lr.dtype)                  # torch's step, 1-based
-        dtype = jnp.result_type(t, b1, b2)
-        bc = 1 - jnp.stack([jnp.asarray(b1, dtype), jnp.asarray(b2, dtype)]) ** t.astype(dtype)
-        step_size, inv_sqrt_bc2 = lr / bc[0], 1 / jnp.sqrt(bc[1])
-
-        def leaf(g, m, v):
-            m = b1 * m + (1 - b1) * g
-            v = b2 * v + (1 - b2) * g * g
-            u = -step_size * m / (jnp.sqrt(v) * inv_sqrt_bc2 + eps)
-            return u.astype(g.dtype), m.astype(g.dtype), v.astype(g.dtype)
-        flat = [jax.tree_util.tree_leaves(x) for x in (grads, state.exp_avg, state.exp_avg_sq)]
-        treedef = jax.tree_util.tree_structure(grads)
-        updates, m, v = (jax.tree_util.tree_unflatten(treedef, col)
-                         for col in zip(*(leaf(*a) for a in zip(*flat))))
-        return updates, nf.optim.AdamState(state.count + 1, hp, m, v, None)
-
-    return nf.optim.make_optimizer(init, update)
-
-
-@pytest.mark.parametrize("lr", [1e-2, nf.schedules.cosine_annealing(1e-2, 20)],
-                         ids=["number", "schedule"])
-def test_stacked_bias_corrections_give_adams_bits(lr):
-    """jitted and vmapped over the learning rate (lr_scale for a schedule), 12 steps."""
-    p = {"w": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), "b": jnp.arange(4.0)}
-    name = "lr_scale" if callable(lr) else "learning_rate"
-
-    def run(opt, x):
-        s = nf.optim.set_hparams(opt.init(p), **{name: x})
-        q = p
-        for i in range(12):
-            g = jax.tree_util.tree_map(lambda a: jnp.sin(a * (i + 1)), q)
-            u, s = opt.update(g, s, q)
-            q = nf.optim.apply_updates(q, u)
-        return q, s
-    xs = jnp.asarray([0.1, 1.0, 10.0]) * (1.0 if callable(lr) else 1e-2)
-    outs = {}
-    for stacked, build in ((False, nf.optim.adam), (True, adam_stacked_bias_corrections)):
-        fresh = lambda x, opt=build(lr): run(opt, x)        # noqa: E731
-        text = str(jax.make_jaxpr(fresh)(xs[1]))
-        assert ("stack[" in text or "concatenate" in text) == stacked
-        outs[stacked] = (jax.jit(fresh)(xs[1]), jax.jit(jax.vmap(fresh))(xs))
-    tree = jax.tree_util
-    assert tree.tree_structure(outs[True]) == tree.tree_structure(outs[False])
-    for a, b in zip(tree.tree_leaves(outs[True]), tree.tree_leaves(outs[False])):
-        np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(outs[True][0][0]["w"], p["w"])       # it did train

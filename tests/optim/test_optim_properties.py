@@ -5,14 +5,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import pytest
 from hypothesis import strategies as st
 
 import nnfunc as nf
-from _property_kit import (BAD_SETTINGS, NONNEG, UNIT, UNIT_OPEN, Arg, Entry,
-                           assert_finite, assert_finite_like, bad_kinds, boolean, check_bad,
-                           check_valid, integer, pair, prop, real,
-                           valid_settings)
+from _property_kit import (Arg, Entry, NONNEG, UNIT, UNIT_OPEN, assert_finite,
+                           assert_finite_like, bad_kinds, boolean, integer, pair,
+                           property_tests, real)
 
 
 # ------------------------------------------------------------------------ optimizers
@@ -175,11 +173,5 @@ ENTRIES = {f"optim.{k}": v for k, v in OPTIM.items()}
 BAD_KINDS = bad_kinds(ENTRIES)
 
 
-@pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
-def test_bad_argument_raises_naming_it(entry, arg, kind):
-    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind)
-
-
-@pytest.mark.parametrize("entry", list(ENTRIES))
-def test_valid_arguments_give_finite_results(entry):
-    prop(check_valid, valid_settings(ENTRIES[entry]), ENTRIES[entry])
+test_bad_argument_raises_naming_it, test_valid_arguments_give_finite_results = \
+    property_tests(ENTRIES)

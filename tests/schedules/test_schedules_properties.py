@@ -5,13 +5,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import pytest
 from hypothesis import strategies as st
 
 import nnfunc as nf
-from _property_kit import (BAD_SETTINGS, NAN, NONNEG, UNIT, Arg, Entry, assert_finite, bad_kinds,
-                           boolean, check_bad, check_valid, choice, function_arg, integer,
-                           prop, real, valid_settings)
+from _property_kit import (Arg, Entry, NAN, NONNEG, UNIT, assert_finite, bad_kinds, boolean,
+                           choice, function_arg, integer, property_tests, real)
 
 
 # ------------------------------------------------------------------------ schedules
@@ -129,11 +127,5 @@ ENTRIES = {f"schedules.{k}": v for k, v in SCHED.items()}
 BAD_KINDS = bad_kinds(ENTRIES)
 
 
-@pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
-def test_bad_argument_raises_naming_it(entry, arg, kind):
-    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind)
-
-
-@pytest.mark.parametrize("entry", list(ENTRIES))
-def test_valid_arguments_give_finite_results(entry):
-    prop(check_valid, valid_settings(ENTRIES[entry]), ENTRIES[entry])
+test_bad_argument_raises_naming_it, test_valid_arguments_give_finite_results = \
+    property_tests(ENTRIES)

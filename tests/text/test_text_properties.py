@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import pytest
 from hypothesis import strategies as st
 
 import nnfunc as nf
-from _property_kit import (BAD_SETTINGS, Arg, Entry, bad_kinds, check_bad, check_valid, choice,
-                           integer, prop, real, valid_settings)
+from _property_kit import (Arg, Entry, bad_kinds, choice, integer, property_tests, real)
 
 SENTS = [["a", "b", "a", "c"], ["b", "a", "d", "a"], ["c", "a", "b", "e"]]
 VOCAB = nf.text.Vocab.build(SENTS, min_count=1)
@@ -40,11 +38,5 @@ ENTRIES = {f"text.{k}": v for k, v in TEXT.items()}
 BAD_KINDS = bad_kinds(ENTRIES)
 
 
-@pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
-def test_bad_argument_raises_naming_it(entry, arg, kind):
-    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind)
-
-
-@pytest.mark.parametrize("entry", list(ENTRIES))
-def test_valid_arguments_give_finite_results(entry):
-    prop(check_valid, valid_settings(ENTRIES[entry]), ENTRIES[entry])
+test_bad_argument_raises_naming_it, test_valid_arguments_give_finite_results = \
+    property_tests(ENTRIES)

@@ -18,9 +18,8 @@ import pytest
 from hypothesis import strategies as st
 
 import nnfunc as nf
-from _property_kit import (BAD_SETTINGS, INF, NAN, Arg, Entry, assert_finite, bad_kinds,
-                           boolean, check_bad, check_valid, integer, prop, shape_is,
-                           valid_settings)
+from _property_kit import (Arg, Entry, INF, NAN, assert_finite, bad_kinds, boolean, integer,
+                           property_tests, shape_is)
 
 MODEL = nf.models.mlp([4, 3])
 OPT = nf.optim.sgd(0.1)
@@ -129,14 +128,8 @@ ENTRIES = {f"train.{k}": v for k, v in TRAIN.items()}
 BAD_KINDS = bad_kinds(ENTRIES)
 
 
-@pytest.mark.parametrize("entry,arg,kind", BAD_KINDS, ids=["-".join(k) for k in BAD_KINDS])
-def test_bad_argument_raises_naming_it(entry, arg, kind):
-    prop(check_bad, BAD_SETTINGS, ENTRIES[entry], arg, kind, guard=no_programs)
-
-
-@pytest.mark.parametrize("entry", list(ENTRIES))
-def test_valid_arguments_give_finite_results(entry):
-    prop(check_valid, valid_settings(ENTRIES[entry]), ENTRIES[entry])
+test_bad_argument_raises_naming_it, test_valid_arguments_give_finite_results = \
+    property_tests(ENTRIES, guard=no_programs)
 
 
 def test_the_guard_catches_a_compilation():
