@@ -14,7 +14,7 @@ import pytest
 from conftest import SHARED
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-# word2vec_batches lives in benchmarks/investigations/ (benchmarks/ before the move)
+# the word2vec suite lives in benchmarks/, its batch-size study in benchmarks/investigations/
 for folder in (ROOT / "benchmarks", ROOT / "benchmarks" / "investigations"):
     sys.path.insert(0, str(folder))
 LEE = SHARED / "data" / "text" / "lee_background.cor"

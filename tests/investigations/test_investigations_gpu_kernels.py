@@ -11,13 +11,10 @@ import jax.numpy as jnp
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-# the scripts live in benchmarks/investigations/ (benchmarks/ before the move); common
-# and the suites in benchmarks/
+# the scripts live in benchmarks/investigations/, common and the suites in benchmarks/
 for folder in (ROOT / "benchmarks", ROOT / "benchmarks" / "investigations"):
     sys.path.insert(0, str(folder))
-SESSION = next((p for p in (ROOT / "benchmarks" / "investigations" / "gpu_session.sh",
-                            ROOT / "benchmarks" / "gpu_session.sh") if p.exists()),
-               ROOT / "benchmarks" / "investigations" / "gpu_session.sh")
+SESSION = ROOT / "benchmarks" / "gpu_session.sh"
 
 
 def test_gpu_kernels_reads_the_training_loop_of_a_compiled_program():
